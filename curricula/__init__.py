@@ -1,0 +1,1 @@
+"""Curriculum config modules: one per file, each exporting ``CURRICULUM``."""
