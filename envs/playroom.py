@@ -1,0 +1,735 @@
+"""Playroom: a gridworld task family with a developmental ladder.
+
+One body, one observation space, six task kinds that build on each other, from motor
+primitives to a compositional goal (L:childhood in DESIGN.md):
+
+========  ==============================================================  =========
+kind      success when                                                    step limit
+========  ==============================================================  =========
+turn      the agent faces ``target_dir``                                  8
+step      the agent stands on the marked cell (adjacent at the start)      16
+goto      the agent faces the object of ``target_colour`` and ``type``    64
+pickup    the agent picks that object up                                  64
+unlock    the door (colour ``door_colour``) is open; it needs the key     128
+treasure  key -> door -> fetch the ball from the other room -> drop it    256
+          on the goal cell
+========  ==============================================================  =========
+
+The task is data: :class:`EnvParams` holds the kind, the colours and types it names, the
+step limit (``max_steps_in_episode``, a traced array, so gymnax's ``is_truncated`` works per
+task) and the wall and door positions of the two-room layout. One compiled ``step`` serves
+every kind, and params vmap. Object, agent and goal positions are procedural: ``reset``
+draws a fresh layout for the task from its key, so one params value is a distribution of
+episodes. Task samplers (``TASK_SAMPLERS``, :func:`sample_task`, :func:`mixture_sampler`)
+map a key to params, so a curriculum stage's task distribution is a function.
+
+Grid: ``size`` x ``size`` (static, default 9) surrounded by walls. Two-room kinds (unlock,
+treasure) split it with a wall (vertical or horizontal) holding one locked door. The agent
+has a position and a direction (0 east, 1 south, 2 west, 3 north). Actions: left, right,
+forward, pickup, drop, toggle (MiniGrid semantics: objects block movement, one object can
+be carried, toggling a locked door with the matching key opens it, toggling a closed door
+opens it and an open one closes it).
+
+Observation: one flat float32 vector, the same length for every kind:
+
+* an egocentric ``view_size`` x ``view_size`` view (default 5x5; the agent is at the bottom
+  centre looking "up"; no occlusion, out-of-grid cells read as wall), per cell 15 channels:
+  type one-hot (wall, door, key, ball, box; all zero for empty floor), goal flag, colour
+  one-hot (6), door state one-hot (open, closed, locked);
+* the agent's absolute direction one-hot (4) — its proprioception, needed for ``turn``;
+* what it carries: type one-hot (3) and colour one-hot (6);
+* the instruction: kind one-hot (6), target colour one-hot (6), target type one-hot (3),
+  target direction one-hot (4); fields a kind does not use are zero.
+
+Reward on success is ``1 - 0.9 * t / T`` (MiniGrid), where t counts steps taken and T is the
+task's step limit; success terminates. Otherwise the reward is 0, and reaching T truncates.
+
+``step`` is overridden for speed but keeps the gymnax 1.x contract exactly (same tuple,
+auto-reset, ``info["terminated"]``, ``info["truncated"]``, ``info["final_observation"]``):
+the reset layout takes its randomness from a cheap integer hash of the step key instead of
+threefry, and the step key is not split, because auto-reset computes a reset on every step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+from gymnax.environments import environment, spaces
+
+from bootstrap_rl.registry import register
+
+# --- vocabulary ---------------------------------------------------------------------------
+
+TASK_KINDS: tuple[str, ...] = ("turn", "step", "goto", "pickup", "unlock", "treasure")
+TURN, STEP, GOTO, PICKUP, UNLOCK, TREASURE = range(6)
+ENV_IDS: dict[str, str] = {kind: f"Playroom-{kind.capitalize()}-v0" for kind in TASK_KINDS}
+
+ACTIONS: tuple[str, ...] = ("left", "right", "forward", "pickup", "drop", "toggle")
+LEFT, RIGHT, FORWARD, PICKUP_ACTION, DROP, TOGGLE = range(6)
+
+OBJECT_TYPES: tuple[str, ...] = ("none", "key", "ball", "box")
+NO_OBJECT, KEY, BALL, BOX = range(4)
+NUM_OBJECT_TYPES = 3  # key, ball, box
+
+COLOURS: tuple[str, ...] = ("red", "green", "blue", "purple", "yellow", "grey")
+NUM_COLOURS = len(COLOURS)
+
+DOOR_STATES: tuple[str, ...] = ("open", "closed", "locked")
+OPEN, CLOSED, LOCKED = range(3)
+
+DIRECTIONS: tuple[str, ...] = ("east", "south", "west", "north")
+# (row, col) displacement of one step forward, per direction.
+DIR_VECTORS = np.array([[0, 1], [1, 0], [0, -1], [-1, 0]], dtype=np.int32)
+
+DEFAULT_STEP_LIMITS: dict[str, int] = {
+    "turn": 8, "step": 16, "goto": 64, "pickup": 64, "unlock": 128, "treasure": 256,
+}
+
+NUM_OBJECT_SLOTS = 4
+# Objects a kind always places (slot 0 target / key, slot 1 treasure ball); the remaining
+# slots hold up to `num_distractors` distractors.
+FIXED_OBJECTS = np.array([0, 0, 1, 1, 1, 2], dtype=np.int32)
+MAX_DISTRACTORS = NUM_OBJECT_SLOTS - FIXED_OBJECTS
+TWO_ROOM_KINDS = (UNLOCK, TREASURE)
+
+# Where each kind places its entities: agent, goal, object slots 0..3.
+# -1 absent, 0 the agent's room, 1 the other room, 2 the cell next to the agent (step's mark).
+_ABSENT, _ROOM_A, _ROOM_B, _ADJACENT = -1, 0, 1, 2
+_PLACEMENT = np.array(
+    [
+        # agent  goal      o0      o1      o2      o3
+        [0, _ABSENT, 0, 0, 0, 0],  # turn: distractors only
+        [0, _ADJACENT, 0, 0, 0, 0],  # step
+        [0, _ABSENT, 0, 0, 0, 0],  # goto
+        [0, _ABSENT, 0, 0, 0, 0],  # pickup
+        [0, _ABSENT, 0, 0, 1, 1],  # unlock: key and a distractor beside the agent
+        [0, 0, 0, 1, 0, 1],  # treasure: key and goal here, ball over there
+    ],
+    dtype=np.int32,
+)
+
+CELL_CHANNELS = 15  # wall door key ball box | goal | 6 colours | open closed locked
+INSTRUCTION_SIZE = len(TASK_KINDS) + NUM_COLOURS + NUM_OBJECT_TYPES + 4
+_OFF_GRID = -100  # position of carried / absent objects and of a missing goal
+
+
+def observation_size(view_size: int = 5) -> int:
+    """Length of the flat observation vector for a given view size."""
+    return view_size * view_size * CELL_CHANNELS + 4 + NUM_OBJECT_TYPES + NUM_COLOURS + INSTRUCTION_SIZE
+
+
+# --- data -----------------------------------------------------------------------------------
+
+
+@struct.dataclass
+class EnvParams(environment.EnvParams):
+    """One Playroom task. Every field is an int32 array (scalar, or batched for vmap).
+
+    ``target_colour``/``target_type`` name the object for goto and pickup, the key for unlock
+    (colour = ``door_colour``, type = key) and the ball for treasure (type = ball).
+    ``target_dir`` is used by turn. ``wall_axis`` (0: vertical wall at column ``wall_pos``,
+    1: horizontal wall at row ``wall_pos``) and ``door_pos`` (the door's row or column along
+    the wall) shape the two-room kinds and are ignored by one-room kinds.
+    """
+
+    max_steps_in_episode: jax.Array = 64
+    task_kind: jax.Array = GOTO
+    target_colour: jax.Array = 0
+    target_type: jax.Array = BALL
+    target_dir: jax.Array = 0
+    door_colour: jax.Array = 0
+    wall_axis: jax.Array = 0
+    wall_pos: jax.Array = 4
+    door_pos: jax.Array = 4
+    num_distractors: jax.Array = 0
+
+
+PARAM_FIELDS: tuple[str, ...] = (
+    "max_steps_in_episode", "task_kind", "target_colour", "target_type", "target_dir",
+    "door_colour", "wall_axis", "wall_pos", "door_pos", "num_distractors",
+)
+
+
+@struct.dataclass
+class EnvState(environment.EnvState):
+    """Everything that changes within an episode."""
+
+    time: jax.Array
+    agent_pos: jax.Array  # int32 [2] (row, col)
+    agent_dir: jax.Array  # int32
+    obj_type: jax.Array  # int32 [K], NO_OBJECT for an empty slot
+    obj_colour: jax.Array  # int32 [K]
+    obj_pos: jax.Array  # int32 [K, 2]; _OFF_GRID when carried or absent
+    carrying: jax.Array  # int32 slot index, -1 for empty hands
+    door_state: jax.Array  # int32 OPEN / CLOSED / LOCKED
+    goal_pos: jax.Array  # int32 [2]; _OFF_GRID when the task has no goal cell
+
+
+# --- task construction and validation (outside jit) ------------------------------------------
+
+
+def _kind_index(kind: str | int) -> int:
+    if isinstance(kind, str):
+        if kind not in TASK_KINDS:
+            raise ValueError(f"task_kind: unknown kind {kind!r}; expected one of {TASK_KINDS}")
+        return TASK_KINDS.index(kind)
+    return int(kind)
+
+
+def wall_positions(size: int) -> tuple[int, int]:
+    """Inclusive range of valid ``wall_pos`` values: both rooms at least 3 cells wide."""
+    return 4, size - 5
+
+
+def make_task(kind: str | int, *, size: int = 9, **fields: Any) -> EnvParams:
+    """Build (and validate) the params of one task; unspecified fields get kind defaults.
+
+    Raises ``ValueError`` naming the field when a value is invalid.
+    """
+    index = _kind_index(kind)
+    unknown = set(fields) - set(PARAM_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown EnvParams field(s): {sorted(unknown)}")
+    name = TASK_KINDS[index] if 0 <= index < len(TASK_KINDS) else "goto"
+    defaults = {
+        "max_steps_in_episode": DEFAULT_STEP_LIMITS[name],
+        "task_kind": index,
+        "target_colour": 0,
+        "target_type": KEY if index == UNLOCK else BALL,
+        "target_dir": 0,
+        "door_colour": fields.get("target_colour", 0) if index == UNLOCK else 2,
+        "wall_axis": 0,
+        "wall_pos": size // 2,
+        "door_pos": size // 2,
+        "num_distractors": 0,
+    }
+    defaults.update(fields)
+    params = EnvParams(**{key: jnp.asarray(value, dtype=jnp.int32) for key, value in defaults.items()})
+    validate_params(params, size=size)
+    return params
+
+
+def validate_params(params: EnvParams, *, size: int = 9) -> EnvParams:
+    """Check concrete (possibly batched) params; raise ``ValueError`` naming the bad field.
+
+    Call it outside jit: it reads the values back to the host.
+    """
+    if not isinstance(params, EnvParams):
+        raise ValueError(f"params must be playroom.EnvParams, got {type(params).__name__}")
+    try:
+        values = {name: np.asarray(getattr(params, name)) for name in PARAM_FIELDS}
+    except jax.errors.TracerArrayConversionError as error:
+        raise ValueError("validate_params needs concrete params; call it outside jit") from error
+    shapes = {value.shape for value in values.values()}
+    if len(shapes) != 1:
+        raise ValueError(f"EnvParams fields must share one (batch) shape, got {shapes}")
+    for name, value in values.items():
+        if not np.issubdtype(value.dtype, np.integer):
+            raise ValueError(f"{name}: must be an integer array, got dtype {value.dtype}")
+
+    def check(name: str, ok: np.ndarray, expected: str) -> None:
+        ok = np.asarray(ok)
+        if not ok.all():
+            bad = values[name][~ok] if values[name].shape == ok.shape else values[name]
+            raise ValueError(f"{name}: invalid value(s) {np.unique(bad).tolist()}; expected {expected}")
+
+    kind = values["task_kind"]
+    check("task_kind", (kind >= 0) & (kind < len(TASK_KINDS)), f"0..{len(TASK_KINDS) - 1} {TASK_KINDS}")
+    check("max_steps_in_episode", values["max_steps_in_episode"] > 0, "a positive step limit")
+    check("target_colour", (values["target_colour"] >= 0) & (values["target_colour"] < NUM_COLOURS),
+          f"0..{NUM_COLOURS - 1} {COLOURS}")
+    check("door_colour", (values["door_colour"] >= 0) & (values["door_colour"] < NUM_COLOURS),
+          f"0..{NUM_COLOURS - 1} {COLOURS}")
+    check("target_type", (values["target_type"] >= KEY) & (values["target_type"] <= BOX),
+          "1 (key), 2 (ball) or 3 (box)")
+    check("target_dir", (values["target_dir"] >= 0) & (values["target_dir"] < 4), "0..3 (east south west north)")
+    check("wall_axis", (values["wall_axis"] == 0) | (values["wall_axis"] == 1), "0 (vertical) or 1 (horizontal)")
+    low, high = wall_positions(size)
+    check("wall_pos", (values["wall_pos"] >= low) & (values["wall_pos"] <= high),
+          f"{low}..{high} for a {size}x{size} grid (both rooms at least 3 wide)")
+    check("door_pos", (values["door_pos"] >= 1) & (values["door_pos"] <= size - 2), f"1..{size - 2}")
+    max_distractors = MAX_DISTRACTORS[np.clip(kind, 0, len(TASK_KINDS) - 1)]
+    check("num_distractors", (values["num_distractors"] >= 0) & (values["num_distractors"] <= max_distractors),
+          f"0..{NUM_OBJECT_SLOTS} minus the kind's own objects {dict(zip(TASK_KINDS, MAX_DISTRACTORS.tolist()))}")
+    unlock = kind == UNLOCK
+    check("target_colour", ~unlock | (values["target_colour"] == values["door_colour"]),
+          "unlock names the key: target_colour == door_colour")
+    check("target_type", ~unlock | (values["target_type"] == KEY), "unlock names the key: target_type == 1 (key)")
+    check("target_type", (kind != TREASURE) | (values["target_type"] == BALL), "treasure fetches a ball: target_type == 2")
+    return params
+
+
+# --- samplers -------------------------------------------------------------------------------
+
+
+def sample_task(kind: str | int, *, size: int = 9, step_limit: int | None = None) -> Callable[[jax.Array], EnvParams]:
+    """A sampler ``key -> EnvParams`` for one kind: random colours, types, directions,
+    wall axis/position, door position and number of distractors. Jittable and vmappable."""
+    index = _kind_index(kind)
+    if not 0 <= index < len(TASK_KINDS):
+        raise ValueError(f"task_kind: unknown kind {kind!r}")
+    limit = DEFAULT_STEP_LIMITS[TASK_KINDS[index]] if step_limit is None else int(step_limit)
+    if limit <= 0:
+        raise ValueError(f"step_limit: must be positive, got {limit}")
+    low, high = wall_positions(size)
+    if low > high:
+        raise ValueError(f"size: {size} is too small for two rooms (need >= 9)")
+
+    def sampler(key: jax.Array) -> EnvParams:
+        keys = jax.random.split(key, 8)
+        i32 = jnp.int32
+        colour = jax.random.randint(keys[0], (), 0, NUM_COLOURS, dtype=i32)
+        door_colour = jax.random.randint(keys[1], (), 0, NUM_COLOURS, dtype=i32)
+        if index in (GOTO, PICKUP):
+            target_type = jax.random.randint(keys[2], (), KEY, BOX + 1, dtype=i32)
+        else:
+            target_type = jnp.asarray(KEY if index == UNLOCK else BALL, i32)
+        if index == UNLOCK:
+            colour = door_colour
+        return EnvParams(
+            max_steps_in_episode=jnp.asarray(limit, i32),
+            task_kind=jnp.asarray(index, i32),
+            target_colour=colour,
+            target_type=target_type,
+            target_dir=jax.random.randint(keys[3], (), 0, 4, dtype=i32),
+            door_colour=door_colour,
+            wall_axis=jax.random.randint(keys[4], (), 0, 2, dtype=i32),
+            wall_pos=jax.random.randint(keys[5], (), low, high + 1, dtype=i32),
+            door_pos=jax.random.randint(keys[6], (), 1, size - 1, dtype=i32),
+            num_distractors=jax.random.randint(keys[7], (), 0, int(MAX_DISTRACTORS[index]) + 1, dtype=i32),
+        )
+
+    sampler.__name__ = f"sample_{TASK_KINDS[index]}"
+    return sampler
+
+
+TASK_SAMPLERS: dict[str, Callable[[jax.Array], EnvParams]] = {kind: sample_task(kind) for kind in TASK_KINDS}
+
+
+def mixture_sampler(
+    kinds: Sequence[str] | dict[str, float], *, size: int = 9
+) -> Callable[[jax.Array], EnvParams]:
+    """A sampler that first picks a kind (uniformly, or by the weights of a dict), then
+    samples a task of it. Jittable; every kind shares one params structure."""
+    weights = dict(kinds) if isinstance(kinds, dict) else {kind: 1.0 for kind in kinds}
+    if not weights:
+        raise ValueError("kinds: need at least one task kind")
+    for kind, weight in weights.items():
+        _kind_index(kind)
+        if not weight >= 0:
+            raise ValueError(f"kinds: weight of {kind!r} must be >= 0, got {weight}")
+    total = sum(weights.values())
+    if total <= 0:
+        raise ValueError("kinds: weights must not all be zero")
+    samplers = [sample_task(kind, size=size) for kind in weights]
+    logits = jnp.log(jnp.asarray([w / total for w in weights.values()], jnp.float32))
+
+    def sampler(key: jax.Array) -> EnvParams:
+        choice_key, task_key = jax.random.split(key)
+        choice = jax.random.categorical(choice_key, logits)
+        candidates = [s(task_key) for s in samplers]
+        return jax.tree.map(lambda *leaves: jnp.stack(leaves)[choice], *candidates)
+
+    return sampler
+
+
+def describe_task(params: EnvParams) -> str:
+    """A one-line English description of (concrete, unbatched) params, for captions."""
+    kind = int(params.task_kind)
+    colour = COLOURS[int(params.target_colour)]
+    obj = OBJECT_TYPES[int(params.target_type)]
+    door = COLOURS[int(params.door_colour)]
+    return {
+        TURN: f"turn: face {DIRECTIONS[int(params.target_dir)]}",
+        STEP: "step: stand on the marked cell",
+        GOTO: f"goto: go to the {colour} {obj}",
+        PICKUP: f"pickup: pick up the {colour} {obj}",
+        UNLOCK: f"unlock: open the {door} door",
+        TREASURE: f"treasure: bring the {colour} ball to the goal (door: {door})",
+    }[kind]
+
+
+# --- the environment ------------------------------------------------------------------------
+
+
+def _hash32(x: jax.Array) -> jax.Array:
+    """murmur3's 32-bit finaliser: a cheap, well-mixed integer hash."""
+    x = x ^ (x >> 16)
+    x = x * jnp.uint32(0x85EBCA6B)
+    x = x ^ (x >> 13)
+    x = x * jnp.uint32(0xC2B2AE35)
+    return x ^ (x >> 16)
+
+
+def _random_words(key: jax.Array, count: int) -> jax.Array:
+    """``count`` pseudo-random uint32 words from a key (raw uint32 or typed)."""
+    if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
+        key = jax.random.key_data(key)
+    words = key.reshape(-1).astype(jnp.uint32)
+    seed = _hash32(words[0] ^ _hash32(words[-1] + jnp.uint32(0x9E3779B9)))
+    counters = jnp.arange(count, dtype=jnp.uint32) * jnp.uint32(0x9E3779B9)
+    return _hash32(seed + counters)
+
+
+def _below(word: jax.Array, bound: jax.Array) -> jax.Array:
+    """An integer in [0, bound) from the high 16 bits of a random word (bias < 2^-10)."""
+    return (((word >> 16) * bound.astype(jnp.uint32)) >> 16).astype(jnp.int32)
+
+
+class Playroom(environment.Environment[EnvState, EnvParams]):
+    """The Playroom task family as one gymnax 1.x ``Environment``.
+
+    Args:
+        kind: the task kind of ``default_params`` (any kind runs given its params).
+        size: side of the square grid, walls included (static).
+        view_size: side of the egocentric view (static, odd).
+        default_task: explicit default params (validated); overrides ``kind``.
+    """
+
+    def __init__(self, kind: str = "goto", *, size: int = 9, view_size: int = 5,
+                 default_task: EnvParams | None = None):
+        super().__init__()
+        if not isinstance(size, int) or size < 9:
+            raise ValueError(f"size: must be an int >= 9 (two rooms of width 3), got {size!r}")
+        if not isinstance(view_size, int) or view_size < 3 or view_size % 2 == 0:
+            raise ValueError(f"view_size: must be an odd int >= 3, got {view_size!r}")
+        self.size = size
+        self.view_size = view_size
+        self.kind = TASK_KINDS[_kind_index(kind)]
+        self._default = validate_params(default_task, size=size) if default_task is not None \
+            else make_task(self.kind, size=size)
+        if self._default.task_kind.shape != ():
+            raise ValueError("default_task: must be a single (unbatched) task")
+        # View cell (i, j), i = 0 farthest row: cells ahead and to the right of the agent.
+        rows, cols = np.meshgrid(np.arange(view_size), np.arange(view_size), indexing="ij")
+        self._view_ahead = (view_size - 1 - rows).reshape(-1).astype(np.int32)
+        self._view_right = (cols - view_size // 2).reshape(-1).astype(np.int32)
+
+    # gymnax hashes `self` as a static jit argument: identity semantics are what we want.
+
+    @property
+    def default_params(self) -> EnvParams:
+        return self._default
+
+    @property
+    def name(self) -> str:
+        return ENV_IDS[self.kind]
+
+    @property
+    def num_actions(self) -> int:
+        return len(ACTIONS)
+
+    def action_space(self, params: EnvParams | None = None) -> spaces.Discrete:
+        return spaces.Discrete(len(ACTIONS))
+
+    def observation_space(self, params: EnvParams | None = None) -> spaces.Box:
+        return spaces.Box(0.0, 1.0, (observation_size(self.view_size),), jnp.float32)
+
+    @property
+    def obs_size(self) -> int:
+        return observation_size(self.view_size)
+
+    # --- geometry ---
+
+    def _door_cell(self, params: EnvParams) -> tuple[jax.Array, jax.Array]:
+        vertical = params.wall_axis == 0
+        return (jnp.where(vertical, params.door_pos, params.wall_pos),
+                jnp.where(vertical, params.wall_pos, params.door_pos))
+
+    def _cells(self, rows: jax.Array, cols: jax.Array, state: EnvState, params: EnvParams):
+        """What occupies cells (rows, cols): wall, door, per-slot object match, goal."""
+        two_rooms = params.task_kind >= UNLOCK
+        door_r, door_c = self._door_cell(params)
+        is_door = two_rooms & (rows == door_r) & (cols == door_c)
+        on_wall_line = two_rooms & jnp.where(params.wall_axis == 0, cols == params.wall_pos, rows == params.wall_pos)
+        outside = (rows <= 0) | (rows >= self.size - 1) | (cols <= 0) | (cols >= self.size - 1)
+        is_wall = outside | (on_wall_line & ~is_door)
+        match = (rows[..., None] == state.obj_pos[:, 0]) & (cols[..., None] == state.obj_pos[:, 1])
+        is_goal = (rows == state.goal_pos[0]) & (cols == state.goal_pos[1])
+        return is_wall, is_door, match, is_goal
+
+    # --- observation ---
+
+    def _observe(self, state: EnvState, params: EnvParams) -> jax.Array:
+        f32 = jnp.float32
+        dirs = jnp.asarray(DIR_VECTORS)
+        forward = dirs[state.agent_dir]
+        right = dirs[(state.agent_dir + 1) % 4]
+        ahead, side = jnp.asarray(self._view_ahead), jnp.asarray(self._view_right)
+        rows = state.agent_pos[0] + ahead * forward[0] + side * right[0]
+        cols = state.agent_pos[1] + ahead * forward[1] + side * right[1]
+        is_wall, is_door, match, is_goal = self._cells(rows, cols, state, params)
+        obj_type, obj_colour = state.obj_type, state.obj_colour
+        types = [is_wall, is_door] + [jnp.any(match & (obj_type == t), -1) for t in (KEY, BALL, BOX)]
+        colours = [
+            (is_door & (params.door_colour == c)) | jnp.any(match & (obj_colour == c), -1)
+            for c in range(NUM_COLOURS)
+        ]
+        door = [is_door & (state.door_state == s) for s in (OPEN, CLOSED, LOCKED)]
+        view = jnp.stack(types + [is_goal] + colours + door, axis=-1).astype(f32).reshape(-1)
+
+        held = jnp.arange(NUM_OBJECT_SLOTS) == state.carrying
+        held_type = jnp.sum(jnp.where(held, obj_type, 0))  # 0 (nothing) when empty-handed
+        held_colour = jnp.where(state.carrying >= 0, jnp.sum(jnp.where(held, obj_colour, 0)), -1)
+        uses_target = params.task_kind >= GOTO
+        parts = [
+            view,
+            jax.nn.one_hot(state.agent_dir, 4, dtype=f32),
+            jax.nn.one_hot(held_type - 1, NUM_OBJECT_TYPES, dtype=f32),
+            jax.nn.one_hot(held_colour, NUM_COLOURS, dtype=f32),
+            jax.nn.one_hot(params.task_kind, len(TASK_KINDS), dtype=f32),
+            jax.nn.one_hot(jnp.where(uses_target, params.target_colour, -1), NUM_COLOURS, dtype=f32),
+            jax.nn.one_hot(jnp.where(uses_target, params.target_type - 1, -1), NUM_OBJECT_TYPES, dtype=f32),
+            jax.nn.one_hot(jnp.where(params.task_kind == TURN, params.target_dir, -1), 4, dtype=f32),
+        ]
+        return jnp.concatenate(parts)
+
+    def observe(self, key, state: EnvState, action, params: EnvParams) -> jax.Array:
+        return self._observe(state, params)
+
+    def get_obs(self, state: EnvState, params: EnvParams | None = None, key=None) -> jax.Array:
+        return self._observe(state, self.default_params if params is None else params)
+
+    # --- dynamics ---
+
+    def _transition(self, state: EnvState, action: jax.Array, params: EnvParams):
+        """One step without auto-reset: (next state, reward, success)."""
+        action = jnp.asarray(action, jnp.int32)
+        dirs = jnp.asarray(DIR_VECTORS)
+        slots = jnp.arange(NUM_OBJECT_SLOTS)
+        front = state.agent_pos + dirs[state.agent_dir]
+        f_wall, f_door, f_match, _ = self._cells(front[0], front[1], state, params)
+        f_has_obj = jnp.any(f_match)
+        door_open = state.door_state == OPEN
+        blocked = f_wall | (f_door & ~door_open) | f_has_obj
+
+        new_dir = jnp.where(action == LEFT, (state.agent_dir + 3) % 4,
+                            jnp.where(action == RIGHT, (state.agent_dir + 1) % 4, state.agent_dir))
+        new_pos = jnp.where((action == FORWARD) & ~blocked, front, state.agent_pos)
+
+        holding = state.carrying >= 0
+        picked = (action == PICKUP_ACTION) & ~holding & f_has_obj
+        dropped = (action == DROP) & holding & ~f_wall & ~f_door & ~f_has_obj
+        held = slots == state.carrying
+        obj_pos = jnp.where((picked & f_match)[:, None], _OFF_GRID, state.obj_pos)
+        obj_pos = jnp.where((dropped & held)[:, None], front, obj_pos)
+        front_slot = jnp.argmax(f_match).astype(jnp.int32)
+        carrying = jnp.where(picked, front_slot, jnp.where(dropped, -1, state.carrying))
+
+        has_key = jnp.any(held & (state.obj_type == KEY) & (state.obj_colour == params.door_colour))
+        toggled = (action == TOGGLE) & f_door
+        door_state = jnp.where(
+            toggled,
+            jnp.where(state.door_state == LOCKED, jnp.where(has_key, OPEN, LOCKED),
+                      jnp.where(state.door_state == CLOSED, OPEN, CLOSED)),
+            state.door_state,
+        )
+        time = state.time + 1
+        new_front = new_pos + dirs[new_dir]
+        kind = params.task_kind
+        success = (
+            ((kind == TURN) & (new_dir == params.target_dir))
+            | ((kind == STEP) & jnp.all(new_pos == state.goal_pos))
+            | ((kind == GOTO) & jnp.all(obj_pos[0] == new_front))
+            | ((kind == PICKUP) & (carrying == 0))
+            | ((kind == UNLOCK) & (door_state == OPEN))
+            | ((kind == TREASURE) & jnp.all(obj_pos[1] == state.goal_pos))
+        )
+        limit = params.max_steps_in_episode
+        reward = jnp.where(success, 1.0 - 0.9 * time.astype(jnp.float32) / limit.astype(jnp.float32), 0.0)
+        next_state = state.replace(time=time, agent_pos=new_pos, agent_dir=new_dir, obj_pos=obj_pos,
+                                   carrying=carrying, door_state=door_state)
+        return next_state, reward.astype(jnp.float32), success
+
+    def step_env(self, key, state: EnvState, action, params: EnvParams):
+        next_state, reward, success = self._transition(state, action, params)
+        return self._observe(next_state, params), next_state, reward, success, {}
+
+    @partial(jax.jit, static_argnames=("self",))
+    def step(self, key: jax.Array, state: EnvState, action, params: EnvParams | None = None):
+        """gymnax 1.x ``step`` with auto-reset; see the module docstring for why it is overridden."""
+        if params is None:
+            params = self.default_params
+        obs_st, state_st, reward, terminated, info = self.step_env(key, state, action, params)
+        truncated = self.is_truncated(state_st, params)
+        done = terminated | truncated
+        state_re = self._layout(key, params)
+        next_state = jax.tree.map(lambda r, s: jnp.where(done, r, s), state_re, state_st)
+        obs = jnp.where(done, self._observe(state_re, params), obs_st)
+        info = {**info, "terminated": terminated, "truncated": truncated, "final_observation": obs_st}
+        return obs, next_state, reward, terminated, truncated, info
+
+    def is_terminated(self, state: EnvState, params: EnvParams) -> jax.Array:
+        return self._solved(state, params)
+
+    def _solved(self, state: EnvState, params: EnvParams) -> jax.Array:
+        """Whether a state satisfies its task (independent of the last action)."""
+        front = state.agent_pos + jnp.asarray(DIR_VECTORS)[state.agent_dir]
+        kind = params.task_kind
+        return (
+            ((kind == TURN) & (state.agent_dir == params.target_dir))
+            | ((kind == STEP) & jnp.all(state.agent_pos == state.goal_pos))
+            | ((kind == GOTO) & jnp.all(state.obj_pos[0] == front))
+            | ((kind == PICKUP) & (state.carrying == 0))
+            | ((kind == UNLOCK) & (state.door_state == OPEN))
+            | ((kind == TREASURE) & jnp.all(state.obj_pos[1] == state.goal_pos))
+        )
+
+    # --- procedural layout ---
+
+    def reset_env(self, key: jax.Array, params: EnvParams) -> tuple[jax.Array, EnvState]:
+        state = self._layout(key, params)
+        return self._observe(state, params), state
+
+    def _layout(self, key: jax.Array, params: EnvParams) -> EnvState:
+        """Draw a fresh episode for the task: agent, goal and objects at distinct cells.
+
+        Built in canonical coordinates (any wall vertical, at column ``wall_pos``) and
+        transposed for a horizontal wall. No object lands next to the door, so the door
+        stays reachable.
+        """
+        i32 = jnp.int32
+        size = self.size
+        kind = params.task_kind
+        two_rooms = kind >= UNLOCK
+        words = _random_words(key, 16)
+        placement = jnp.asarray(_PLACEMENT)[kind]  # [6]: agent, goal, objects
+
+        # Room rectangles (rows 1..size-2 always); A is the agent's.
+        wall, door_row = params.wall_pos, params.door_pos
+        agent_left = (words[0] & 1) == 0
+        left = (jnp.asarray(1, i32), wall - 1)
+        right = (wall + 1, jnp.asarray(size - 2, i32))
+        whole = (jnp.asarray(1, i32), jnp.asarray(size - 2, i32))
+        a_c0 = jnp.where(two_rooms, jnp.where(agent_left, left[0], right[0]), whole[0])
+        a_c1 = jnp.where(two_rooms, jnp.where(agent_left, left[1], right[1]), whole[1])
+        b_c0 = jnp.where(agent_left, right[0], left[0])
+        b_c1 = jnp.where(agent_left, right[1], left[1])
+        col0 = jnp.stack([a_c0, b_c0])
+        width = jnp.stack([a_c1 - a_c0 + 1, b_c1 - b_c0 + 1])
+        height = size - 2
+        count = width * height
+
+        # Taken cells: (room, index within room). The cells beside the door start taken.
+        beside_door_a = jnp.where(agent_left, wall - 1, wall + 1)
+        beside_door_b = jnp.where(agent_left, wall + 1, wall - 1)
+        far = jnp.asarray(10_000, i32)
+        taken_room = [jnp.asarray(0, i32), jnp.asarray(1, i32)]
+        taken_index = [
+            jnp.where(two_rooms, (door_row - 1) * width[0] + beside_door_a - col0[0], far),
+            jnp.where(two_rooms, (door_row - 1) * width[1] + beside_door_b - col0[1], far),
+        ]
+
+        def place(room: jax.Array, word: jax.Array, active: jax.Array):
+            """The r-th free cell of `room`, skipping taken ones; record it as taken."""
+            room = jnp.clip(room, 0, 1)
+            in_room = [(tr == room) & (ti < far) for tr, ti in zip(taken_room, taken_index)]
+            free = count[room] - sum(m.astype(i32) for m in in_room)
+            rank = _below(word, jnp.maximum(free, 1))
+            index = rank
+            for _ in range(len(taken_index)):
+                index = rank + sum((m & (ti <= index)).astype(i32) for m, ti in zip(in_room, taken_index))
+            taken_room.append(room)
+            taken_index.append(jnp.where(active, index, far))
+            row = 1 + index // width[room]
+            col = col0[room] + index % width[room]
+            return jnp.stack([row, col])
+
+        agent_pos = place(jnp.asarray(0, i32), words[1], jnp.asarray(True))
+        agent_dir = (words[2] & 3).astype(i32)
+        agent_dir = jnp.where(kind == TURN, (params.target_dir + 1 + _below(words[3], jnp.asarray(3))) % 4, agent_dir)
+
+        # Goal: a room cell, or (step) a free cell next to the agent.
+        goal_room_pos = place(jnp.clip(placement[1], 0, 1), words[4], placement[1] == _ROOM_A)
+        first = (words[5] & 3).astype(i32)
+        dirs = jnp.asarray(DIR_VECTORS)
+        adjacent = agent_pos + dirs[first]
+        for turn in (3, 2, 1):  # first in-room neighbour, trying first, first+1, ...
+            candidate = agent_pos + dirs[(first + turn) % 4]
+            ok = (candidate[0] >= 1) & (candidate[0] <= size - 2) & (candidate[1] >= a_c0) & (candidate[1] <= a_c1)
+            adjacent = jnp.where(ok, candidate, adjacent)
+        goal_pos = jnp.where(placement[1] == _ADJACENT, adjacent,
+                             jnp.where(placement[1] == _ROOM_A, goal_room_pos, _OFF_GRID))
+        # Record the step mark as taken (it is in room A: one room).
+        mark_index = (adjacent[0] - 1) * width[0] + adjacent[1] - col0[0]
+        taken_index[-1] = jnp.where(placement[1] == _ADJACENT, mark_index, taken_index[-1])
+        taken_room[-1] = jnp.where(placement[1] == _ADJACENT, 0, taken_room[-1])
+
+        # Objects: fixed ones first (target / key, treasure ball), then distractors.
+        fixed = jnp.asarray(FIXED_OBJECTS)[kind]
+        target_combo = (params.target_type - 1) * NUM_COLOURS + params.target_colour
+        types, colours, positions = [], [], []
+        for slot in range(NUM_OBJECT_SLOTS):
+            active = slot < fixed + params.num_distractors
+            combo = _below(words[6 + slot], jnp.asarray(NUM_OBJECT_TYPES * NUM_COLOURS - 1))
+            combo = combo + (combo >= target_combo)  # distractors never equal the target
+            if slot == 0:
+                obj_t = jnp.where(kind >= UNLOCK, KEY, params.target_type)
+                obj_c = jnp.where(kind >= UNLOCK, params.door_colour, params.target_colour)
+            elif slot == 1:
+                obj_t, obj_c = jnp.asarray(BALL, i32), params.target_colour
+            else:
+                obj_t, obj_c = jnp.asarray(0, i32), jnp.asarray(0, i32)
+            is_fixed = slot < fixed
+            obj_t = jnp.where(is_fixed, obj_t, 1 + combo // NUM_COLOURS)
+            obj_c = jnp.where(is_fixed, obj_c, combo % NUM_COLOURS)
+            pos = place(placement[2 + slot], words[10 + slot], active)
+            types.append(jnp.where(active, obj_t, NO_OBJECT))
+            colours.append(jnp.where(active, obj_c, 0))
+            positions.append(jnp.where(active, pos, _OFF_GRID))
+        obj_pos = jnp.stack(positions)
+
+        def orient(pos):  # canonical -> actual coordinates
+            return jnp.where(params.wall_axis == 1, pos[..., ::-1], pos)
+
+        on_grid = goal_pos[0] != _OFF_GRID
+        return EnvState(
+            time=jnp.asarray(0, i32),
+            agent_pos=orient(agent_pos),
+            agent_dir=agent_dir,
+            obj_type=jnp.stack(types),
+            obj_colour=jnp.stack(colours),
+            obj_pos=jnp.where(obj_pos == _OFF_GRID, _OFF_GRID, orient(obj_pos)),
+            carrying=jnp.asarray(-1, i32),
+            door_state=jnp.where(two_rooms, LOCKED, OPEN).astype(i32),
+            goal_pos=jnp.where(on_grid, orient(goal_pos), _OFF_GRID),
+        )
+
+    # --- rendering ---
+
+    def render(self, state: EnvState, params: EnvParams | None = None, tile: int = 24) -> jax.Array:
+        """An RGB image (uint8 [size*tile, size*tile, 3]) of a state; jittable (tile static).
+
+        Walls grey; floor black with grid lines; the agent's view lightened; the goal a
+        green-bordered cell; doors in their colour (locked: filled with a keyhole, closed:
+        filled darker with a handle, open: a frame); keys, balls (discs) and boxes (outlined
+        squares) in their colour; the agent a red triangle pointing its way, with what it
+        carries as a disc on it.
+        """
+        from bootstrap_rl.envs._playroom_render import render_state
+
+        return render_state(self, state, self.default_params if params is None else params, tile)
+
+    def describe(self, params: EnvParams | None = None) -> str:
+        """A caption for a task (concrete, unbatched params)."""
+        return describe_task(self.default_params if params is None else params)
+
+
+def _factory(kind: str) -> Callable[..., Playroom]:
+    def make_playroom(**kwargs: Any) -> Playroom:
+        return Playroom(kind, **kwargs)
+
+    make_playroom.__name__ = f"make_playroom_{kind}"
+    make_playroom.__module__ = __name__
+    return make_playroom
+
+
+_FACTORIES = {kind: _factory(kind) for kind in TASK_KINDS}
+for _kind, _env_id in ENV_IDS.items():
+    register(_env_id, _FACTORIES[_kind], origin=__name__)
