@@ -382,6 +382,18 @@ def _below(word: jax.Array, bound: jax.Array) -> jax.Array:
     return (((word >> 16) * bound.astype(jnp.uint32)) >> 16).astype(jnp.int32)
 
 
+def _dir_vector(direction: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(row, col) step of a direction, by arithmetic rather than a table gather."""
+    d_row = (direction == 1).astype(jnp.int32) - (direction == 3).astype(jnp.int32)
+    d_col = (direction == 0).astype(jnp.int32) - (direction == 2).astype(jnp.int32)
+    return d_row, d_col
+
+
+def _one_hot(index: jax.Array, n: int) -> jax.Array:
+    """Bool one-hot of an int scalar; all False when index is out of range (e.g. -1)."""
+    return index == jnp.arange(n, dtype=index.dtype)
+
+
 class Playroom(environment.Environment[EnvState, EnvParams]):
     """The Playroom task family as one gymnax 1.x ``Environment``.
 
@@ -457,38 +469,58 @@ class Playroom(environment.Environment[EnvState, EnvParams]):
     # --- observation ---
 
     def _observe(self, state: EnvState, params: EnvParams) -> jax.Array:
-        f32 = jnp.float32
-        dirs = jnp.asarray(DIR_VECTORS)
-        forward = dirs[state.agent_dir]
-        right = dirs[(state.agent_dir + 1) % 4]
+        # Written for XLA's CPU backend as much as for GPUs: per-cell codes built with
+        # elementwise selects, object slots unrolled, no gathers and no reductions over small
+        # minor axes (both vectorise badly under vmap).
+        i32, f32 = jnp.int32, jnp.float32
+        forward_r, forward_c = _dir_vector(state.agent_dir)
+        right_r, right_c = forward_c, -forward_r  # clockwise quarter turn
         ahead, side = jnp.asarray(self._view_ahead), jnp.asarray(self._view_right)
-        rows = state.agent_pos[0] + ahead * forward[0] + side * right[0]
-        cols = state.agent_pos[1] + ahead * forward[1] + side * right[1]
-        is_wall, is_door, match, is_goal = self._cells(rows, cols, state, params)
-        obj_type, obj_colour = state.obj_type, state.obj_colour
-        types = [is_wall, is_door] + [jnp.any(match & (obj_type == t), -1) for t in (KEY, BALL, BOX)]
-        colours = [
-            (is_door & (params.door_colour == c)) | jnp.any(match & (obj_colour == c), -1)
-            for c in range(NUM_COLOURS)
-        ]
-        door = [is_door & (state.door_state == s) for s in (OPEN, CLOSED, LOCKED)]
-        view = jnp.stack(types + [is_goal] + colours + door, axis=-1).astype(f32).reshape(-1)
+        rows = state.agent_pos[0] + ahead * forward_r + side * right_r
+        cols = state.agent_pos[1] + ahead * forward_c + side * right_c
 
-        held = jnp.arange(NUM_OBJECT_SLOTS) == state.carrying
-        held_type = jnp.sum(jnp.where(held, obj_type, 0))  # 0 (nothing) when empty-handed
-        held_colour = jnp.where(state.carrying >= 0, jnp.sum(jnp.where(held, obj_colour, 0)), -1)
+        two_rooms = params.task_kind >= UNLOCK
+        door_r, door_c = self._door_cell(params)
+        is_door = two_rooms & (rows == door_r) & (cols == door_c)
+        on_line = two_rooms & jnp.where(params.wall_axis == 0, cols == params.wall_pos, rows == params.wall_pos)
+        outside = (rows <= 0) | (rows >= self.size - 1) | (cols <= 0) | (cols >= self.size - 1)
+        # code: 0 floor, 1 wall, 2 door, 2 + object type (3 key, 4 ball, 5 box)
+        code = jnp.where(outside | (on_line & ~is_door), 1, jnp.where(is_door, 2, 0)).astype(i32)
+        colour = jnp.where(is_door, params.door_colour, -1)
+        for slot in range(NUM_OBJECT_SLOTS):
+            here = (rows == state.obj_pos[slot, 0]) & (cols == state.obj_pos[slot, 1])
+            code = jnp.where(here, 2 + state.obj_type[slot], code)
+            colour = jnp.where(here, state.obj_colour[slot], colour)
+        is_goal = (rows == state.goal_pos[0]) & (cols == state.goal_pos[1])
+        # One bit per channel, so the per-cell work above is done once per cell, not once
+        # per channel: the barrier stops XLA fusing it into (and repeating it for) each
+        # channel of the one-hot expansion below.
+        bits = (
+            jnp.where(code > 0, 1 << (code - 1), 0)
+            | (is_goal.astype(i32) << 5)
+            | jnp.where(colour >= 0, 1 << (6 + colour), 0)
+            | jnp.where(is_door, 1 << (12 + state.door_state), 0)
+        )
+        bits = jax.lax.optimization_barrier(bits)
+        view = ((bits[:, None] >> jnp.arange(CELL_CHANNELS, dtype=i32)) & 1).astype(f32).reshape(-1)
+
+        held_type = jnp.zeros((), i32)
+        held_colour = jnp.full((), -1, i32)
+        for slot in range(NUM_OBJECT_SLOTS):
+            held_type = jnp.where(state.carrying == slot, state.obj_type[slot], held_type)
+            held_colour = jnp.where(state.carrying == slot, state.obj_colour[slot], held_colour)
         uses_target = params.task_kind >= GOTO
-        parts = [
-            view,
-            jax.nn.one_hot(state.agent_dir, 4, dtype=f32),
-            jax.nn.one_hot(held_type - 1, NUM_OBJECT_TYPES, dtype=f32),
-            jax.nn.one_hot(held_colour, NUM_COLOURS, dtype=f32),
-            jax.nn.one_hot(params.task_kind, len(TASK_KINDS), dtype=f32),
-            jax.nn.one_hot(jnp.where(uses_target, params.target_colour, -1), NUM_COLOURS, dtype=f32),
-            jax.nn.one_hot(jnp.where(uses_target, params.target_type - 1, -1), NUM_OBJECT_TYPES, dtype=f32),
-            jax.nn.one_hot(jnp.where(params.task_kind == TURN, params.target_dir, -1), 4, dtype=f32),
-        ]
-        return jnp.concatenate(parts)
+        kind_dir = jnp.where(params.task_kind == TURN, params.target_dir, -1)
+        small = jnp.concatenate([
+            _one_hot(state.agent_dir, 4),
+            _one_hot(held_type - 1, NUM_OBJECT_TYPES),
+            _one_hot(held_colour, NUM_COLOURS),
+            _one_hot(params.task_kind, len(TASK_KINDS)),
+            _one_hot(jnp.where(uses_target, params.target_colour, -1), NUM_COLOURS),
+            _one_hot(jnp.where(uses_target, params.target_type - 1, -1), NUM_OBJECT_TYPES),
+            _one_hot(kind_dir, 4),
+        ])
+        return jnp.concatenate([view, small.astype(f32)])
 
     def observe(self, key, state: EnvState, action, params: EnvParams) -> jax.Array:
         return self._observe(state, params)
@@ -561,7 +593,9 @@ class Playroom(environment.Environment[EnvState, EnvParams]):
         done = terminated | truncated
         state_re = self._layout(key, params)
         next_state = jax.tree.map(lambda r, s: jnp.where(done, r, s), state_re, state_st)
-        obs = jnp.where(done, self._observe(state_re, params), obs_st)
+        # Observe the selected state once, rather than observing both and selecting;
+        # obs_st is only computed when the caller reads info["final_observation"].
+        obs = self._observe(next_state, params)
         info = {**info, "terminated": terminated, "truncated": truncated, "final_observation": obs_st}
         return obs, next_state, reward, terminated, truncated, info
 
@@ -592,113 +626,128 @@ class Playroom(environment.Environment[EnvState, EnvParams]):
 
         Built in canonical coordinates (any wall vertical, at column ``wall_pos``) and
         transposed for a horizontal wall. No object lands next to the door, so the door
-        stays reachable.
+        stays reachable. Each entity takes the r-th free cell of its room, r uniform, by
+        skipping the cells already taken; everything is elementwise (no gathers, no integer
+        division), because auto-reset runs this on every step.
         """
-        i32 = jnp.int32
+        i32, f32 = jnp.int32, jnp.float32
         size = self.size
         kind = params.task_kind
         two_rooms = kind >= UNLOCK
-        words = _random_words(key, 16)
-        placement = jnp.asarray(_PLACEMENT)[kind]  # [6]: agent, goal, objects
+        words = _random_words(key, 14)
 
-        # Room rectangles (rows 1..size-2 always); A is the agent's.
+        def by_kind(column: int):
+            """Entry of _PLACEMENT for this task's kind (static when all kinds agree)."""
+            values = _PLACEMENT[:, column]
+            if (values == values[0]).all():
+                return int(values[0])
+            out = jnp.asarray(int(values[0]), i32)
+            for k in range(1, len(TASK_KINDS)):
+                out = jnp.where(kind == k, int(values[k]), out)
+            return out
+
+        # Room geometry (rows 1..size-2 always); room A is the agent's.
         wall, door_row = params.wall_pos, params.door_pos
         agent_left = (words[0] & 1) == 0
-        left = (jnp.asarray(1, i32), wall - 1)
-        right = (wall + 1, jnp.asarray(size - 2, i32))
-        whole = (jnp.asarray(1, i32), jnp.asarray(size - 2, i32))
-        a_c0 = jnp.where(two_rooms, jnp.where(agent_left, left[0], right[0]), whole[0])
-        a_c1 = jnp.where(two_rooms, jnp.where(agent_left, left[1], right[1]), whole[1])
-        b_c0 = jnp.where(agent_left, right[0], left[0])
-        b_c1 = jnp.where(agent_left, right[1], left[1])
-        col0 = jnp.stack([a_c0, b_c0])
-        width = jnp.stack([a_c1 - a_c0 + 1, b_c1 - b_c0 + 1])
-        height = size - 2
-        count = width * height
+        interior = size - 2
+        left_width, right_width = wall - 1, size - 2 - wall
+        col0_a = jnp.where(two_rooms & ~agent_left, wall + 1, 1)
+        width_a = jnp.where(two_rooms, jnp.where(agent_left, left_width, right_width), interior)
+        col0_b = jnp.where(agent_left, wall + 1, 1)
+        width_b = jnp.where(agent_left, right_width, left_width)
 
-        # Taken cells: (room, index within room). The cells beside the door start taken.
-        beside_door_a = jnp.where(agent_left, wall - 1, wall + 1)
-        beside_door_b = jnp.where(agent_left, wall + 1, wall - 1)
-        far = jnp.asarray(10_000, i32)
-        taken_room = [jnp.asarray(0, i32), jnp.asarray(1, i32)]
-        taken_index = [
-            jnp.where(two_rooms, (door_row - 1) * width[0] + beside_door_a - col0[0], far),
-            jnp.where(two_rooms, (door_row - 1) * width[1] + beside_door_b - col0[1], far),
+        def pick(room, a, b):
+            if isinstance(room, int):
+                return a if room == _ROOM_A else b
+            return jnp.where(room == _ROOM_A, a, b)
+
+        # Taken cells as (room, index in room); the cells beside the door start taken.
+        far = jnp.asarray(1 << 20, i32)  # never <= a real index: an unused entry
+        beside_a = jnp.where(agent_left, wall - 1, wall + 1) - col0_a
+        beside_b = jnp.where(agent_left, wall + 1, wall - 1) - col0_b
+        taken: list[tuple[Any, jax.Array]] = [
+            (_ROOM_A, jnp.where(two_rooms, (door_row - 1) * width_a + beside_a, far)),
+            (_ROOM_B, jnp.where(two_rooms, (door_row - 1) * width_b + beside_b, far)),
         ]
 
-        def place(room: jax.Array, word: jax.Array, active: jax.Array):
-            """The r-th free cell of `room`, skipping taken ones; record it as taken."""
-            room = jnp.clip(room, 0, 1)
-            in_room = [(tr == room) & (ti < far) for tr, ti in zip(taken_room, taken_index)]
-            free = count[room] - sum(m.astype(i32) for m in in_room)
+        def place(room, word, active=True):
+            width = pick(room, width_a, width_b)
+            in_room = []
+            for taken_room, index in taken:
+                if isinstance(room, int) and isinstance(taken_room, int):
+                    if room == taken_room:
+                        in_room.append(index)
+                else:
+                    same = (room == taken_room) if not isinstance(room, int) else (taken_room == room)
+                    in_room.append(jnp.where(same, index, far))
+            free = width * interior - sum((index < far).astype(i32) for index in in_room)
             rank = _below(word, jnp.maximum(free, 1))
             index = rank
-            for _ in range(len(taken_index)):
-                index = rank + sum((m & (ti <= index)).astype(i32) for m, ti in zip(in_room, taken_index))
-            taken_room.append(room)
-            taken_index.append(jnp.where(active, index, far))
-            row = 1 + index // width[room]
-            col = col0[room] + index % width[room]
-            return jnp.stack([row, col])
+            for _ in range(len(in_room)):
+                index = rank + sum((taken_index <= index).astype(i32) for taken_index in in_room)
+            taken.append((room, jnp.where(active, index, far)))
+            row = ((index.astype(f32) + 0.5) / width.astype(f32)).astype(i32)
+            return row + 1, pick(room, col0_a, col0_b) + index - row * width
 
-        agent_pos = place(jnp.asarray(0, i32), words[1], jnp.asarray(True))
+        agent_r, agent_c = place(_ROOM_A, words[1])
         agent_dir = (words[2] & 3).astype(i32)
         agent_dir = jnp.where(kind == TURN, (params.target_dir + 1 + _below(words[3], jnp.asarray(3))) % 4, agent_dir)
 
-        # Goal: a room cell, or (step) a free cell next to the agent.
-        goal_room_pos = place(jnp.clip(placement[1], 0, 1), words[4], placement[1] == _ROOM_A)
+        goal_rule = by_kind(1)
+        # Treasure's goal: a free cell of room A.
+        goal_r, goal_c = place(_ROOM_A, words[4], goal_rule == _ROOM_A)
+        # Step's mark: the first in-room neighbour of the agent, from a random direction.
         first = (words[5] & 3).astype(i32)
-        dirs = jnp.asarray(DIR_VECTORS)
-        adjacent = agent_pos + dirs[first]
-        for turn in (3, 2, 1):  # first in-room neighbour, trying first, first+1, ...
-            candidate = agent_pos + dirs[(first + turn) % 4]
-            ok = (candidate[0] >= 1) & (candidate[0] <= size - 2) & (candidate[1] >= a_c0) & (candidate[1] <= a_c1)
-            adjacent = jnp.where(ok, candidate, adjacent)
-        goal_pos = jnp.where(placement[1] == _ADJACENT, adjacent,
-                             jnp.where(placement[1] == _ROOM_A, goal_room_pos, _OFF_GRID))
-        # Record the step mark as taken (it is in room A: one room).
-        mark_index = (adjacent[0] - 1) * width[0] + adjacent[1] - col0[0]
-        taken_index[-1] = jnp.where(placement[1] == _ADJACENT, mark_index, taken_index[-1])
-        taken_room[-1] = jnp.where(placement[1] == _ADJACENT, 0, taken_room[-1])
+        mark_r, mark_c = agent_r, agent_c
+        for turn in (3, 2, 1, 0):  # the last assignment wins: try first, first+1, ...
+            d_row, d_col = _dir_vector((first + turn) % 4)
+            r, c = agent_r + d_row, agent_c + d_col
+            ok = (r >= 1) & (r <= size - 2) & (c >= col0_a) & (c < col0_a + width_a)
+            mark_r, mark_c = jnp.where(ok, r, mark_r), jnp.where(ok, c, mark_c)
+        is_mark = goal_rule == _ADJACENT
+        room, index = taken[-1]
+        taken[-1] = (room, jnp.where(is_mark, (mark_r - 1) * width_a + mark_c - col0_a, index))
+        has_goal = is_mark | (goal_rule == _ROOM_A)
+        goal_r = jnp.where(has_goal, jnp.where(is_mark, mark_r, goal_r), _OFF_GRID)
+        goal_c = jnp.where(has_goal, jnp.where(is_mark, mark_c, goal_c), _OFF_GRID)
 
-        # Objects: fixed ones first (target / key, treasure ball), then distractors.
-        fixed = jnp.asarray(FIXED_OBJECTS)[kind]
+        # Objects: the kind's own first (target / key, treasure ball), then distractors.
+        fixed = (kind >= GOTO).astype(i32) + (kind == TREASURE).astype(i32)
         target_combo = (params.target_type - 1) * NUM_COLOURS + params.target_colour
-        types, colours, positions = [], [], []
+        types, colours, rows, cols = [], [], [], []
         for slot in range(NUM_OBJECT_SLOTS):
             active = slot < fixed + params.num_distractors
             combo = _below(words[6 + slot], jnp.asarray(NUM_OBJECT_TYPES * NUM_COLOURS - 1))
-            combo = combo + (combo >= target_combo)  # distractors never equal the target
+            combo = combo + (combo >= target_combo).astype(i32)  # distractors never equal the target
+            distractor_type = 1 + (combo * 43 >> 8)  # combo // 6 for combo < 18
+            obj_t, obj_c = distractor_type, combo - (distractor_type - 1) * NUM_COLOURS
             if slot == 0:
-                obj_t = jnp.where(kind >= UNLOCK, KEY, params.target_type)
-                obj_c = jnp.where(kind >= UNLOCK, params.door_colour, params.target_colour)
+                obj_t = jnp.where(fixed > 0, jnp.where(two_rooms, KEY, params.target_type), obj_t)
+                obj_c = jnp.where(fixed > 0, jnp.where(two_rooms, params.door_colour, params.target_colour), obj_c)
             elif slot == 1:
-                obj_t, obj_c = jnp.asarray(BALL, i32), params.target_colour
-            else:
-                obj_t, obj_c = jnp.asarray(0, i32), jnp.asarray(0, i32)
-            is_fixed = slot < fixed
-            obj_t = jnp.where(is_fixed, obj_t, 1 + combo // NUM_COLOURS)
-            obj_c = jnp.where(is_fixed, obj_c, combo % NUM_COLOURS)
-            pos = place(placement[2 + slot], words[10 + slot], active)
+                obj_t = jnp.where(fixed > 1, BALL, obj_t)
+                obj_c = jnp.where(fixed > 1, params.target_colour, obj_c)
+            r, c = place(by_kind(2 + slot), words[10 + slot], active)
             types.append(jnp.where(active, obj_t, NO_OBJECT))
             colours.append(jnp.where(active, obj_c, 0))
-            positions.append(jnp.where(active, pos, _OFF_GRID))
-        obj_pos = jnp.stack(positions)
+            rows.append(jnp.where(active, r, _OFF_GRID))
+            cols.append(jnp.where(active, c, _OFF_GRID))
 
-        def orient(pos):  # canonical -> actual coordinates
-            return jnp.where(params.wall_axis == 1, pos[..., ::-1], pos)
+        transpose = params.wall_axis == 1
 
-        on_grid = goal_pos[0] != _OFF_GRID
+        def orient(r, c):  # canonical -> actual coordinates
+            return jnp.stack([jnp.where(transpose, c, r), jnp.where(transpose, r, c)], axis=-1)
+
         return EnvState(
             time=jnp.asarray(0, i32),
-            agent_pos=orient(agent_pos),
+            agent_pos=orient(agent_r, agent_c),
             agent_dir=agent_dir,
-            obj_type=jnp.stack(types),
-            obj_colour=jnp.stack(colours),
-            obj_pos=jnp.where(obj_pos == _OFF_GRID, _OFF_GRID, orient(obj_pos)),
+            obj_type=jnp.stack(types).astype(i32),
+            obj_colour=jnp.stack(colours).astype(i32),
+            obj_pos=orient(jnp.stack(rows), jnp.stack(cols)),
             carrying=jnp.asarray(-1, i32),
             door_state=jnp.where(two_rooms, LOCKED, OPEN).astype(i32),
-            goal_pos=jnp.where(on_grid, orient(goal_pos), _OFF_GRID),
+            goal_pos=orient(goal_r, goal_c),
         )
 
     # --- rendering ---
