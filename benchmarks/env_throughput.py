@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import json
 import platform
 import re
@@ -35,6 +36,7 @@ START, END = "<!-- env-throughput:start -->", "<!-- env-throughput:end -->"
 DEFAULT_NUM_ENVS = {"cpu": [1, 64, 1024, 4096], "gpu": [1, 1024, 8192, 65536, 262144]}
 
 
+@functools.lru_cache(maxsize=None)  # every Playroom kind reuses one compiled rollout
 def make_rollout(env, num_envs: int, num_steps: int, batched_params: bool):
     """(init, run): init(key, params) -> carry; run(carry, params) -> carry after num_steps."""
     params_axis = 0 if batched_params else None
@@ -106,7 +108,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--kinds", nargs="+", help="Playroom task kinds (default: all)")
     parser.add_argument("--steps-per-call", type=int, default=None,
                         help="env steps per env per timed call (default: ~2^19 / num_envs on CPU)")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="fewer steps; numbers are noisier")
     parser.add_argument("--no-readme", action="store_true", help="do not rewrite benchmarks/README.md")
     args = parser.parse_args(argv)
