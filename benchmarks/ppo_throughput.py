@@ -1,0 +1,247 @@
+"""PPO throughput: bootstrap-rl against rejax's PPO, same configuration, same run.
+
+PureJaxRL's CartPole-v1 configuration (lr 2.5e-4 annealed, 4 envs, 128 steps, 4 epochs,
+4 minibatches, gamma 0.99, lambda 0.95, clip 0.2, ent 0.01, vf 0.5, grad norm 0.5, tanh
+64x64, 5e5 steps), vmapped over seeds: 1 and 16 on a CPU, 1, 64 and 1024 on a GPU.
+
+For each size and each implementation it measures compile time (lower + compile) and the
+best of ``--repeats`` timed runs of the compiled function, alternating implementations so
+that background load hits both alike. Final return: 128 evaluation episodes per seed of
+the final stochastic policy (rejax's own evaluator for rejax, ``bootstrap_rl.evaluation``
+for ours), reduced to an IQM over seeds with a percentile-bootstrap 95% CI; for ours also
+the IQM of the training return over the last 10% of updates (the foundation issue's bar).
+
+    python benchmarks/ppo_throughput.py                 # sizes chosen by backend
+    python benchmarks/ppo_throughput.py --seeds 1 16 --repeats 3
+
+Writes benchmarks/results/ppo_throughput_<backend>.json and the table in
+benchmarks/README.md (between the PPO-THROUGHPUT markers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import gymnax
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import bootstrap_rl
+from bootstrap_rl import stats
+from bootstrap_rl.evaluation import evaluate
+from bootstrap_rl.ppo import PPOConfig, make_ppo
+
+HERE = Path(__file__).parent
+ENV_ID = "CartPole-v1"
+EVAL_EPISODES = 128
+
+
+class GymnaxZeroStep:
+    """gymnax 1.x ``step`` -> the 5-tuple of gymnax 0.x that rejax 0.1.3 unpacks.
+
+    done = terminated | truncated, as rejax (like PureJaxRL) treats a time limit.
+    """
+
+    def __init__(self, env):
+        self._env = env
+
+    def __getattr__(self, name):
+        if name == "_env":  # deepcopy probes attributes before __init__ has run
+            raise AttributeError(name)
+        return getattr(self._env, name)
+
+    def step(self, key, state, action, params=None):
+        obs, state, reward, terminated, truncated, info = self._env.step(key, state, action, params)
+        return obs, state, reward, jnp.logical_or(terminated, truncated), info
+
+    def reset(self, key, params=None):
+        return self._env.reset(key, params)
+
+
+def ours(config: PPOConfig, num_seeds: int):
+    env, env_params = bootstrap_rl.make(ENV_ID)
+    ppo = make_ppo(config, env, env_params)
+
+    def train_and_evaluate(key):
+        train_key, eval_key = jax.random.split(key)
+        state, metrics = ppo.train(train_key)
+        returns, _ = evaluate(ppo.network, state.params, env, env_params, eval_key, EVAL_EPISODES)
+        return returns, metrics["episode_return"]
+
+    def summarise(output):
+        eval_returns, train_returns = (np.asarray(x) for x in output)
+        return {
+            "final_eval_return": stats.iqm_with_ci(eval_returns.mean(axis=1)),
+            "final_window_train_return": stats.iqm_with_ci(stats.final_window(train_returns)),
+        }
+
+    return jax.jit(jax.vmap(train_and_evaluate)), summarise
+
+
+def rejax(config: PPOConfig, num_seeds: int):
+    from rejax import PPO as RejaxPPO
+
+    env, env_params = gymnax.make(ENV_ID)
+    updates = config.num_updates
+    steps_per_update = config.update_epochs * config.num_minibatches
+    algo = RejaxPPO.create(
+        env=GymnaxZeroStep(env),
+        env_params=env_params,
+        num_envs=config.num_envs,
+        num_steps=config.num_steps,
+        num_epochs=config.update_epochs,
+        num_minibatches=config.num_minibatches,
+        # The same stepwise linear anneal as PureJaxRL and bootstrap-rl.
+        learning_rate=lambda count: config.learning_rate * (1.0 - (count // steps_per_update) / updates),
+        gamma=config.gamma,
+        gae_lambda=config.gae_lambda,
+        clip_eps=config.clip_eps,
+        ent_coef=config.ent_coef,
+        vf_coef=config.vf_coef,
+        max_grad_norm=config.max_grad_norm,
+        agent_kwargs={"activation": config.activation, "hidden_layer_sizes": config.hidden_sizes},
+        total_timesteps=config.env_steps,
+        # One evaluation (128 episodes, its default) at the very end, none during training.
+        eval_freq=config.env_steps,
+        skip_initial_evaluation=True,
+    )
+
+    def train(key):
+        _, (lengths, returns) = algo.train(key)
+        return returns[-1]
+
+    def summarise(output):
+        return {"final_eval_return": stats.iqm_with_ci(np.asarray(output).mean(axis=1))}
+
+    return jax.jit(jax.vmap(train)), summarise
+
+
+IMPLEMENTATIONS = {"bootstrap_rl": ours, "rejax": rejax}
+
+
+def measure(config: PPOConfig, num_seeds: int, repeats: int, seed: int) -> dict:
+    keys = jax.random.split(jax.random.key(seed), num_seeds)
+    compiled, summaries, results = {}, {}, {}
+    for name, build in IMPLEMENTATIONS.items():
+        fn, summaries[name] = build(config, num_seeds)
+        start = time.perf_counter()
+        compiled[name] = fn.lower(keys).compile()
+        results[name] = {"compile_s": time.perf_counter() - start, "run_s": []}
+    outputs = {}
+    for _ in range(repeats):
+        for name, fn in compiled.items():
+            start = time.perf_counter()
+            outputs[name] = jax.block_until_ready(fn(keys))
+            results[name]["run_s"].append(time.perf_counter() - start)
+    for name, result in results.items():
+        best = min(result["run_s"])
+        result["env_steps_per_s"] = num_seeds * config.env_steps / best
+        result.update(summaries[name](outputs[name]))
+    results["ratio_env_steps_per_s"] = (
+        results["bootstrap_rl"]["env_steps_per_s"] / results["rejax"]["env_steps_per_s"]
+    )
+    return results
+
+
+def device_name() -> str:
+    device = jax.devices()[0]
+    if device.platform == "cpu":
+        return f"CPU ({platform.processor() or platform.machine()}, {_cores()} cores)"
+    return device.device_kind
+
+
+def _cores() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0))
+
+
+def write_readme_table(report: dict) -> None:
+    rows = [
+        "| device | seeds | impl | env-steps/s | ratio to rejax | compile s | final eval IQM [95% CI] | last-10% train IQM [95% CI] |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for size in report["sizes"]:
+        for name in IMPLEMENTATIONS:
+            r = size["results"][name]
+            ev = r["final_eval_return"]
+            tr = r.get("final_window_train_return")
+            ratio = size["results"]["ratio_env_steps_per_s"] if name == "bootstrap_rl" else 1.0
+            rows.append(
+                f"| {report['device']} | {size['num_seeds']} | {name} | {r['env_steps_per_s']:,.0f} "
+                f"| {ratio:.2f}× | {r['compile_s']:.1f} "
+                f"| {_ci(ev)} | {'—' if tr is None else _ci(tr)} |"
+            )
+    section = "\n".join(
+        [
+            f"<!-- PPO-THROUGHPUT {report['backend']} -->",
+            f"### {report['device']} — jax {report['jax']}, `{report['command']}`",
+            "",
+            *rows,
+            f"<!-- /PPO-THROUGHPUT {report['backend']} -->",
+        ]
+    )
+    replace_section(HERE / "README.md", f"PPO-THROUGHPUT {report['backend']}", section)
+
+
+def _ci(summary: dict) -> str:
+    return f"{summary['iqm']:.1f} [{summary['ci_low']:.1f}, {summary['ci_high']:.1f}]"
+
+
+def replace_section(path: Path, marker: str, section: str) -> None:
+    """Replace the text between ``<!-- marker -->`` and ``<!-- /marker -->``, or append it."""
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    start, end = f"<!-- {marker} -->", f"<!-- /{marker} -->"
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        text = head + section + rest.split(end, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    gpu = jax.default_backend() != "cpu"
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 64, 1024] if gpu else [1, 16])
+    parser.add_argument("--total-steps", type=int, default=500_000)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-readme", action="store_true", help="do not touch benchmarks/README.md")
+    args = parser.parse_args(argv)
+
+    config = PPOConfig(total_timesteps=args.total_steps)
+    report = {
+        "benchmark": "ppo_throughput",
+        "env_id": ENV_ID,
+        "device": device_name(),
+        "backend": jax.default_backend(),
+        "jax": jax.__version__,
+        "command": "python benchmarks/ppo_throughput.py " + " ".join(argv or []),
+        "config": config.to_dict(),
+        "env_steps_per_seed": config.env_steps,
+        "sizes": [],
+    }
+    out = HERE / "results" / f"ppo_throughput_{report['backend']}.json"
+    out.parent.mkdir(exist_ok=True)
+    for num_seeds in args.seeds:
+        results = measure(config, num_seeds, args.repeats, args.seed)
+        report["sizes"].append({"num_seeds": num_seeds, "results": results})
+        print(json.dumps({"num_seeds": num_seeds, **results}, indent=1), flush=True)
+        out.write_text(json.dumps(report, indent=1))  # each size is kept as soon as it is done
+    if not args.no_readme:
+        write_readme_table(report)
+    return report
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(sys.argv[1:])

@@ -1,0 +1,10 @@
+"""Proximal policy optimisation: config, pure losses, and the ``init``/``update`` learner."""
+
+from bootstrap_rl.ppo.config import ConfigError, PPOConfig
+from bootstrap_rl.ppo.losses import gae, ppo_loss, shuffle_into_minibatches
+from bootstrap_rl.ppo.train import METRICS, PPO, TrainState, Transition, make_ppo
+
+__all__ = [
+    "ConfigError", "PPOConfig", "gae", "ppo_loss", "shuffle_into_minibatches",
+    "METRICS", "PPO", "TrainState", "Transition", "make_ppo",
+]

@@ -1,0 +1,94 @@
+"""PPO's pure pieces: generalised advantage estimation, minibatching and the clipped loss."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+
+def gae(
+    rewards: jax.Array,
+    values: jax.Array,
+    next_values: jax.Array,
+    terminated: jax.Array,
+    truncated: jax.Array,
+    gamma: float,
+    gae_lambda: float,
+) -> tuple[jax.Array, jax.Array]:
+    """Generalised advantage estimates and value targets over a time-major rollout ``[T, ...]``.
+
+    ``next_values[t]`` is the value of the observation that step ``t`` led to *before* any
+    auto-reset (gymnax's ``info["final_observation"]``). A termination cuts the bootstrap; a
+    truncation (time limit) keeps it — the state after a time limit still has a future — but
+    both end the episode, so the advantage does not flow back across either.
+    """
+    terminated = terminated.astype(rewards.dtype)
+    episode_end = jnp.logical_or(terminated > 0, truncated).astype(rewards.dtype)
+    deltas = rewards + gamma * (1.0 - terminated) * next_values - values
+
+    def backward(advantage, step):
+        delta, end = step
+        advantage = delta + gamma * gae_lambda * (1.0 - end) * advantage
+        return advantage, advantage
+
+    _, advantages = jax.lax.scan(
+        backward, jnp.zeros_like(deltas[0]), (deltas, episode_end), reverse=True
+    )
+    return advantages, advantages + values
+
+
+def shuffle_into_minibatches(key: jax.Array, batch, num_minibatches: int):
+    """Flatten ``[T, N, ...]`` leaves to ``[T*N, ...]``, permute, split into ``[M, T*N/M, ...]``."""
+    leaves = jax.tree.leaves(batch)
+    size = leaves[0].shape[0] * leaves[0].shape[1]
+    permutation = jax.random.permutation(key, size)
+
+    def split(x):
+        x = x.reshape(size, *x.shape[2:])[permutation]
+        return x.reshape(num_minibatches, size // num_minibatches, *x.shape[1:])
+
+    return jax.tree.map(split, batch)
+
+
+def ppo_loss(
+    dist,
+    values: jax.Array,
+    actions: jax.Array,
+    old_log_probs: jax.Array,
+    old_values: jax.Array,
+    advantages: jax.Array,
+    targets: jax.Array,
+    *,
+    clip_eps: float,
+    vf_coef: float,
+    ent_coef: float,
+) -> tuple[jax.Array, dict[str, jax.Array]]:
+    """PPO's clipped surrogate with a clipped value loss and an entropy bonus (PureJaxRL's form).
+
+    Advantages are normalised per minibatch. Returns the total loss and scalar diagnostics.
+    """
+    log_probs = dist.log_prob(actions)
+    log_ratio = log_probs - old_log_probs
+    ratio = jnp.exp(log_ratio)
+    advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+    policy_loss = -jnp.minimum(
+        ratio * advantages, jnp.clip(ratio, 1.0 - clip_eps, 1.0 + clip_eps) * advantages
+    ).mean()
+
+    values_clipped = old_values + jnp.clip(values - old_values, -clip_eps, clip_eps)
+    value_loss = 0.5 * jnp.maximum(
+        jnp.square(values - targets), jnp.square(values_clipped - targets)
+    ).mean()
+
+    entropy = dist.entropy().mean()
+    total = policy_loss + vf_coef * value_loss - ent_coef * entropy
+    diagnostics = {
+        "total_loss": total,
+        "policy_loss": policy_loss,
+        "value_loss": value_loss,
+        "entropy": entropy,
+        # Schulman's low-variance estimator of KL(old || new).
+        "approx_kl": jnp.mean((ratio - 1.0) - log_ratio),
+        "clip_fraction": jnp.mean(jnp.abs(ratio - 1.0) > clip_eps),
+    }
+    return total, diagnostics

@@ -1,0 +1,206 @@
+"""PPO as a pair of pure functions, ``init`` and ``update``, plus ``train`` = one ``lax.scan``.
+
+Shaped after PureJaxRL's ``make_train`` and Brax's train/losses/networks split::
+
+    ppo = make_ppo(PPOConfig(), env, env_params)
+    state, metrics = jax.jit(jax.vmap(ppo.train))(jax.random.split(key, num_seeds))
+
+``metrics`` holds one scalar per update for each name in ``METRICS`` — never observations
+or ``info`` — so a run's memory does not grow with the size of the environment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+
+from bootstrap_rl.networks import make_actor_critic
+from bootstrap_rl.ppo.config import PPOConfig
+from bootstrap_rl.ppo.losses import gae, ppo_loss, shuffle_into_minibatches
+
+# Per-update scalar metrics, in the order they are written to results tables.
+EPISODE_METRICS = ("episode_return", "episode_length", "episodes")
+LOSS_METRICS = ("total_loss", "policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction")
+METRICS = EPISODE_METRICS + LOSS_METRICS + ("learning_rate",)
+
+
+@struct.dataclass
+class TrainState:
+    """Everything one seed's run carries from update to update."""
+
+    params: Any
+    opt_state: Any
+    env_state: Any
+    env_params: Any  # data, not code: a later stage swaps tasks without recompiling
+    obs: jax.Array
+    episode_return: jax.Array  # running return of each env's current episode
+    episode_length: jax.Array
+    key: jax.Array
+    update: jax.Array  # updates done so far
+
+
+class Transition(NamedTuple):
+    obs: jax.Array
+    action: jax.Array
+    log_prob: jax.Array
+    reward: jax.Array
+    terminated: jax.Array
+    truncated: jax.Array
+    final_obs: jax.Array  # the observation the step led to, before auto-reset
+
+
+class PPO(NamedTuple):
+    """A PPO learner: pure ``init(key) -> state`` and ``update(state) -> (state, metrics)``."""
+
+    config: PPOConfig
+    network: nn.Module
+    init: Callable[[jax.Array], TrainState]
+    update: Callable[[TrainState], tuple[TrainState, dict[str, jax.Array]]]
+    train: Callable[[jax.Array], tuple[TrainState, dict[str, jax.Array]]]
+
+
+def learning_rate_schedule(config: PPOConfig) -> Callable[[jax.Array], jax.Array]:
+    """Constant, or PureJaxRL's linear anneal: stepwise per update, reaching 0 at the end."""
+    if not config.anneal_lr:
+        return lambda count: jnp.asarray(config.learning_rate, jnp.float32)
+    steps_per_update = config.update_epochs * config.num_minibatches
+
+    def schedule(count):
+        return config.learning_rate * (1.0 - (count // steps_per_update) / config.num_updates)
+
+    return schedule
+
+
+def make_ppo(
+    config: PPOConfig, env, env_params, network: nn.Module | None = None
+) -> PPO:
+    """Build PPO for ``env``. Nothing compiles here; every check has already run in config."""
+    network = network or make_actor_critic(
+        env.action_space(env_params), config.hidden_sizes, config.activation
+    )
+    schedule = learning_rate_schedule(config)
+    optimizer = optax.chain(
+        optax.clip_by_global_norm(config.max_grad_norm),
+        optax.adam(schedule, eps=config.adam_eps),
+    )
+    num_envs = config.num_envs
+    step_envs = jax.vmap(env.step, in_axes=(0, 0, 0, None))
+    reset_envs = jax.vmap(env.reset, in_axes=(0, None))
+
+    def init(key: jax.Array) -> TrainState:
+        key, net_key, env_key = jax.random.split(key, 3)
+        obs, env_state = reset_envs(jax.random.split(env_key, num_envs), env_params)
+        params = network.init(net_key, obs)
+        return TrainState(
+            params=params,
+            opt_state=optimizer.init(params),
+            env_state=env_state,
+            env_params=env_params,
+            obs=obs,
+            episode_return=jnp.zeros(num_envs, jnp.float32),
+            episode_length=jnp.zeros(num_envs, jnp.int32),
+            key=key,
+            update=jnp.zeros((), jnp.int32),
+        )
+
+    def env_step(state: TrainState, _):
+        # Only the actor runs inside the sequential rollout loop; values are computed for the
+        # whole rollout in one batched critic pass afterwards (same numbers, far fewer ops
+        # in the loop body, which is what bounds small-batch runs).
+        key, act_key, env_key = jax.random.split(state.key, 3)
+        dist = network.apply(state.params, state.obs, method="policy")
+        action = dist.sample(act_key)
+        obs, env_state, reward, terminated, truncated, info = step_envs(
+            jax.random.split(env_key, num_envs), state.env_state, action, state.env_params
+        )
+        reward = reward.astype(jnp.float32)
+        done = jnp.logical_or(terminated, truncated)
+        episode_return = state.episode_return + reward
+        episode_length = state.episode_length + 1
+        transition = Transition(
+            state.obs, action, dist.log_prob(action), reward,
+            terminated, truncated, info["final_observation"],
+        )
+        # Only scalars per env leave the step: what finished and how it went.
+        finished = (done, jnp.where(done, episode_return, 0.0), jnp.where(done, episode_length, 0))
+        state = state.replace(
+            env_state=env_state,
+            obs=obs,
+            episode_return=jnp.where(done, 0.0, episode_return),
+            episode_length=jnp.where(done, 0, episode_length),
+            key=key,
+        )
+        return state, (transition, finished)
+
+    def minibatch_step(params_and_opt, minibatch):
+        params, opt_state = params_and_opt
+        obs, actions, old_log_probs, old_values, advantages, targets = minibatch
+
+        def loss_fn(p):
+            dist, values = network.apply(p, obs)
+            return ppo_loss(
+                dist, values, actions, old_log_probs, old_values,
+                advantages, targets,
+                clip_eps=config.clip_eps, vf_coef=config.vf_coef, ent_coef=config.ent_coef,
+            )
+
+        grads, diagnostics = jax.grad(loss_fn, has_aux=True)(params)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return (optax.apply_updates(params, updates), opt_state), diagnostics
+
+    def update(state: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
+        state, (transitions, finished) = jax.lax.scan(env_step, state, None, config.num_steps)
+
+        # V(s_t) and V(s'_t) in one batched pass. s'_t is the pre-reset observation, which
+        # bootstraps truncations correctly and equals the next observation everywhere else.
+        both = jnp.concatenate([transitions.obs, transitions.final_obs])
+        values, next_values = jnp.split(
+            network.apply(
+                state.params, both.reshape(-1, *both.shape[2:]), method="value"
+            ).reshape(both.shape[:2]),
+            2,
+        )
+        advantages, targets = gae(
+            transitions.reward, values, next_values,
+            transitions.terminated, transitions.truncated,
+            config.gamma, config.gae_lambda,
+        )
+        # Only what the loss reads is shuffled into minibatches.
+        batch = (transitions.obs, transitions.action, transitions.log_prob, values, advantages, targets)
+
+        def epoch(carry, key):
+            minibatches = shuffle_into_minibatches(key, batch, config.num_minibatches)
+            return jax.lax.scan(minibatch_step, carry, minibatches)
+
+        key, epoch_key = jax.random.split(state.key)
+        (params, opt_state), diagnostics = jax.lax.scan(
+            epoch,
+            (state.params, state.opt_state),
+            jax.random.split(epoch_key, config.update_epochs),
+        )
+        done, returns, lengths = finished
+        episodes = done.sum()
+        metrics = {
+            # NaN when no episode finished during this update's rollout.
+            "episode_return": returns.sum() / jnp.where(episodes > 0, episodes, jnp.nan),
+            "episode_length": lengths.sum() / jnp.where(episodes > 0, episodes, jnp.nan),
+            "episodes": episodes.astype(jnp.float32),
+            **{name: value.mean() for name, value in diagnostics.items()},
+            "learning_rate": jnp.asarray(schedule(
+                state.update * config.update_epochs * config.num_minibatches
+            ), jnp.float32),
+        }
+        state = state.replace(params=params, opt_state=opt_state, key=key, update=state.update + 1)
+        return state, metrics
+
+    def train(key: jax.Array) -> tuple[TrainState, dict[str, jax.Array]]:
+        state = init(key)
+        return jax.lax.scan(lambda s, _: update(s), state, None, config.num_updates)
+
+    return PPO(config=config, network=network, init=init, update=update, train=train)
