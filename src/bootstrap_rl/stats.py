@@ -64,3 +64,22 @@ def final_window(curves, fraction: float = 0.1) -> np.ndarray:
     width = max(1, int(round(curves.shape[-1] * fraction)))
     with np.errstate(all="ignore"):
         return np.nanmean(curves[..., -width:], axis=-1)
+
+
+def iqm_band(
+    curves, *, confidence: float = 0.95, resamples: int = 1000, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """IQM across seeds at every point of ``curves[seed, point]``, with a percentile-bootstrap band.
+
+    Vectorised over points (one resampling of seeds serves the whole curve, as rliable does for
+    score distributions). Returns ``(iqm, low, high)``, each ``[points]``.
+    """
+    curves = np.asarray(curves, dtype=np.float64)
+    if curves.ndim != 2:
+        raise ValueError(f"curves must be [seeds, points], got shape {curves.shape}")
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, curves.shape[0], size=(resamples, curves.shape[0]))
+    resampled = iqm(curves[picks], axis=1)  # [resamples, points]
+    tail = 100 * (1 - confidence) / 2
+    low, high = np.percentile(resampled, [tail, 100 - tail], axis=0)
+    return iqm(curves, axis=0), low, high

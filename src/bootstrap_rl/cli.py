@@ -1,0 +1,239 @@
+"""The ``bootstrap-rl`` command: ``train``, ``list`` and ``render``.
+
+Every argument is checked — the env id looked up, the PPO config validated — before
+anything compiles, and a bad one exits with a message that names it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+import typing
+from pathlib import Path
+
+from bootstrap_rl.ppo.config import ConfigError, PPOConfig
+
+# PPOConfig fields whose flag reads better under another name.
+FLAG_NAMES = {"total_timesteps": "total-steps"}
+
+
+def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+    hints = typing.get_type_hints(PPOConfig)
+    group = parser.add_argument_group("PPO hyperparameters (defaults: PureJaxRL's CartPole-v1)")
+    for field in dataclasses.fields(PPOConfig):
+        flag = "--" + FLAG_NAMES.get(field.name, field.name.replace("_", "-"))
+        kind = hints[field.name]
+        if kind is bool:
+            group.add_argument(flag, dest=field.name, action=argparse.BooleanOptionalAction,
+                               default=field.default)
+        elif field.name == "hidden_sizes":
+            group.add_argument(flag, dest=field.name, type=int, nargs="+", default=list(field.default),
+                               metavar="WIDTH")
+        else:
+            group.add_argument(flag, dest=field.name, type=kind, default=field.default,
+                               metavar=kind.__name__.upper())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bootstrap-rl", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser("train", help="train PPO on one env, seeds vmapped")
+    train.add_argument("--env", default="CartPole-v1", help="env id (see `bootstrap-rl list`)")
+    train.add_argument("--seeds", type=int, default=8, help="number of seeds, vmapped")
+    train.add_argument("--seed", type=int, default=0, help="root seed; seed i uses split(key(seed))[i]")
+    train.add_argument("--out", type=Path, default=Path("runs/train"), help="results directory")
+    train.add_argument("--chunks", type=int, default=20,
+                       help="updates run in this many compiled chunks; results are written after each")
+    train.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    _add_config_flags(train)
+
+    commands.add_parser("list", help="list every registered env id")
+
+    render = commands.add_parser("render", help="write a GIF of an episode")
+    render.add_argument("env", help="env id")
+    render.add_argument("--out", type=Path, default=None, help="GIF path (default: ENV_ID.gif)")
+    render.add_argument("--from", dest="results", type=Path, default=None,
+                        help="results directory of `train`: render its trained policy (seed 0)")
+    render.add_argument("--seed", type=int, default=0)
+    render.add_argument("--steps", type=int, default=None, help="frames (default: one step limit)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return {"train": train, "list": list_envs, "render": render}[args.command](args)
+    except (ConfigError, ValueError) as error:
+        print(f"bootstrap-rl {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+def config_from_args(args: argparse.Namespace) -> PPOConfig:
+    return PPOConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(PPOConfig)})
+
+
+def train(args: argparse.Namespace) -> int:
+    import jax
+    import numpy as np
+
+    import bootstrap_rl
+    from bootstrap_rl import checkpoint, plotting, results, stats
+    from bootstrap_rl.ppo import make_ppo
+    from bootstrap_rl.runner import run
+
+    # Everything is validated before anything compiles.
+    config = config_from_args(args)
+    if args.seeds < 1:
+        raise ConfigError("seeds", f"must be a positive integer, got {args.seeds}")
+    if args.chunks < 1:
+        raise ConfigError("chunks", f"must be a positive integer, got {args.chunks}")
+    env, env_params = bootstrap_rl.make(args.env)
+
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    results.write_json(out / "config.json", {
+        "command": "train",
+        "env_id": args.env,
+        "seeds": args.seeds,
+        "root_seed": args.seed,
+        "ppo": config.to_dict(),
+        "env_steps_per_seed": config.env_steps,
+        "env_params": _jsonable(env_params),
+        "device": str(jax.devices()[0].device_kind),
+        "versions": _versions(),
+    })
+    table = results.MetricsTable(out / "metrics.csv", config.batch_size)
+    ppo = make_ppo(config, env, env_params)
+    keys = jax.random.split(jax.random.key(args.seed), args.seeds)
+
+    bar = None if args.no_progress else _progress_bar(config.env_steps, args.seeds)
+    start = time.perf_counter()
+    state, metrics = run(
+        ppo.init, ppo.update, keys, config.num_updates,
+        chunks=args.chunks,
+        on_chunk=table.append,
+        progress=None if bar is None else bar.advance(config.batch_size),
+    )
+    wall = time.perf_counter() - start
+    if bar is not None:
+        bar.close()
+
+    checkpoint.save(out / "params", state.params)
+    final = stats.final_window(metrics["episode_return"])
+    final = final[~np.isnan(final)]  # a seed that finished no episode in the window has no score
+    summary = {
+        "env_steps_per_seed": config.env_steps,
+        "wall_s_including_compile": wall,
+        "env_steps_per_s_including_compile": args.seeds * config.env_steps / wall,
+        "final_window_episode_return": stats.iqm_with_ci(final) if final.size else None,
+    }
+    results.write_json(out / "summary.json", summary)
+    env_steps = (1 + np.arange(config.num_updates)) * config.batch_size
+    plotting.plot_learning_curve(
+        env_steps, metrics["episode_return"], out / "learning_curve.png",
+        title=f"PPO on {args.env}",
+    )
+    score = summary["final_window_episode_return"]
+    if score is not None:
+        print(f"final 10% episode return, IQM over {score['n']} seeds: {score['iqm']:.1f} "
+              f"[{score['ci_low']:.1f}, {score['ci_high']:.1f}]")
+    print(f"wrote {out}/: config.json metrics.csv summary.json learning_curve.png params/")
+    return 0
+
+
+def list_envs(args: argparse.Namespace) -> int:
+    from bootstrap_rl.registry import registered_ids
+
+    for env_id, origin in sorted(registered_ids().items(), key=lambda item: (item[1], item[0])):
+        print(f"{env_id:32s} {origin}")
+    return 0
+
+
+def render(args: argparse.Namespace) -> int:
+    from bootstrap_rl.rendering import render_episode_gif
+
+    out = args.out or Path(f"{args.env}.gif")
+    policy = None if args.results is None else _trained_policy(args.results, args.env)
+    path = render_episode_gif(args.env, out, seed=args.seed, num_steps=args.steps, policy=policy)
+    print(f"wrote {path}")
+    return 0
+
+
+def _trained_policy(results_dir: Path, env_id: str):
+    """A ``(key, obs) -> action`` policy from seed 0 of a ``train`` results directory."""
+    import json
+
+    import jax
+
+    import bootstrap_rl
+    from bootstrap_rl import checkpoint
+    from bootstrap_rl.ppo import make_ppo
+
+    config_path = results_dir / "config.json"
+    if not config_path.exists():
+        raise ValueError(f"--from: {results_dir} holds no config.json (not a `train` results directory)")
+    saved = json.loads(config_path.read_text())
+    if saved["env_id"] != env_id:
+        raise ValueError(f"--from: {results_dir} trained on {saved['env_id']!r}, not {env_id!r}")
+    env, env_params = bootstrap_rl.make(env_id)
+    ppo = make_ppo(PPOConfig(**saved["ppo"]), env, env_params)
+    like = jax.vmap(ppo.init)(jax.random.split(jax.random.key(0), saved["seeds"])).params
+    params = jax.tree.map(lambda x: x[0], checkpoint.restore(results_dir / "params", like))
+
+    def policy(key, obs):
+        return ppo.network.apply(params, obs[None], method="policy").sample(key)[0]
+
+    return policy
+
+
+class _progress_bar:
+    """tqdm over env steps per seed, with throughput over all seeds after the first chunk
+    (the first chunk includes compilation, so it is timed separately)."""
+
+    def __init__(self, steps_per_seed: int, seeds: int):
+        from tqdm import tqdm
+
+        self.seeds = seeds
+        # tqdm's own rate and ETA would count compilation, so the bar shows ours instead.
+        self.bar = tqdm(total=steps_per_seed, unit_scale=True, desc="env steps/seed",
+                        bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]",
+                        dynamic_ncols=True)
+        self.first = None
+
+    def advance(self, steps_per_update: int):
+        def callback(updates_done: int, seconds: float):
+            steps = updates_done * steps_per_update
+            if self.first is None:
+                self.first = (steps, seconds)
+                self.bar.set_postfix_str(f"first chunk incl. compile {seconds:.1f}s")
+            else:
+                rate = self.seeds * (steps - self.first[0]) / max(seconds - self.first[1], 1e-9)
+                self.bar.set_postfix_str(f"{rate:,.0f} env-steps/s")
+            self.bar.update(steps - self.bar.n)
+
+        return callback
+
+    def close(self):
+        self.bar.close()
+
+
+def _jsonable(tree):
+    import jax
+    import numpy as np
+
+    if dataclasses.is_dataclass(tree):
+        return {f.name: _jsonable(getattr(tree, f.name)) for f in dataclasses.fields(tree)}
+    return jax.tree.map(lambda x: np.asarray(x).tolist(), tree)
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import version
+
+    return {name: version(name) for name in ("bootstrap-rl", "jax", "flax", "optax", "gymnax")}
+
+
+if __name__ == "__main__":
+    sys.exit(main())
