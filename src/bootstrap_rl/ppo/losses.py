@@ -22,8 +22,9 @@ def gae(
     truncation (time limit) keeps it — the state after a time limit still has a future — but
     both end the episode, so the advantage does not flow back across either.
     """
-    terminated = terminated.astype(rewards.dtype)
-    episode_end = jnp.logical_or(terminated > 0, truncated).astype(rewards.dtype)
+    rewards = jnp.asarray(rewards)
+    episode_end = jnp.logical_or(terminated, truncated).astype(rewards.dtype)
+    terminated = jnp.asarray(terminated).astype(rewards.dtype)
     deltas = rewards + gamma * (1.0 - terminated) * next_values - values
 
     def backward(advantage, step):

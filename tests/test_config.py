@@ -1,0 +1,70 @@
+"""Bad input fails with an error that names the field, before anything compiles."""
+
+import jax
+import pytest
+
+import bootstrap_rl
+from bootstrap_rl import cli
+from bootstrap_rl.ppo import ConfigError, PPOConfig
+
+
+@pytest.mark.parametrize(
+    "changes, field",
+    [
+        ({"learning_rate": -1e-3}, "learning_rate"),
+        ({"learning_rate": 0.0}, "learning_rate"),
+        ({"num_envs": 3, "num_steps": 5, "num_minibatches": 4}, "num_minibatches"),
+        ({"num_envs": 0}, "num_envs"),
+        ({"num_steps": 2.5}, "num_steps"),
+        ({"gamma": 1.5}, "gamma"),
+        ({"gae_lambda": -0.1}, "gae_lambda"),
+        ({"clip_eps": -0.2}, "clip_eps"),
+        ({"total_timesteps": 100}, "total_timesteps"),
+        ({"hidden_sizes": (64, 0)}, "hidden_sizes"),
+        ({"activation": "sigmoidish"}, "activation"),
+    ],
+)
+def test_invalid_config_names_the_field(changes, field):
+    with pytest.raises(ConfigError, match=field) as error:
+        PPOConfig(**changes)
+    assert error.value.field == field
+
+
+def test_valid_config_derives_batch_sizes():
+    config = PPOConfig(num_envs=8, num_steps=32, num_minibatches=4, total_timesteps=10_000)
+    assert (config.batch_size, config.minibatch_size, config.num_updates) == (256, 64, 39)
+    assert config.env_steps == 39 * 256
+    assert PPOConfig(hidden_sizes=[32, 32]).hidden_sizes == (32, 32)  # lists from JSON are fine
+    with pytest.raises(Exception):
+        config.num_envs = 2  # frozen
+
+
+def test_unknown_env_id_names_the_id():
+    with pytest.raises(bootstrap_rl.UnknownEnvError, match="CartPole-v9"):
+        bootstrap_rl.make("CartPole-v9")
+
+
+@pytest.fixture
+def no_compiling(monkeypatch):
+    """Fail the test if anything is jit-compiled."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("compiled before validating input")
+
+    monkeypatch.setattr(jax, "jit", refuse)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--learning-rate", "-0.1"], "learning_rate"),
+        (["--num-envs", "3", "--num-steps", "5"], "num_minibatches"),
+        (["--env", "NoSuchEnv-v0"], "NoSuchEnv-v0"),
+        (["--seeds", "0"], "seeds"),
+    ],
+)
+def test_cli_rejects_bad_input_before_compiling(argv, message, tmp_path, capsys, no_compiling):
+    out = tmp_path / "run"
+    assert cli.main(["train", "--out", str(out), *argv]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()  # nothing written either
