@@ -55,3 +55,13 @@ def test_list_shows_gymnax_and_local_ids(capsys):
     listing = capsys.readouterr().out
     for env_id in ("CartPole-v1", "Breakout-MinAtar", "Playroom-Goto-v0", "Playroom-Treasure-v0"):
         assert env_id in listing
+
+
+def test_learning_curves_notebook_reads_a_results_directory(train_dir, monkeypatch):
+    import runpy
+    from pathlib import Path
+
+    notebook = Path(__file__).parents[1] / "notebooks" / "learning_curves.py"
+    monkeypatch.setattr("sys.argv", [str(notebook), str(train_dir)])
+    runpy.run_path(str(notebook), run_name="__main__")
+    assert (train_dir / "notebook_curves.png").read_bytes()[:4] == b"\x89PNG"
