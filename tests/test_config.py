@@ -22,6 +22,8 @@ from bootstrap_rl.ppo import ConfigError, PPOConfig
         ({"total_timesteps": 100}, "total_timesteps"),
         ({"hidden_sizes": (64, 0)}, "hidden_sizes"),
         ({"activation": "sigmoidish"}, "activation"),
+        ({"learning_rate": float("nan")}, "learning_rate"),
+        ({"ent_coef": float("inf")}, "ent_coef"),
     ],
 )
 def test_invalid_config_names_the_field(changes, field):
@@ -35,6 +37,10 @@ def test_valid_config_derives_batch_sizes():
     assert (config.batch_size, config.minibatch_size, config.num_updates) == (256, 64, 39)
     assert config.env_steps == 39 * 256
     assert PPOConfig(hidden_sizes=[32, 32]).hidden_sizes == (32, 32)  # lists from JSON are fine
+    import numpy as np
+
+    from_numpy = PPOConfig(num_envs=np.int64(8), learning_rate=np.float32(1e-3))
+    assert from_numpy.num_envs == 8 and type(from_numpy.num_envs) is int
     with pytest.raises(Exception):
         config.num_envs = 2  # frozen
 
@@ -68,3 +74,18 @@ def test_cli_rejects_bad_input_before_compiling(argv, message, tmp_path, capsys,
     assert cli.main(["train", "--out", str(out), *argv]) == 2
     assert message in capsys.readouterr().err
     assert not out.exists()  # nothing written either
+
+
+def test_cli_reads_step_counts_in_scientific_notation():
+    args = cli.build_parser().parse_args(["train", "--total-steps", "5e5", "--num-envs", "1_024"])
+    assert cli.config_from_args(args).total_timesteps == 500_000
+    assert args.num_envs == 1024
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["train", "--total-steps", "2.5"])
+
+
+def test_cli_refuses_to_overwrite_results(tmp_path, capsys, no_compiling):
+    (tmp_path / "metrics.csv").write_text("earlier results")
+    assert cli.main(["train", "--out", str(tmp_path)]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert (tmp_path / "metrics.csv").read_text() == "earlier results"

@@ -64,6 +64,7 @@ def test_metrics_are_bounded_scalars_per_update(cartpole):
 def test_chunked_run_equals_one_scan(cartpole):
     *_, config, ppo, keys, state, metrics = cartpole
     one_scan_state, one_scan_metrics = jax.jit(jax.vmap(ppo.train))(keys)
+    # Same update, same keys; the two programs may fuse differently, so float rounding may differ.
     for name in metrics:
         np.testing.assert_allclose(metrics[name], one_scan_metrics[name], rtol=1e-4, atol=1e-6,
                                    err_msg=name)
@@ -77,7 +78,7 @@ def test_chunk_size(updates, chunks, expected):
     assert chunk_size(updates, chunks) == expected
 
 
-# --- truncation: a planted effect on the learned value ----------------------------------------
+# --- truncation: a planted effect on the learned values -----------------------------------------
 
 @struct.dataclass
 class _State(environment.EnvState):
@@ -90,38 +91,44 @@ class _Params(environment.EnvParams):
 
 
 class EndlessReward(environment.Environment):
-    """Reward 1 every step, never terminates, truncated after 8 steps; the observation is constant.
+    """Never terminates; truncated after 8 steps. Two observations: ``start`` at reset, ``later``.
 
-    With a constant observation the critic must give every state one value. Bootstrapped
-    across time limits (correct) that value is sum_k gamma^k = 1 / (1 - gamma) = 10 for
-    gamma = 0.9. Treating the time limit as a termination (PureJaxRL) would instead fit the
-    mean truncated return, 10 - (10/8) * sum_{k=1..8} 0.9^k ~= 3.6.
+    The step out of ``start`` pays -10, every later step +1, forever (the time limit is not
+    part of the task). With gamma = 0.9 the true values are V(later) = 1 / (1 - 0.9) = 10 and
+    V(start) = -10 + 0.9 * 10 = -1. A learner that treats the time limit as a termination
+    (PureJaxRL) fits V(later) ~ 3.6, the mean truncated return; one that bootstraps from the
+    observation *after* the auto-reset (``start``, not ``info["final_observation"]``) pulls
+    V(later) down too, since the last step's target becomes 1 + 0.9 * V(start) = 0.1.
     """
+
+    start = jnp.array([1.0, 0.0])
+    later = jnp.array([0.0, 1.0])
 
     @property
     def default_params(self):
         return _Params()
 
     def step_env(self, key, state, action, params):
-        state = _State(time=state.time + 1)
-        return jnp.ones(1), state, jnp.float32(1.0), jnp.bool_(False), {}
+        reward = jnp.where(state.time == 0, -10.0, 1.0)
+        return self.later, _State(time=state.time + 1), reward, jnp.bool_(False), {}
 
     def reset_env(self, key, params):
-        return jnp.ones(1), _State(time=0)
+        return self.start, _State(time=0)
 
     def action_space(self, params=None):
         return spaces.Discrete(2)
 
     def observation_space(self, params):
-        return spaces.Box(0.0, 1.0, (1,), jnp.float32)
+        return spaces.Box(0.0, 1.0, (2,), jnp.float32)
 
 
-def test_time_limits_are_bootstrapped_not_treated_as_terminations():
+def test_time_limits_bootstrap_from_the_final_observation():
     env = EndlessReward()
-    config = PPOConfig(total_timesteps=4 * 16 * 400, num_envs=4, num_steps=16, num_minibatches=1,
+    config = PPOConfig(total_timesteps=4 * 16 * 500, num_envs=4, num_steps=16, num_minibatches=1,
                        learning_rate=3e-3, anneal_lr=False, gamma=0.9, gae_lambda=0.95,
                        clip_eps=10.0, max_grad_norm=10.0, hidden_sizes=(16,))
     ppo = make_ppo(config, env, env.default_params)
     state, _ = jax.jit(ppo.train)(jax.random.key(0))
-    value = float(ppo.network.apply(state.params, jnp.ones((1, 1)), method="value")[0])
-    assert value == pytest.approx(10.0, abs=0.5)
+    values = ppo.network.apply(state.params, jnp.stack([env.start, env.later]), method="value")
+    assert float(values[1]) == pytest.approx(10.0, abs=0.5)
+    assert float(values[0]) == pytest.approx(-1.0, abs=0.5)

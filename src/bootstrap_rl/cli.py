@@ -14,6 +14,22 @@ import typing
 from pathlib import Path
 
 from bootstrap_rl.ppo.config import ConfigError, PPOConfig
+from bootstrap_rl.registry import UnknownEnvError
+
+
+class UsageError(ValueError):
+    """A command-line argument that cannot be used as given."""
+
+
+def _count(text: str) -> int:
+    """An integer flag that also takes scientific notation: 5e5, 1_000_000."""
+    try:
+        value = float(text.replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value.is_integer():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number")
+    return int(value)
 
 # PPOConfig fields whose flag reads better under another name.
 FLAG_NAMES = {"total_timesteps": "total-steps"}
@@ -32,8 +48,8 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
             group.add_argument(flag, dest=field.name, type=int, nargs="+", default=list(field.default),
                                metavar="WIDTH")
         else:
-            group.add_argument(flag, dest=field.name, type=kind, default=field.default,
-                               metavar=kind.__name__.upper())
+            group.add_argument(flag, dest=field.name, type=_count if kind is int else kind,
+                               default=field.default, metavar=kind.__name__.upper())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seeds", type=int, default=8, help="number of seeds, vmapped")
     train.add_argument("--seed", type=int, default=0, help="root seed; seed i uses split(key(seed))[i]")
     train.add_argument("--out", type=Path, default=Path("runs/train"), help="results directory")
+    train.add_argument("--overwrite", action="store_true",
+                       help="replace the results already in --out (refused otherwise)")
     train.add_argument("--chunks", type=int, default=20,
                        help="updates run in this many compiled chunks; results are written after each")
     train.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -66,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return {"train": train, "list": list_envs, "render": render}[args.command](args)
-    except (ConfigError, ValueError) as error:
+    except (ConfigError, UnknownEnvError, UsageError) as error:
         print(f"bootstrap-rl {args.command}: error: {error}", file=sys.stderr)
         return 2
 
@@ -91,8 +109,13 @@ def train(args: argparse.Namespace) -> int:
     if args.chunks < 1:
         raise ConfigError("chunks", f"must be a positive integer, got {args.chunks}")
     env, env_params = bootstrap_rl.make(args.env)
-
     out: Path = args.out
+    if out.exists() and any(out.iterdir()) and not args.overwrite:
+        raise UsageError(f"--out {out} already holds results; pass --overwrite to replace them")
+    if args.overwrite and out.exists():
+        import shutil
+
+        shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
     results.write_json(out / "config.json", {
         "command": "train",
@@ -153,10 +176,14 @@ def list_envs(args: argparse.Namespace) -> int:
 
 
 def render(args: argparse.Namespace) -> int:
+    import bootstrap_rl
     from bootstrap_rl.rendering import render_episode_gif
 
     out = args.out or Path(f"{args.env}.gif")
     policy = None if args.results is None else _trained_policy(args.results, args.env)
+    env, _ = bootstrap_rl.make(args.env)
+    if not callable(getattr(env, "render", None)):
+        raise UsageError(f"env {args.env!r} has no render(state, params) method to draw it with")
     path = render_episode_gif(args.env, out, seed=args.seed, num_steps=args.steps, policy=policy)
     print(f"wrote {path}")
     return 0
@@ -174,13 +201,13 @@ def _trained_policy(results_dir: Path, env_id: str):
 
     config_path = results_dir / "config.json"
     if not config_path.exists():
-        raise ValueError(f"--from: {results_dir} holds no config.json (not a `train` results directory)")
+        raise UsageError(f"--from: {results_dir} holds no config.json (not a `train` results directory)")
     saved = json.loads(config_path.read_text())
     if saved["env_id"] != env_id:
-        raise ValueError(f"--from: {results_dir} trained on {saved['env_id']!r}, not {env_id!r}")
+        raise UsageError(f"--from: {results_dir} trained on {saved['env_id']!r}, not {env_id!r}")
     env, env_params = bootstrap_rl.make(env_id)
     ppo = make_ppo(PPOConfig(**saved["ppo"]), env, env_params)
-    like = jax.vmap(ppo.init)(jax.random.split(jax.random.key(0), saved["seeds"])).params
+    like = jax.eval_shape(jax.vmap(ppo.init), jax.random.split(jax.random.key(0), saved["seeds"])).params
     params = jax.tree.map(lambda x: x[0], checkpoint.restore(results_dir / "params", like))
 
     def policy(key, obs):
@@ -203,9 +230,9 @@ class _progress_bar:
                         dynamic_ncols=True)
         self.first = None
 
-    def advance(self, steps_per_update: int):
+    def advance(self, env_steps_per_update: int):
         def callback(updates_done: int, seconds: float):
-            steps = updates_done * steps_per_update
+            steps = updates_done * env_steps_per_update
             if self.first is None:
                 self.first = (steps, seconds)
                 self.bar.set_postfix_str(f"first chunk incl. compile {seconds:.1f}s")

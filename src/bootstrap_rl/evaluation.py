@@ -7,12 +7,20 @@ import jax.numpy as jnp
 
 
 def evaluate(
-    network, params, env, env_params, key: jax.Array, num_episodes: int = 128, greedy: bool = False
+    network,
+    params,
+    env,
+    env_params,
+    key: jax.Array,
+    num_episodes: int = 128,
+    greedy: bool = False,
+    max_steps: int = 100_000,
 ) -> tuple[jax.Array, jax.Array]:
     """Returns and lengths of ``num_episodes`` episodes (one per parallel env).
 
     Each env runs until its first episode ends (terminated or truncated); later steps of
-    finished envs are masked. Pure and jit-able; vmap it over seeds' ``params``.
+    finished envs are masked. ``max_steps`` bounds the loop for envs without a time limit
+    (episodes still running then are cut there). Pure and jit-able; vmap it over seeds' ``params``.
     """
     reset_key, loop_key = jax.random.split(key)
     obs, env_state = jax.vmap(env.reset, in_axes=(0, None))(
@@ -23,7 +31,7 @@ def evaluate(
     running = jnp.ones(num_episodes, bool)
 
     def body(carry):
-        obs, env_state, returns, lengths, running, key = carry
+        obs, env_state, returns, lengths, running, key, step = carry
         key, act_key, env_key = jax.random.split(key, 3)
         dist = network.apply(params, obs, method="policy")
         action = dist.mode() if greedy else dist.sample(act_key)
@@ -33,8 +41,10 @@ def evaluate(
         returns = returns + jnp.where(running, reward, 0.0)
         lengths = lengths + running
         running = running & ~(terminated | truncated)
-        return obs, env_state, returns, lengths, running, key
+        return obs, env_state, returns, lengths, running, key, step + 1
 
-    carry = (obs, env_state, zeros, zeros, running, loop_key)
-    _, _, returns, lengths, _, _ = jax.lax.while_loop(lambda c: c[4].any(), body, carry)
+    carry = (obs, env_state, zeros, zeros, running, loop_key, 0)
+    _, _, returns, lengths, *_ = jax.lax.while_loop(
+        lambda c: c[4].any() & (c[6] < max_steps), body, carry
+    )
     return returns, lengths

@@ -54,7 +54,6 @@ def discover() -> None:
     global _discovered
     if _discovered:
         return
-    _discovered = True
     from bootstrap_rl import envs as local_envs
 
     for module in pkgutil.iter_modules(local_envs.__path__):
@@ -65,6 +64,9 @@ def discover() -> None:
             entry_point.load()
         except Exception as error:  # a broken plug-in must not take the library down
             warnings.warn(f"env plug-in {entry_point.name!r} failed to load: {error}")
+    # Only now: a module that failed to import raises again on the next lookup, rather than
+    # leaving its ids silently unregistered.
+    _discovered = True
 
 
 def registered_ids() -> dict[str, str]:

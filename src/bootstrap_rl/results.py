@@ -7,7 +7,6 @@ updates, so a crash keeps everything recorded before it.
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 from pathlib import Path
@@ -20,24 +19,34 @@ TABLE_COLUMNS = ("seed", "env_steps", "metric", "value")
 class MetricsTable:
     """Append-only CSV writer for ``[seeds, updates]`` metric arrays."""
 
-    def __init__(self, path: str | Path, steps_per_update: int):
+    def __init__(self, path: str | Path, env_steps_per_update: int):
         self.path = Path(path)
-        self.steps_per_update = steps_per_update
+        self.env_steps_per_update = env_steps_per_update
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, "w", newline="") as f:
-            csv.writer(f).writerow(TABLE_COLUMNS)
+            f.write(",".join(TABLE_COLUMNS) + "\n")
 
     def append(self, first_update: int, metrics: dict[str, np.ndarray]) -> None:
-        """Write rows for updates ``first_update ...``; NaN values (e.g. no finished episode) are skipped."""
-        rows = []
-        for name, values in metrics.items():
-            values = np.asarray(values, dtype=np.float64)
-            for seed, update in zip(*np.nonzero(~np.isnan(values)), strict=True):
-                env_steps = (first_update + update + 1) * self.steps_per_update
-                rows.append((int(seed), env_steps, name, repr(float(values[seed, update]))))
-        rows.sort(key=lambda row: (row[1], row[0]))
+        """Write rows for updates ``first_update ...``, ordered by env steps, seed, metric.
+
+        NaN values (an update in which no episode finished has no episode return) are skipped.
+        """
+        import pandas as pd
+
+        names = list(metrics)
+        values = np.stack([np.asarray(metrics[n], np.float64) for n in names])  # [metric, seed, update]
+        values = values.transpose(2, 1, 0)  # [update, seed, metric]
+        update, seed, metric = (i.ravel() for i in np.indices(values.shape))
+        values = values.ravel()
+        keep = ~np.isnan(values)
+        rows = pd.DataFrame({
+            "seed": seed[keep],
+            "env_steps": (first_update + update[keep] + 1) * self.env_steps_per_update,
+            "metric": np.asarray(names, dtype=object)[metric[keep]],
+            "value": values[keep],
+        })
         with open(self.path, "a", newline="") as f:
-            csv.writer(f).writerows(rows)
+            rows.to_csv(f, header=False, index=False)
             f.flush()
             os.fsync(f.fileno())
 

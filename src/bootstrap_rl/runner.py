@@ -2,8 +2,10 @@
 
 ``ppo.train`` is the whole run as one ``lax.scan``. ``run`` executes the very same
 ``update`` as a few equal scans instead, so a long run can show progress and hand metrics
-to the caller (to be written to disk) as it goes — with identical numbers: the state
-threads through unchanged, and there are no host callbacks inside the compiled loop.
+to the caller (to be written to disk) as it goes. The state threads through unchanged and
+there are no host callbacks inside the compiled loop, so the numbers are the same up to
+float rounding (the two programs may fuse operations differently); the same chunking on the
+same device reproduces a run exactly.
 """
 
 from __future__ import annotations
@@ -43,7 +45,9 @@ def run(
 
     ``on_chunk(first_update, metrics)`` receives each chunk's metrics as NumPy arrays of
     shape ``[seeds, updates_in_chunk]``; ``progress(updates_done, seconds)`` is called after
-    each chunk. Returns the final (vmapped) state and every metric, ``[seeds, num_updates]``.
+    each chunk. Both run on the host while the next chunk computes (dispatch is
+    asynchronous), so writing results does not stall the device. Returns the final
+    (vmapped) state and every metric, ``[seeds, num_updates]``.
     """
     state = jax.jit(jax.vmap(init))(keys)
     size = chunk_size(num_updates, chunks)
@@ -52,20 +56,28 @@ def run(
     def scan_chunk(length):
         if length not in compiled:
             compiled[length] = jax.jit(
-                jax.vmap(lambda s: jax.lax.scan(lambda c, _: update(c), s, None, length))
+                jax.vmap(lambda s: jax.lax.scan(lambda c, _: update(c), s, None, length)),
+                donate_argnums=0,  # the old state is dead once the chunk starts
             )
         return compiled[length]
 
     collected: list[dict[str, np.ndarray]] = []
-    done, start = 0, time.perf_counter()
-    while done < num_updates:
-        length = min(size, num_updates - done)
-        state, metrics = scan_chunk(length)(state)
+    start = time.perf_counter()
+
+    def deliver(first_update, length, metrics):
         metrics = jax.device_get(metrics)
         collected.append(metrics)
         if on_chunk is not None:
-            on_chunk(done, metrics)
-        done += length
+            on_chunk(first_update, metrics)
         if progress is not None:
-            progress(done, time.perf_counter() - start)
+            progress(first_update + length, time.perf_counter() - start)
+
+    pending, done = None, 0
+    while done < num_updates:
+        length = min(size, num_updates - done)
+        state, metrics = scan_chunk(length)(state)  # returns at once; the chunk runs on
+        if pending is not None:
+            deliver(*pending)
+        pending, done = (done, length, metrics), done + length
+    deliver(*pending)
     return state, {name: np.concatenate([m[name] for m in collected], axis=1) for name in collected[0]}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 from dataclasses import dataclass
 
 from bootstrap_rl.networks import ACTIVATIONS
@@ -42,17 +44,20 @@ class PPOConfig:
         object.__setattr__(self, "hidden_sizes", tuple(self.hidden_sizes))
         for name in ("total_timesteps", "num_envs", "num_steps", "update_epochs", "num_minibatches"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if not _integer(value) or value < 1:
                 raise ConfigError(name, f"must be a positive integer, got {value!r}")
+            object.__setattr__(self, name, int(value))  # numpy integers become plain ints
         for name in ("learning_rate", "max_grad_norm", "adam_eps"):
             if not _number(getattr(self, name)) or getattr(self, name) <= 0:
-                raise ConfigError(name, f"must be a positive number, got {getattr(self, name)!r}")
+                raise ConfigError(name, f"must be a positive, finite number, got {getattr(self, name)!r}")
         for name in ("gamma", "gae_lambda"):
             if not _number(getattr(self, name)) or not 0 <= getattr(self, name) <= 1:
                 raise ConfigError(name, f"must lie in [0, 1], got {getattr(self, name)!r}")
         for name in ("clip_eps", "ent_coef", "vf_coef"):
             if not _number(getattr(self, name)) or getattr(self, name) < 0:
-                raise ConfigError(name, f"must be a non-negative number, got {getattr(self, name)!r}")
+                raise ConfigError(
+                    name, f"must be a non-negative, finite number, got {getattr(self, name)!r}"
+                )
         if self.batch_size % self.num_minibatches:
             raise ConfigError(
                 "num_minibatches",
@@ -65,9 +70,7 @@ class PPOConfig:
                 f"{self.total_timesteps} is less than one update's batch "
                 f"(num_envs * num_steps = {self.batch_size})",
             )
-        if not self.hidden_sizes or any(
-            isinstance(w, bool) or not isinstance(w, int) or w < 1 for w in self.hidden_sizes
-        ):
+        if not self.hidden_sizes or any(not _integer(w) or w < 1 for w in self.hidden_sizes):
             raise ConfigError("hidden_sizes", f"must be positive integers, got {self.hidden_sizes!r}")
         if self.activation not in ACTIVATIONS:
             raise ConfigError(
@@ -101,4 +104,9 @@ class PPOConfig:
 
 
 def _number(value) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    """A finite real number (NaN and inf are rejected everywhere)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _integer(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)

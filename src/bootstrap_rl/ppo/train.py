@@ -55,6 +55,14 @@ class Transition(NamedTuple):
     final_obs: jax.Array  # the observation the step led to, before auto-reset
 
 
+class EpisodeEnds(NamedTuple):
+    """Per env and step: whether an episode ended there, and its return and length if so."""
+
+    done: jax.Array
+    episode_return: jax.Array
+    episode_length: jax.Array
+
+
 class PPO(NamedTuple):
     """A PPO learner: pure ``init(key) -> state`` and ``update(state) -> (state, metrics)``."""
 
@@ -128,7 +136,7 @@ def make_ppo(
             terminated, truncated, info["final_observation"],
         )
         # Only scalars per env leave the step: what finished and how it went.
-        finished = (done, jnp.where(done, episode_return, 0.0), jnp.where(done, episode_length, 0))
+        ends = EpisodeEnds(done, jnp.where(done, episode_return, 0.0), jnp.where(done, episode_length, 0))
         state = state.replace(
             env_state=env_state,
             obs=obs,
@@ -136,7 +144,7 @@ def make_ppo(
             episode_length=jnp.where(done, 0, episode_length),
             key=key,
         )
-        return state, (transition, finished)
+        return state, (transition, ends)
 
     def minibatch_step(params_and_opt, minibatch):
         params, opt_state = params_and_opt
@@ -155,7 +163,7 @@ def make_ppo(
         return (optax.apply_updates(params, updates), opt_state), diagnostics
 
     def update(state: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
-        state, (transitions, finished) = jax.lax.scan(env_step, state, None, config.num_steps)
+        state, (transitions, ends) = jax.lax.scan(env_step, state, None, config.num_steps)
 
         # V(s_t) and V(s'_t) in one batched pass. s'_t is the pre-reset observation, which
         # bootstraps truncations correctly and equals the next observation everywhere else.
@@ -184,12 +192,11 @@ def make_ppo(
             (state.params, state.opt_state),
             jax.random.split(epoch_key, config.update_epochs),
         )
-        done, returns, lengths = finished
-        episodes = done.sum()
+        episodes = ends.done.sum()
+        per_episode = jnp.where(episodes > 0, episodes, jnp.nan)  # NaN: none finished this update
         metrics = {
-            # NaN when no episode finished during this update's rollout.
-            "episode_return": returns.sum() / jnp.where(episodes > 0, episodes, jnp.nan),
-            "episode_length": lengths.sum() / jnp.where(episodes > 0, episodes, jnp.nan),
+            "episode_return": ends.episode_return.sum() / per_episode,
+            "episode_length": ends.episode_length.sum() / per_episode,
             "episodes": episodes.astype(jnp.float32),
             **{name: value.mean() for name, value in diagnostics.items()},
             "learning_rate": jnp.asarray(schedule(
