@@ -132,3 +132,25 @@ def test_time_limits_bootstrap_from_the_final_observation():
     values = ppo.network.apply(state.params, jnp.stack([env.start, env.later]), method="value")
     assert float(values[1]) == pytest.approx(10.0, abs=0.5)
     assert float(values[0]) == pytest.approx(-1.0, abs=0.5)
+
+
+def test_truncation_budget_and_its_overflow_is_reported():
+    from bootstrap_rl.ppo.train import max_truncations
+
+    config = PPOConfig(num_envs=4, num_steps=16, num_minibatches=1, total_timesteps=64)
+    # One truncation per env per 8 steps at most: 2 per env in 16 steps.
+    assert max_truncations(config, _Params(max_steps_in_episode=8)) == 8
+    assert max_truncations(config, _Params(max_steps_in_episode=500)) == 4
+    assert max_truncations(config, _Params(max_steps_in_episode=3)) == 4 * 6
+    assert max_truncations(config, object()) == 64  # no limit to read: every step may truncate
+
+    env = EndlessReward()
+    ppo = make_ppo(config, env, _Params(max_steps_in_episode=8))
+    state = ppo.init(jax.random.key(0))
+    _, metrics = jax.jit(ppo.update)(state)
+    assert float(metrics["unbootstrapped_truncations"]) == 0  # 2 per env, within budget
+    # A shorter limit than make_ppo was told about: 16 steps / 2 = 8 truncations per env,
+    # 32 in all, against a budget of 8; the overflow is reported, not hidden.
+    shorter = state.replace(env_params=_Params(max_steps_in_episode=2))
+    _, metrics = jax.jit(ppo.update)(shorter)
+    assert float(metrics["unbootstrapped_truncations"]) == 32 - 8

@@ -159,6 +159,10 @@ def train(args: argparse.Namespace) -> int:
         env_steps, metrics["episode_return"], out / "learning_curve.png",
         title=f"PPO on {args.env}",
     )
+    dropped = int(metrics["unbootstrapped_truncations"].sum())
+    if dropped:
+        print(f"warning: {dropped} truncated steps exceeded the bootstrap budget and were "
+              "bootstrapped from the next observation (see make_ppo's max_truncations)", file=sys.stderr)
     score = summary["final_window_episode_return"]
     if score is not None:
         print(f"final 10% episode return, IQM over {score['n']} seeds: {score['iqm']:.1f} "

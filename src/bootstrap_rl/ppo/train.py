@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from flax import struct
 
@@ -25,7 +26,7 @@ from bootstrap_rl.ppo.config import PPOConfig
 from bootstrap_rl.ppo.losses import gae, ppo_loss, shuffle_into_minibatches
 
 # Per-update scalar metrics, in the order they are written to results tables.
-EPISODE_METRICS = ("episode_return", "episode_length", "episodes")
+EPISODE_METRICS = ("episode_return", "episode_length", "episodes", "unbootstrapped_truncations")
 LOSS_METRICS = ("total_loss", "policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction")
 METRICS = EPISODE_METRICS + LOSS_METRICS + ("learning_rate",)
 
@@ -85,6 +86,20 @@ def learning_rate_schedule(config: PPOConfig) -> Callable[[jax.Array], jax.Array
     return schedule
 
 
+def max_truncations(config: PPOConfig, env_params) -> int:
+    """How many truncated steps one rollout (all envs) can hold, given the time limits in
+    ``env_params``: an env truncates at most once every ``max_steps_in_episode`` steps.
+    Without a concrete limit to read, every step may be one."""
+    every_step = config.num_steps * config.num_envs
+    try:
+        limit = int(np.min(np.asarray(env_params.max_steps_in_episode)))
+    except (AttributeError, TypeError, ValueError, jax.errors.ConcretizationTypeError):
+        return every_step
+    if limit < 1:
+        return every_step
+    return min(every_step, config.num_envs * -(-config.num_steps // limit))
+
+
 def make_ppo(
     config: PPOConfig, env, env_params, network: nn.Module | None = None
 ) -> PPO:
@@ -98,6 +113,8 @@ def make_ppo(
         optax.adam(schedule, eps=config.adam_eps),
     )
     num_envs = config.num_envs
+    observation_shape = tuple(env.observation_space(env_params).shape)
+    truncation_budget = max_truncations(config, env_params)
     step_envs = jax.vmap(env.step, in_axes=(0, 0, 0, None))
     reset_envs = jax.vmap(env.reset, in_axes=(0, None))
 
@@ -162,18 +179,37 @@ def make_ppo(
         updates, opt_state = optimizer.update(grads, opt_state, params)
         return (optax.apply_updates(params, updates), opt_state), diagnostics
 
+    def value(params, obs):
+        """The critic on a batch with any leading shape."""
+        lead = obs.shape[: obs.ndim - len(observation_shape)]
+        return network.apply(params, obs.reshape(-1, *observation_shape), method="value").reshape(lead)
+
+    def bootstrap_values(state: TrainState, transitions: Transition):
+        """V(s_t) and V(s'_t) for a rollout, where s'_t is what step t led to before any reset.
+
+        s'_t is the next observation, except after a truncation, where it is
+        ``info["final_observation"]``. So the critic runs on the rollout, on the last
+        observation, and only on the final observations of truncated steps — compacted to a
+        static budget, instead of a second pass over every step. Returns how many truncations
+        exceeded the budget (they are bootstrapped from the next observation instead: wrong,
+        and reported as the metric ``unbootstrapped_truncations``, which stays 0 unless a
+        time limit is shorter than the params given to ``make_ppo`` allowed for).
+        """
+        values = value(state.params, transitions.obs)  # [T, N]
+        next_values = jnp.concatenate([values[1:], value(state.params, state.obs)[None]])
+        cut = (transitions.truncated & ~transitions.terminated).reshape(-1)
+        size = cut.shape[0]
+        (rows,) = jnp.nonzero(cut, size=truncation_budget, fill_value=size)  # size: no row
+        final_obs = transitions.final_obs.reshape(size, *observation_shape)
+        final_values = value(state.params, final_obs.at[rows].get(mode="fill", fill_value=0))
+        next_values = next_values.reshape(-1).at[rows].set(final_values, mode="drop")
+        overflow = jnp.maximum(cut.sum() - truncation_budget, 0)
+        return values, next_values.reshape(values.shape), overflow
+
     def update(state: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
         state, (transitions, ends) = jax.lax.scan(env_step, state, None, config.num_steps)
 
-        # V(s_t) and V(s'_t) in one batched pass. s'_t is the pre-reset observation, which
-        # bootstraps truncations correctly and equals the next observation everywhere else.
-        both = jnp.concatenate([transitions.obs, transitions.final_obs])
-        values, next_values = jnp.split(
-            network.apply(
-                state.params, both.reshape(-1, *both.shape[2:]), method="value"
-            ).reshape(both.shape[:2]),
-            2,
-        )
+        values, next_values, overflow = bootstrap_values(state, transitions)
         advantages, targets = gae(
             transitions.reward, values, next_values,
             transitions.terminated, transitions.truncated,
@@ -198,6 +234,7 @@ def make_ppo(
             "episode_return": ends.episode_return.sum() / per_episode,
             "episode_length": ends.episode_length.sum() / per_episode,
             "episodes": episodes.astype(jnp.float32),
+            "unbootstrapped_truncations": overflow.astype(jnp.float32),
             **{name: value.mean() for name, value in diagnostics.items()},
             "learning_rate": jnp.asarray(schedule(
                 state.update * config.update_epochs * config.num_minibatches
