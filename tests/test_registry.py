@@ -35,8 +35,10 @@ def test_dropped_in_module_is_discovered(tmp_path, monkeypatch):
     monkeypatch.setattr(envs, "__path__", [*envs.__path__, str(tmp_path)])
     monkeypatch.setattr(registry, "_discovered", False)
     # Leave gymnax's global registry as we found it.
+    ids = list(gymnax.registration.registered_envs)
     monkeypatch.setattr(gymnax.registration, "_registry", dict(gymnax.registration._registry))
-    monkeypatch.setattr(gymnax, "registered_envs", list(gymnax.registered_envs))
+    monkeypatch.setattr(gymnax.registration, "registered_envs", ids)
+    monkeypatch.setattr(gymnax, "registered_envs", ids)
     env, params = bootstrap_rl.make("LongCartPole-v0")
     assert params.max_steps_in_episode == 1234
     assert gymnax.make("LongCartPole-v0")[1].max_steps_in_episode == 1234  # gymnax sees it too

@@ -72,7 +72,7 @@ def discover() -> None:
 def registered_ids() -> dict[str, str]:
     """Every known env id, mapped to the module that provides it."""
     discover()
-    return {env_id: _origin(env_id) for env_id in gymnax.registered_envs}
+    return {env_id: _origin(env_id) for env_id in _gymnax_registration._registry}
 
 
 def make(env_id: str, **env_kwargs: Any):
@@ -81,7 +81,7 @@ def make(env_id: str, **env_kwargs: Any):
         raise UnknownEnvError(f"env_id must be a string, got {type(env_id).__name__}")
     discover()
     if env_id not in _gymnax_registration._registry:
-        close = [i for i in gymnax.registered_envs if env_id.lower() in i.lower()]
+        close = [i for i in _gymnax_registration._registry if env_id.lower() in i.lower()]
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise UnknownEnvError(
             f"env_id {env_id!r} is not registered.{hint} "
