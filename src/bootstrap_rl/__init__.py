@@ -14,6 +14,20 @@ if not _os.environ.get("BOOTSTRAP_RL_KEEP_XLA_FLAGS") and "multi_thread_eigen" n
     _os.environ["XLA_FLAGS"] = (
         _os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false"
     ).strip()
+    try:  # too late if a backend already started (importing gymnax first starts one)
+        from jax._src import xla_bridge as _xla_bridge
+
+        if _xla_bridge._backends:
+            import warnings as _warnings
+
+            _warnings.warn(
+                "bootstrap_rl was imported after JAX started its backend, so XLA's CPU flag "
+                "--xla_cpu_multi_thread_eigen=false is not in effect (it avoids a deadlock): "
+                "import bootstrap_rl before gymnax or any JAX computation.",
+                stacklevel=2,
+            )
+    except (ImportError, AttributeError):
+        pass
 
 from bootstrap_rl.registry import UnknownEnvError, make, register, registered_ids
 
