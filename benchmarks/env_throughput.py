@@ -26,7 +26,6 @@ import re
 import time
 from pathlib import Path
 
-import bootstrap_rl  # noqa: F401  first: it sets XLA's CPU flags before any backend starts
 import jax
 import jax.numpy as jnp
 import numpy as np

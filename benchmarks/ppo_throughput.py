@@ -32,13 +32,12 @@ import platform
 import time
 from pathlib import Path
 
-import bootstrap_rl  # first: it sets XLA's CPU flags, which importing gymnax would pre-empt
-
 import gymnax
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+import bootstrap_rl
 from bootstrap_rl import stats
 from bootstrap_rl.evaluation import evaluate
 from bootstrap_rl.ppo import PPOConfig, make_ppo

@@ -154,3 +154,20 @@ def test_truncation_budget_and_its_overflow_is_reported():
     shorter = state.replace(env_params=_Params(max_steps_in_episode=2))
     _, metrics = jax.jit(ppo.update)(shorter)
     assert float(metrics["unbootstrapped_truncations"]) == 32 - 8
+
+
+def test_vmapped_init_never_runs_batched_qr_on_cpu():
+    # Batched LAPACK QR (orthogonal init) inside a vmapped program deadlocked XLA's CPU thread
+    # pool (16 seeds, 2 cores); init runs the seeds' QRs one at a time instead.
+    env, env_params = bootstrap_rl.make("CartPole-v1")
+    ppo = make_ppo(PPOConfig(), env, env_params)
+    keys = jax.random.split(jax.random.key(0), 16)
+    lowered = jax.jit(jax.vmap(ppo.init)).lower(keys).as_text()
+    qr_calls = [line for line in lowered.splitlines() if "geqrf" in line and "custom_call" in line]
+    assert qr_calls, "expected orthogonal init to call LAPACK's QR"
+    assert all('num_batch_dims = "0"' in line for line in qr_calls)
+    # ... and sequential initialisation gives each seed exactly what it gets on its own.
+    batched = jax.vmap(ppo.init)(keys[:3]).params
+    for i in range(3):
+        alone = ppo.init(keys[i]).params
+        jax.tree.map(lambda b, a: np.testing.assert_allclose(b[i], a, rtol=1e-6, atol=1e-7), batched, alone)

@@ -118,10 +118,20 @@ def make_ppo(
     step_envs = jax.vmap(env.step, in_axes=(0, 0, 0, None))
     reset_envs = jax.vmap(env.reset, in_axes=(0, None))
 
+    def init_params(key, obs):
+        return network.init(key, obs)
+
+    if jax.default_backend() == "cpu":
+        # Orthogonal initialisation runs LAPACK's QR. Vmapped over seeds on CPU, the batched QR
+        # kernel fans out over XLA's intra-op thread pool while the running program holds a
+        # thread of that pool, and can deadlock (seen: 16 seeds, 2 cores, jax 0.10.2). Under
+        # vmap, initialise the seeds one after another instead; it happens once per run.
+        init_params = jax.custom_batching.sequential_vmap(init_params)
+
     def init(key: jax.Array) -> TrainState:
         key, net_key, env_key = jax.random.split(key, 3)
         obs, env_state = reset_envs(jax.random.split(env_key, num_envs), env_params)
-        params = network.init(net_key, obs)
+        params = init_params(net_key, obs)
         return TrainState(
             params=params,
             opt_state=optimizer.init(params),
