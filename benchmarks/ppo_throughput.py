@@ -169,11 +169,14 @@ def measure(config: PPOConfig, num_seeds: int, repeats: int, seed: int) -> dict:
     return results
 
 
-def progress_overhead(config: PPOConfig, num_seeds: int, one_scan_steps_per_s: float, seed: int) -> dict:
+def progress_overhead(
+    config: PPOConfig, num_seeds: int, one_scan_steps_per_s: float, seed: int, repeats: int
+) -> dict:
     """What ``bootstrap-rl train`` costs over one bare scan: the same updates run in 20 chunks,
     each chunk's metrics written to the tidy CSV and a progress callback called, as the CLI does.
 
-    Timed from the end of the first chunk (which includes compilation) to the end of the run.
+    Timed from the end of the first chunk (which includes compilation) to the end of the run;
+    best of ``repeats``, like the one-scan figure it is compared with.
     """
     import tempfile
 
@@ -182,18 +185,20 @@ def progress_overhead(config: PPOConfig, num_seeds: int, one_scan_steps_per_s: f
 
     env, env_params = bootstrap_rl.make(ENV_ID)
     ppo = make_ppo(config, env, env_params)
-    marks = []
-    with tempfile.TemporaryDirectory() as tmp:
-        table = MetricsTable(Path(tmp) / "metrics.csv", config.batch_size)
-        run(ppo.init, ppo.update, jax.random.split(jax.random.key(seed), num_seeds),
-            config.num_updates, chunks=20, on_chunk=table.append,
-            progress=lambda updates, seconds: marks.append((updates, seconds)))
-    (first_updates, first_s), (last_updates, last_s) = marks[0], marks[-1]
-    rate = num_seeds * (last_updates - first_updates) * config.batch_size / (last_s - first_s)
+    rates = []
+    for _ in range(repeats):
+        marks = []
+        with tempfile.TemporaryDirectory() as tmp:
+            table = MetricsTable(Path(tmp) / "metrics.csv", config.batch_size)
+            run(ppo.init, ppo.update, jax.random.split(jax.random.key(seed), num_seeds),
+                config.num_updates, chunks=20, on_chunk=table.append,
+                progress=lambda updates, seconds: marks.append((updates, seconds)))
+        (first_updates, first_s), (last_updates, last_s) = marks[0], marks[-1]
+        rates.append(num_seeds * (last_updates - first_updates) * config.batch_size / (last_s - first_s))
     return {
-        "chunked_with_progress_and_table_env_steps_per_s": rate,
+        "chunked_with_progress_and_table_env_steps_per_s": max(rates),
         "one_scan_env_steps_per_s": one_scan_steps_per_s,
-        "overhead_fraction": 1.0 - rate / one_scan_steps_per_s,
+        "overhead_fraction": 1.0 - max(rates) / one_scan_steps_per_s,
     }
 
 
@@ -292,7 +297,7 @@ def main(argv=None) -> dict:
         results = measure(config, num_seeds, args.repeats, args.seed)
         if not args.skip_overhead:
             results["progress_overhead"] = progress_overhead(
-                config, num_seeds, results["bootstrap_rl"]["env_steps_per_s"], args.seed
+                config, num_seeds, results["bootstrap_rl"]["env_steps_per_s"], args.seed, args.repeats
             )
         report["sizes"].append({"num_seeds": num_seeds, "results": results})
         print(json.dumps({"num_seeds": num_seeds, **results}, indent=1), flush=True)
