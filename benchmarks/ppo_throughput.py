@@ -40,6 +40,7 @@ import numpy as np
 import bootstrap_rl
 from bootstrap_rl import stats
 from bootstrap_rl.evaluation import evaluate
+from bootstrap_rl.results import write_text
 from bootstrap_rl.ppo import PPOConfig, make_ppo
 from bootstrap_rl.ppo.train import learning_rate_schedule
 
@@ -262,9 +263,7 @@ def replace_section(path: Path, marker: str, section: str) -> None:
         text = head + section + rest.split(end, 1)[1]
     else:
         text = text.rstrip("\n") + "\n\n" + section + "\n"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    write_text(path, text)
 
 
 def main(argv=None) -> dict:

@@ -51,14 +51,19 @@ class MetricsTable:
             os.fsync(f.fileno())
 
 
-def write_json(path: str | Path, data) -> Path:
-    """Write JSON atomically: a temporary file in the same folder, then a rename."""
+def write_text(path: str | Path, text: str) -> Path:
+    """Write text atomically: a temporary file in the same folder, then a rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    tmp.write_text(text)
     os.replace(tmp, path)
     return path
+
+
+def write_json(path: str | Path, data) -> Path:
+    """Write JSON atomically (see ``write_text``)."""
+    return write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 
 
 def read_table(path: str | Path):
