@@ -339,6 +339,79 @@ def mixture_sampler(
     return sampler
 
 
+def _sample_from_kinds(key: jax.Array, weights: jax.Array, step_limits: jax.Array,
+                       wall_range: jax.Array, size: jax.Array) -> EnvParams:
+    """One task: a kind drawn by ``weights``, then that kind's fields, all with traced values
+    (the body of :func:`task_distribution`; one sampler's worth of work per draw)."""
+    i32 = jnp.int32
+    choice_key, task_key = jax.random.split(key)
+    kind = jax.random.categorical(choice_key, jnp.log(weights)).astype(i32)
+    keys = jax.random.split(task_key, 8)  # used as in sample_task: one-hot weights agree with it
+    colour = jax.random.randint(keys[0], (), 0, NUM_COLOURS, dtype=i32)
+    door_colour = jax.random.randint(keys[1], (), 0, NUM_COLOURS, dtype=i32)
+    any_type = jax.random.randint(keys[2], (), KEY, BOX + 1, dtype=i32)
+    fixed_type = jnp.where(kind == UNLOCK, KEY, BALL).astype(i32)
+    target_type = jnp.where((kind == GOTO) | (kind == PICKUP), any_type, fixed_type)
+    return EnvParams(
+        max_steps_in_episode=step_limits[kind].astype(i32),
+        task_kind=kind,
+        target_colour=jnp.where(kind == UNLOCK, door_colour, colour),
+        target_type=target_type,
+        target_dir=jax.random.randint(keys[3], (), 0, 4, dtype=i32),
+        door_colour=door_colour,
+        wall_axis=jax.random.randint(keys[4], (), 0, 2, dtype=i32),
+        wall_pos=jax.random.randint(keys[5], (), wall_range[0], wall_range[1] + 1, dtype=i32),
+        door_pos=jax.random.randint(keys[6], (), 1, size - 1, dtype=i32),
+        num_distractors=jax.random.randint(
+            keys[7], (), 0, jnp.asarray(MAX_DISTRACTORS, i32)[kind] + 1, dtype=i32
+        ),
+    )
+
+
+def task_distribution(
+    kinds: str | Sequence[str] | dict[str, float],
+    *,
+    size: int = 9,
+    step_limits: dict[str, int] | None = None,
+) -> jax.tree_util.Partial:
+    """A stage's task distribution as data: ``key -> EnvParams`` that picks a kind by weight
+    (uniform over a list; one kind for a string), then samples a task of it.
+
+    Every distribution this returns is the same function with other arrays (kind weights, step
+    limits), so curriculum stages built from it share one compiled program; pass it as the
+    params of :class:`bootstrap_rl.wrappers.TaskDistribution`. ``step_limits`` overrides
+    kinds' episode limits (default ``DEFAULT_STEP_LIMITS``).
+    """
+    if isinstance(kinds, str):
+        kinds = [kinds]
+    weights = dict(kinds) if isinstance(kinds, dict) else {kind: 1.0 for kind in kinds}
+    if not weights:
+        raise ValueError("kinds: need at least one task kind")
+    vector = np.zeros(len(TASK_KINDS), np.float32)
+    for kind, weight in weights.items():
+        if not isinstance(weight, (int, float)) or not weight >= 0 or not np.isfinite(weight):
+            raise ValueError(f"kinds: weight of {kind!r} must be a finite number >= 0, got {weight!r}")
+        vector[_kind_index(kind)] += weight
+    if vector.sum() <= 0:
+        raise ValueError("kinds: weights must not all be zero")
+    limits = dict(DEFAULT_STEP_LIMITS)
+    for kind, limit in (step_limits or {}).items():
+        _kind_index(kind)
+        if int(limit) != limit or limit < 1:
+            raise ValueError(f"step_limits: limit of {kind!r} must be a positive integer, got {limit!r}")
+        limits[kind] = int(limit)
+    low, high = wall_positions(size)
+    if low > high:
+        raise ValueError(f"size: {size} is too small for two rooms (need >= 9)")
+    return jax.tree_util.Partial(
+        _sample_from_kinds,
+        weights=jnp.asarray(vector / vector.sum()),
+        step_limits=jnp.asarray([limits[k] for k in TASK_KINDS], jnp.int32),
+        wall_range=jnp.asarray([low, high], jnp.int32),
+        size=jnp.asarray(size, jnp.int32),
+    )
+
+
 def describe_task(params: EnvParams) -> str:
     """A one-line English description of (concrete, unbatched) params, for captions."""
     kind = int(params.task_kind)
@@ -446,6 +519,17 @@ class Playroom(environment.Environment[EnvState, EnvParams]):
     @property
     def obs_size(self) -> int:
         return observation_size(self.view_size)
+
+    # --- tasks (the curriculum protocol) ---
+
+    def task_distribution(self, kinds, **kwargs) -> jax.tree_util.Partial:
+        """A stage's task distribution from a kind, a list of kinds or a dict of weights
+        (see the module-level :func:`task_distribution`), for this grid size."""
+        return task_distribution(kinds, size=self.size, **kwargs)
+
+    def validate_params(self, params: EnvParams) -> EnvParams:
+        """Raise ``ValueError`` naming the field if concrete params are not a valid task."""
+        return validate_params(params, size=self.size)
 
     # --- geometry ---
 

@@ -13,7 +13,9 @@ import numpy as np
 import pytest
 
 from bootstrap_rl.envs import playroom as pr
-from bootstrap_rl.wrappers import TaskDistribution, TaskDistributionParams, TaskState
+from jax.tree_util import Partial
+
+from bootstrap_rl.wrappers import TaskDistribution, TaskState
 
 N = 64
 # Instruction slice of the observation: kind one-hot (6), colour (6), type (3), direction (4).
@@ -81,8 +83,8 @@ def test_api_shapes_dtypes_and_spaces(env, inner, fns):
     assert obs.shape == (N, inner.obs_size) and obs.dtype == jnp.float32
     assert env.observation_space().shape == inner.observation_space(inner.default_params).shape
     assert env.action_space().n == inner.action_space().n == env.num_actions
-    assert isinstance(env.default_params, TaskDistributionParams)
-    assert jax.tree.leaves(env.default_params) == []
+    assert isinstance(env.default_params, Partial)  # the sampler itself: the distribution is the params
+    assert jax.tree.leaves(env.default_params) == []  # a plain function sampler carries no data
     obs2, state2, reward, terminated, truncated, info = fns["step"](keys(1), state, jnp.zeros(N, jnp.int32), None)
     assert obs2.shape == obs.shape and reward.shape == (N,) and reward.dtype == jnp.float32
     assert terminated.dtype == truncated.dtype == jnp.bool_
@@ -94,7 +96,7 @@ def test_api_shapes_dtypes_and_spaces(env, inner, fns):
     assert env.size == inner.size and env.view_size == inner.view_size
 
 
-def test_params_argument_is_ignored(env, fns):
+def test_none_params_mean_the_default_sampler(env, fns):
     _, state = fns["reset"](keys(2), None)
     _, state_p = fns["reset"](keys(2), env.default_params)
     for x, y in zip(jax.tree.leaves(state), jax.tree.leaves(state_p)):

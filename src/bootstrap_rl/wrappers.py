@@ -12,6 +12,15 @@ Because the task lives in the *state*, each of a learner's parallel envs runs it
 each auto-reset draws a new one, and one compiled ``step`` serves every task. Learners and
 evaluators that vmap ``env.step`` over envs with shared params (``in_axes=(0, 0, 0, None)``)
 need no change.
+
+The wrapper's *params are the distribution*: a ``jax.tree_util.Partial`` sampler. Its array
+arguments are data, so a sampler built from one function with other arrays (another stage's
+kind weights, say) passes through the same compiled ``step``::
+
+    easy = Partial(sample_mixture, weights=jnp.array([1.0, 0.0]))
+    hard = Partial(sample_mixture, weights=jnp.array([0.0, 1.0]))
+    env = TaskDistribution(Playroom(), easy)          # default_params is `easy`
+    env.step(key, state, action, hard)                # same program, new tasks
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 from gymnax.environments import environment
+from jax.tree_util import Partial
 
 
 @struct.dataclass
@@ -39,18 +49,21 @@ class TaskState:
         return self.env_state.time
 
 
-@struct.dataclass
-class TaskDistributionParams:
-    """The wrapper's own params: empty. The task comes from the sampler, not from params."""
+def as_task_sampler(sampler: Callable[[jax.Array], Any]) -> Partial:
+    """``sampler`` as a pytree: a ``Partial`` as is, any other callable wrapped (no data)."""
+    if not callable(sampler):
+        raise TypeError(f"sampler: must be a callable key -> params, got {type(sampler).__name__}")
+    return sampler if isinstance(sampler, Partial) else Partial(sampler)
 
 
-class TaskDistribution(environment.Environment[TaskState, TaskDistributionParams]):
+class TaskDistribution(environment.Environment[TaskState, Partial]):
     """An env whose every episode runs a fresh task ``sampler(key)`` of ``env``.
 
     Args:
         env: a gymnax 1.x ``Environment`` whose params carry the task (e.g. Playroom).
         sampler: ``key -> params`` of ``env``; jittable, and it must return the same pytree
-            structure, shapes and dtypes for every key (a stage's task distribution).
+            structure, shapes and dtypes for every key (a stage's task distribution). It is
+            the wrapper's ``default_params`` (wrapped in a ``Partial`` if it is not one).
 
     ``reset(key)`` draws a task and resets ``env`` on it; ``step`` advances ``env`` under the
     state's task and, when the episode ends, auto-resets on a newly drawn task. Truncation
@@ -58,9 +71,9 @@ class TaskDistribution(environment.Environment[TaskState, TaskDistributionParams
     task)``). ``info["final_observation"]`` is the observation the step led to, before the
     auto-reset, as in gymnax 1.x.
 
-    The ``params`` argument of ``reset``/``step``/``render`` is accepted for API
-    compatibility and ignored: pass ``None`` or ``default_params`` (an empty
-    :class:`TaskDistributionParams`). To change the distribution, wrap with another sampler.
+    The ``params`` argument of ``reset``/``step`` is the sampler to draw new tasks from
+    (``None``: ``default_params``). Episodes under way keep their task; only resets draw
+    from it.
 
     The wrapper calls ``env.step_env``, ``env.reset_env`` and ``env.is_truncated`` (the
     gymnax 1.x building blocks), not ``env.step``, so an inner ``step`` override is bypassed.
@@ -70,10 +83,8 @@ class TaskDistribution(environment.Environment[TaskState, TaskDistributionParams
 
     def __init__(self, env: environment.Environment, sampler: Callable[[jax.Array], Any]):
         super().__init__()
-        if not callable(sampler):
-            raise TypeError(f"sampler: must be a callable key -> params, got {type(sampler).__name__}")
         self.env = env
-        self.sampler = sampler
+        self.sampler = as_task_sampler(sampler)
 
     def __getattr__(self, name: str):
         # Forward anything else (size, view_size, describe, obs_size, ...) to the inner env.
@@ -84,12 +95,12 @@ class TaskDistribution(environment.Environment[TaskState, TaskDistributionParams
     # gymnax hashes `self` as a static jit argument: identity semantics are what we want.
 
     @property
-    def default_params(self) -> TaskDistributionParams:
-        return TaskDistributionParams()
+    def default_params(self) -> Partial:
+        return self.sampler
 
     @property
     def name(self) -> str:
-        return f"TaskDistribution({self.env.name}, {getattr(self.sampler, '__name__', 'sampler')})"
+        return f"TaskDistribution({self.env.name}, {getattr(self.sampler.func, '__name__', 'sampler')})"
 
     @property
     def num_actions(self) -> int:
@@ -107,7 +118,7 @@ class TaskDistribution(environment.Environment[TaskState, TaskDistributionParams
 
     def reset_env(self, key: jax.Array, params: Any = None) -> tuple[Any, TaskState]:
         task_key, reset_key = jax.random.split(key)
-        task = self.sampler(task_key)
+        task = (self.sampler if params is None else params)(task_key)
         obs, env_state = self.env.reset_env(reset_key, task)
         return obs, TaskState(env_state=env_state, task=task)
 
@@ -123,7 +134,7 @@ class TaskDistribution(environment.Environment[TaskState, TaskDistributionParams
         obs_st, state_st, reward, terminated, info = self.step_env(step_key, state, action)
         truncated = self.env.is_truncated(state_st.env_state, state.task)
         done = jnp.logical_or(terminated, truncated)
-        obs_re, state_re = self.reset_env(reset_key)
+        obs_re, state_re = self.reset_env(reset_key, params)
         next_state = jax.tree.map(lambda r, s: jax.lax.select(done, r, s), state_re, state_st)
         obs = jax.tree.map(lambda r, s: jax.lax.select(done, r, s), obs_re, obs_st)
         info = {**info, "terminated": terminated, "truncated": truncated, "final_observation": obs_st}

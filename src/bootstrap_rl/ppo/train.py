@@ -21,6 +21,7 @@ import numpy as np
 import optax
 from flax import struct
 
+from bootstrap_rl.managers import Manager, identity
 from bootstrap_rl.networks import make_actor_critic
 from bootstrap_rl.ppo.config import PPOConfig
 from bootstrap_rl.ppo.losses import gae, ppo_loss, shuffle_into_minibatches
@@ -44,6 +45,10 @@ class TrainState:
     episode_length: jax.Array
     key: jax.Array
     update: jax.Array  # updates done so far
+    # Data, not code, so they can differ per seed under vmap (population studies) and be
+    # changed online by a manager: {"learning_rate", "ent_coef"}.
+    hparams: dict[str, jax.Array]
+    manager_state: Any = ()
 
 
 class Transition(NamedTuple):
@@ -65,13 +70,19 @@ class EpisodeEnds(NamedTuple):
 
 
 class PPO(NamedTuple):
-    """A PPO learner: pure ``init(key) -> state`` and ``update(state) -> (state, metrics)``."""
+    """A PPO learner: pure ``init(key) -> state`` and ``update(state) -> (state, metrics)``.
+
+    ``reset_envs(state, env_params)`` starts every env afresh on new env params (a new
+    stage's tasks): same structure, new data, so the compiled ``update`` is reused.
+    """
 
     config: PPOConfig
     network: nn.Module
     init: Callable[[jax.Array], TrainState]
     update: Callable[[TrainState], tuple[TrainState, dict[str, jax.Array]]]
     train: Callable[[jax.Array], tuple[TrainState, dict[str, jax.Array]]]
+    reset_envs: Callable[[TrainState, Any], TrainState]
+    manager: Manager
 
 
 def learning_rate_schedule(config: PPOConfig) -> Callable[[jax.Array], jax.Array]:
@@ -84,6 +95,13 @@ def learning_rate_schedule(config: PPOConfig) -> Callable[[jax.Array], jax.Array
         return config.learning_rate * (1.0 - (count // steps_per_update) / config.num_updates)
 
     return schedule
+
+
+def learning_rate_factor(config: PPOConfig, update: jax.Array) -> jax.Array:
+    """The multiplier of ``hparams["learning_rate"]`` at an update: 1, or the linear anneal."""
+    if not config.anneal_lr:
+        return jnp.ones((), jnp.float32)
+    return 1.0 - update.astype(jnp.float32) / config.num_updates
 
 
 def max_truncations(config: PPOConfig, env_params) -> int:
@@ -101,16 +119,26 @@ def max_truncations(config: PPOConfig, env_params) -> int:
 
 
 def make_ppo(
-    config: PPOConfig, env, env_params, network: nn.Module | None = None
+    config: PPOConfig,
+    env,
+    env_params,
+    network: nn.Module | None = None,
+    manager: Manager | None = None,
 ) -> PPO:
-    """Build PPO for ``env``. Nothing compiles here; every check has already run in config."""
+    """Build PPO for ``env``. Nothing compiles here; every check has already run in config.
+
+    ``manager`` (default: the no-op) hooks into the learner as described in
+    :mod:`bootstrap_rl.managers.base`.
+    """
     network = network or make_actor_critic(
         env.action_space(env_params), config.hidden_sizes, config.activation
     )
-    schedule = learning_rate_schedule(config)
+    manager = manager or identity()
+    # Adam without its learning rate: the step size is applied from ``state.hparams`` (data),
+    # so it can differ per vmapped seed and be changed online.
     optimizer = optax.chain(
         optax.clip_by_global_norm(config.max_grad_norm),
-        optax.adam(schedule, eps=config.adam_eps),
+        optax.scale_by_adam(eps=config.adam_eps),
     )
     num_envs = config.num_envs
     observation_shape = tuple(env.observation_space(env_params).shape)
@@ -129,7 +157,7 @@ def make_ppo(
         init_params = jax.custom_batching.sequential_vmap(init_params)
 
     def init(key: jax.Array) -> TrainState:
-        key, net_key, env_key = jax.random.split(key, 3)
+        key, net_key, env_key, manager_key = jax.random.split(key, 4)
         obs, env_state = reset_envs(jax.random.split(env_key, num_envs), env_params)
         params = init_params(net_key, obs)
         return TrainState(
@@ -142,6 +170,23 @@ def make_ppo(
             episode_length=jnp.zeros(num_envs, jnp.int32),
             key=key,
             update=jnp.zeros((), jnp.int32),
+            hparams={
+                "learning_rate": jnp.asarray(config.learning_rate, jnp.float32),
+                "ent_coef": jnp.asarray(config.ent_coef, jnp.float32),
+            },
+            manager_state=manager.init(manager_key, params),
+        )
+
+    def restart_envs(state: TrainState, new_env_params) -> TrainState:
+        key, env_key = jax.random.split(state.key)
+        obs, env_state = reset_envs(jax.random.split(env_key, num_envs), new_env_params)
+        return state.replace(
+            env_state=env_state,
+            env_params=new_env_params,
+            obs=obs,
+            episode_return=jnp.zeros(num_envs, jnp.float32),
+            episode_length=jnp.zeros(num_envs, jnp.int32),
+            key=key,
         )
 
     def env_step(state: TrainState, _):
@@ -173,21 +218,23 @@ def make_ppo(
         )
         return state, (transition, ends)
 
-    def minibatch_step(params_and_opt, minibatch):
-        params, opt_state = params_and_opt
+    def minibatch_step(carry, minibatch):
+        params, opt_state, hparams, learning_rate, manager_state = carry
         obs, actions, old_log_probs, old_values, advantages, targets = minibatch
 
         def loss_fn(p):
             dist, values = network.apply(p, obs)
-            return ppo_loss(
+            loss, diagnostics = ppo_loss(
                 dist, values, actions, old_log_probs, old_values,
                 advantages, targets,
-                clip_eps=config.clip_eps, vf_coef=config.vf_coef, ent_coef=config.ent_coef,
+                clip_eps=config.clip_eps, vf_coef=config.vf_coef, ent_coef=hparams["ent_coef"],
             )
+            return loss + manager.loss(manager_state, p, obs, dist, values), diagnostics
 
         grads, diagnostics = jax.grad(loss_fn, has_aux=True)(params)
         updates, opt_state = optimizer.update(grads, opt_state, params)
-        return (optax.apply_updates(params, updates), opt_state), diagnostics
+        updates = jax.tree.map(lambda u: -learning_rate * u, updates)
+        return (optax.apply_updates(params, updates), opt_state, hparams, learning_rate, manager_state), diagnostics
 
     def value(params, obs):
         """The critic on a batch with any leading shape."""
@@ -233,9 +280,10 @@ def make_ppo(
             return jax.lax.scan(minibatch_step, carry, minibatches)
 
         key, epoch_key = jax.random.split(state.key)
-        (params, opt_state), diagnostics = jax.lax.scan(
+        learning_rate = state.hparams["learning_rate"] * learning_rate_factor(config, state.update)
+        (params, opt_state, *_), diagnostics = jax.lax.scan(
             epoch,
-            (state.params, state.opt_state),
+            (state.params, state.opt_state, state.hparams, learning_rate, state.manager_state),
             jax.random.split(epoch_key, config.update_epochs),
         )
         episodes = ends.done.sum()
@@ -246,15 +294,17 @@ def make_ppo(
             "episodes": episodes.astype(jnp.float32),
             "unbootstrapped_truncations": overflow.astype(jnp.float32),
             **{name: value.mean() for name, value in diagnostics.items()},
-            "learning_rate": jnp.asarray(schedule(
-                state.update * config.update_epochs * config.num_minibatches
-            ), jnp.float32),
+            "learning_rate": learning_rate.astype(jnp.float32),
         }
         state = state.replace(params=params, opt_state=opt_state, key=key, update=state.update + 1)
-        return state, metrics
+        manager_state, state = manager.after_update(state.manager_state, state, metrics)
+        return state.replace(manager_state=manager_state), metrics
 
     def train(key: jax.Array) -> tuple[TrainState, dict[str, jax.Array]]:
         state = init(key)
         return jax.lax.scan(lambda s, _: update(s), state, None, config.num_updates)
 
-    return PPO(config=config, network=network, init=init, update=update, train=train)
+    return PPO(
+        config=config, network=network, init=init, update=update, train=train,
+        reset_envs=restart_envs, manager=manager,
+    )

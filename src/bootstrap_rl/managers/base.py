@@ -1,0 +1,93 @@
+"""The manager protocol: what a management method may change in the learner, and when.
+
+Managers are to the learner what optax transforms are to gradients: a bundle of pure
+functions over an explicit state, composed with :func:`chain`. The learner (PPO) calls the
+hooks and knows no specific manager::
+
+    manager = chain(distil(...), route(...))
+    ppo = make_ppo(config, env, env_params, manager=manager)
+
+Hooks (every one pure and jittable; ``mstate`` is the manager's own state, ``state`` the
+learner's :class:`~bootstrap_rl.ppo.TrainState`, whose ``manager_state`` field holds
+``mstate`` between calls and is not to be read by the hooks):
+
+``init(key, params) -> mstate``
+    once, when the learner initialises.
+``on_stage_start(mstate, state, stage) -> (mstate, state)``
+    at the start of every stage (``stage``: :class:`StageStart`). Allocate or generate a
+    subsystem, freeze slots, keep a teacher, reset hyperparameters.
+``loss(mstate, params, obs, dist, values) -> scalar``
+    added to PPO's loss on every minibatch: distillation targets, regularisers. ``dist`` and
+    ``values`` are the network's outputs on ``obs``.
+``after_update(mstate, state, metrics) -> (mstate, state)``
+    after every PPO update, inside the compiled loop: online hyperparameter control,
+    population-based training, memory writes. ``metrics``: that update's scalar metrics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+
+class StageStart(NamedTuple):
+    """What a manager is told when a stage starts. Data only, so one compile serves all stages."""
+
+    index: jax.Array  # 0-based position of the stage in the arm (the adult stage is last)
+    is_adult: jax.Array  # bool: the adult stage has begun (childhood is over)
+    tasks: Any  # the stage's task sampler (a ``jax.tree_util.Partial``: key -> env params)
+
+
+class Manager(NamedTuple):
+    """A management method as four pure functions (see the module docstring)."""
+
+    init: Callable[[jax.Array, Any], Any]
+    on_stage_start: Callable[[Any, Any, StageStart], tuple[Any, Any]]
+    loss: Callable[[Any, Any, jax.Array, Any, jax.Array], jax.Array]
+    after_update: Callable[[Any, Any, dict], tuple[Any, Any]]
+
+
+def identity() -> Manager:
+    """The no-op manager: changes nothing (the learner with it is plain PPO)."""
+    return Manager(
+        init=lambda key, params: (),
+        on_stage_start=lambda mstate, state, stage: (mstate, state),
+        loss=lambda mstate, params, obs, dist, values: jnp.zeros((), jnp.float32),
+        after_update=lambda mstate, state, metrics: (mstate, state),
+    )
+
+
+def chain(*managers: Manager) -> Manager:
+    """Apply ``managers`` in order; their states form a tuple, their losses add up.
+
+    As with ``optax.chain``, each hook threads the learner state through the managers in the
+    order given, so ``chain(a, b)`` sees ``b`` act on what ``a`` left.
+    """
+    for i, manager in enumerate(managers):
+        if not isinstance(manager, Manager):
+            raise TypeError(f"managers[{i}]: expected a Manager, got {type(manager).__name__}")
+
+    def init(key, params):
+        keys = jax.random.split(key, max(1, len(managers)))
+        return tuple(m.init(k, params) for m, k in zip(managers, keys))
+
+    def threaded(hook_name):
+        def hook(mstates, state, arg):
+            new = []
+            for manager, mstate in zip(managers, mstates):
+                mstate, state = getattr(manager, hook_name)(mstate, state, arg)
+                new.append(mstate)
+            return tuple(new), state
+
+        return hook
+
+    def loss(mstates, params, obs, dist, values):
+        total = jnp.zeros((), jnp.float32)
+        for manager, mstate in zip(managers, mstates):
+            total = total + manager.loss(mstate, params, obs, dist, values)
+        return total
+
+    return Manager(init, threaded("on_stage_start"), loss, threaded("after_update"))
