@@ -1,0 +1,174 @@
+"""Shared fixtures.
+
+``make_study_dir`` writes a synthetic study results directory (``study.json`` + ``results.csv``,
+the format the study runner writes) with planted effects, so the report, the statistics and
+the notebook can be tested without training anything:
+
+- ``childhood/slow``: worse than ``direct`` early (its childhood does not train the adult
+  task), clearly better late: the slow child, strong adult signature.
+- ``childhood/null``: the same distribution as ``direct``: no signature.
+- ``curriculum``: a head start on the adult stage, plateauing level with ``direct``.
+- ``direct_adult_steps``: the direct curve over the adult steps only.
+- population configurations whose early and final scores rise with one hidden quality
+  (planted positive prodigy rho).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ALL_ARMS = ("direct", "curriculum", "childhood/slow", "childhood/null", "direct_adult_steps")
+STAGES = ("turn", "goto", "treasure")  # two childhood stages, then the adult stage
+
+
+def _adult_mean(kind: str, steps: np.ndarray, total: int, adult_start: int) -> np.ndarray:
+    """Noise-free adult-split score in [0, 1] at each env step."""
+    t = steps / total
+    if kind in ("direct", "childhood/null"):
+        return 0.6 * (1 - np.exp(-5 * t))
+    if kind == "direct_adult_steps":
+        return 0.6 * (1 - np.exp(-5 * t))  # the same learner, over fewer steps
+    a = np.clip((steps - adult_start) / total, 0, None)
+    if kind == "childhood/slow":
+        return np.where(steps < adult_start, 0.05 * t, 0.05 * adult_start / total
+                        + 0.85 * (1 - np.exp(-6 * a)))
+    if kind == "curriculum":
+        return np.where(steps < adult_start, 0.1 * t, 0.1 + 0.5 * (1 - np.exp(-6 * a)))
+    raise ValueError(kind)
+
+
+def make_study_dir(
+    path: Path,
+    *,
+    arms=ALL_ARMS,
+    seeds: int = 10,
+    total_env_steps: int = 100_000,
+    eval_every: int = 5_000,
+    score_metric: str = "return",
+    population: bool = True,
+    population_seeds: int = 4,
+    drift: bool = True,
+    retention: bool = True,
+    noise: float = 0.04,
+    seed: int = 0,
+) -> Path:
+    """Write a synthetic study results directory at ``path`` and return ``path``.
+
+    Scores are in [0, 1] for ``success`` and scaled by 100 for ``return``.
+    """
+    rng = np.random.default_rng(seed)
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    scale = 1.0 if score_metric == "success" else 100.0
+    childhood_steps = int(0.4 * total_env_steps)  # 20% per childhood stage
+    bounds = [0, int(0.2 * total_env_steps), childhood_steps, total_env_steps]
+    rows: list[tuple] = []
+    arm_meta = []
+
+    def stage_list(budget, staged):
+        if not staged:
+            return [{"name": STAGES[-1], "start_env_steps": 0, "end_env_steps": budget}]
+        return [{"name": s, "start_env_steps": bounds[i], "end_env_steps": bounds[i + 1]}
+                for i, s in enumerate(STAGES)]
+
+    def stage_at(stages, step):
+        for s in stages:
+            if step <= s["end_env_steps"]:
+                return s["name"]
+        return stages[-1]["name"]
+
+    def add_rows(name, kind, n_seeds, budget, stages, adult_fn, staged):
+        steps = np.arange(0, budget + 1, eval_every)
+        for seed_index in range(n_seeds):
+            adult = adult_fn(steps) + rng.normal(0, noise, steps.size)
+            if score_metric == "success":
+                adult = np.clip(adult, 0, 1)
+            for j, step in enumerate(steps):
+                stage = stage_at(stages, step)
+                rows.append((name, seed_index, stage, step, STAGES[-1], score_metric,
+                             adult[j] * scale))
+                if score_metric == "success":
+                    rows.append((name, seed_index, stage, step, STAGES[-1], "return",
+                                 adult[j] * 100))
+                rows.append((name, seed_index, stage, step, STAGES[-1], "length",
+                             200 - 100 * adult[j]))
+                if step > 0:
+                    rows.append((name, seed_index, stage, step, "train", "episode_return",
+                                 adult[j] * 100 + rng.normal(0, 2)))
+                    rows.append((name, seed_index, stage, step, "train", "entropy",
+                                 1.5 - step / budget))
+                if retention:
+                    for k, split in enumerate(STAGES[:-1]):
+                        if staged:  # learnt during its stage, partly forgotten after
+                            learnt = np.clip((step - bounds[k]) / (bounds[k + 1] - bounds[k]), 0, 1)
+                            forgot = np.clip((step - bounds[k + 1]) / total_env_steps, 0, 1)
+                            level = 0.9 * learnt * (1 - 0.5 * forgot)
+                        else:
+                            level = 0.3 * step / total_env_steps
+                        value = np.clip(level + rng.normal(0, noise), 0, 1)
+                        rows.append((name, seed_index, stage, step, split, score_metric,
+                                     value * scale))
+                if drift and staged:
+                    for k, split in enumerate(STAGES[:-1]):
+                        if step >= bounds[k + 1]:
+                            kl = 0.5 * (step - bounds[k + 1]) / total_env_steps
+                            rows.append((name, seed_index, stage, step, split, "policy_kl",
+                                         abs(kl + rng.normal(0, 0.01))))
+
+    for name in arms:
+        kind = name.split("/")[0]
+        staged = kind in ("curriculum", "childhood")
+        budget = total_env_steps - childhood_steps if kind == "direct_adult_steps" else total_env_steps
+        stages = stage_list(budget, staged)
+        fn = (lambda s, name=name, kind=kind: _adult_mean(
+            name if kind == "childhood" else kind, s,
+            budget if kind == "direct_adult_steps" else total_env_steps, childhood_steps))
+        add_rows(name, kind, seeds, budget, stages, fn, staged)
+        arm_meta.append({"name": name, "kind": kind, "budget_env_steps": budget,
+                         "param_count": 20_000 if kind != "childhood" else 26_000,
+                         "stages": stages})
+
+    grid = None
+    if population:
+        grid = {"lr": [1e-4, 3e-4, 1e-3], "ent": [0.0, 0.01], "width": [64]}
+        quality = 0
+        for lr in grid["lr"]:
+            for ent in grid["ent"]:
+                quality += 1
+                q = quality / 6  # planted: both early and final scores rise with q
+                name = f"population/lr={lr},ent={ent},width=64"
+                fn = lambda s, q=q: (0.2 + 0.7 * q) * (1 - np.exp(-(2 + 6 * q) * s / total_env_steps))
+                add_rows(name, "population", population_seeds, total_env_steps,
+                         stage_list(total_env_steps, False), fn, False)
+                arm_meta.append({"name": name, "kind": "population",
+                                 "budget_env_steps": total_env_steps, "param_count": 20_000,
+                                 "stages": stage_list(total_env_steps, False),
+                                 "hparams": {"lr": lr, "ent": ent, "width": 64}})
+
+    study = {
+        "curriculum": "synthetic_ladder",
+        "description": "Synthetic study with planted effects (test fixture).",
+        "seeds": seeds, "root_seed": seed, "total_env_steps": total_env_steps,
+        "eval_every": eval_every, "score_metric": score_metric, "adult_stage": STAGES[-1],
+        "stages": list(STAGES), "arms": arm_meta,
+        "population": {"grid": grid} if grid else None,
+        "config": {"synthetic": True},
+    }
+    (path / "study.json").write_text(json.dumps(study, indent=2))
+    import pandas as pd
+
+    pd.DataFrame(rows, columns=["arm", "seed", "stage", "env_steps", "split", "metric", "value"]
+                 ).to_csv(path / "results.csv", index=False)
+    return path
+
+
+@pytest.fixture
+def make_study(tmp_path):
+    """A factory: ``make_study(name="study", **kwargs)`` writes a synthetic study under tmp_path."""
+    def factory(name: str = "study", **kwargs) -> Path:
+        return make_study_dir(tmp_path / name, **kwargs)
+    return factory

@@ -1,0 +1,83 @@
+"""The study report on synthetic results directories with planted effects (tests/conftest.py)."""
+
+import json
+
+import pytest
+
+from bootstrap_rl import report
+
+RESAMPLES = 200  # enough for the planted effects; keeps the suite fast
+
+
+def strict_json(path):
+    def no_nan(name):
+        raise ValueError(f"non-standard JSON constant {name}")
+    return json.loads(path.read_text(), parse_constant=no_nan)
+
+
+def test_report_finds_the_planted_signature_and_not_the_null(make_study):
+    study = make_study(seeds=10)
+    md = report.write_report(study, resamples=RESAMPLES).read_text()
+    assert "`childhood/slow` vs `direct`: the slow child, strong adult signature **holds**" in md
+    assert "`childhood/null` vs `direct`: the slow child, strong adult signature **does not hold**" in md
+    assert "Smoke test" not in md  # 10 seeds
+    for figure in ("learning_curves", "sunk_cost", "retention", "policy_drift", "prodigy"):
+        assert (study / f"{figure}.png").read_bytes()[:4] == b"\x89PNG"
+        assert f"({figure}.png)" in md
+
+    summary = strict_json(study / "report.json")
+    by_pair = {(c["a"], c["b"]): c for c in summary["comparisons"]}
+    assert set(by_pair) == {("curriculum", "direct"), ("childhood/slow", "direct"),
+                            ("childhood/null", "direct"), ("childhood/slow", "curriculum"),
+                            ("childhood/null", "curriculum")}
+    slow, null = by_pair["childhood/slow", "direct"], by_pair["childhood/null", "direct"]
+    assert slow["signature"] and not null["signature"]
+    assert slow["early_poi"]["poi"] < 0.2 and slow["final_poi"]["ci_low"] > 0.8
+    assert slow["pvalue_holm"] < 0.01 < null["pvalue_holm"]
+    for c in summary["comparisons"]:
+        assert c["pvalue_holm"] >= c["pvalue"]
+    # the planted crossover: the slow child overtakes direct after its childhood (40% of budget)
+    assert 40_000 < slow["crossover"]["median"] < 80_000
+    assert summary["population"]["rho"]["rho"] > 0.8  # planted: better early, better late
+    assert summary["population"]["rho"]["n_configs"] == 6
+    # direct_adult_steps is scored over its own (adult-only) budget
+    ref = next(a for a in summary["arms"] if a["arm"] == "direct_adult_steps")
+    assert ref["final"]["estimate"] is not None
+    assert {row["arm"] for row in summary["sunk_cost"]} == {"curriculum", "childhood/slow",
+                                                            "childhood/null"}
+    table = report.comparison_table(summary["comparisons"])
+    assert len(table) == 5 and table["slow child, strong adult"].sum() == 2
+
+
+def test_few_seeds_are_called_a_smoke_test(make_study):
+    md = report.write_report(make_study(seeds=3, population=False), resamples=50).read_text()
+    assert "Smoke test only" in md and "3 seed(s)" in md
+    assert "No population in this study." in md
+
+
+@pytest.mark.parametrize("arms", [("direct",), ("direct", "childhood/slow"),
+                                  ("childhood/slow", "direct_adult_steps")])
+def test_report_survives_missing_arms_and_metrics(make_study, arms):
+    study = make_study(arms=arms, seeds=1, population=False, drift=False, retention=False)
+    md = report.write_report(study, resamples=20).read_text()
+    assert (study / "learning_curves.png").exists()
+    assert not (study / "policy_drift.png").exists() and not (study / "prodigy.png").exists()
+    assert "policy drift: no data in this study." in md
+    if "direct" not in arms:
+        assert "No comparisons" in md
+    if "direct_adult_steps" not in arms:
+        assert "no `direct_adult_steps` arm" in md
+    strict_json(study / "report.json")
+
+
+def test_success_metric_and_a_population_only_study(make_study):
+    study = make_study(arms=("direct", "curriculum"), seeds=4, score_metric="success")
+    md = report.write_report(study, resamples=RESAMPLES).read_text()
+    assert "`success` on the adult split" in md
+    assert "Spearman's rho" in md
+    loaded = report.load_study(study)
+    steps, curves, seeds = report.score_curves(loaded, "direct")
+    assert curves.shape == (4, steps.size) and curves.max() <= 1.0
+    only_population = make_study("population_only", arms=(), seeds=2)
+    md = report.write_report(only_population, resamples=20).read_text()
+    assert "No comparisons" in md and (only_population / "prodigy.png").exists()
