@@ -50,7 +50,9 @@ def test_report_finds_the_planted_signature_and_not_the_null(make_study):
 
 
 def test_few_seeds_are_called_a_smoke_test(make_study):
-    md = report.write_report(make_study(seeds=3, population=False), resamples=50).read_text()
+    study = make_study(arms=("direct", "childhood/slow"), seeds=3, population=False,
+                       retention=False, drift=False)
+    md = report.write_report(study, resamples=50).read_text()
     assert "Smoke test only" in md and "3 seed(s)" in md
     assert "No population in this study." in md
 
@@ -71,7 +73,8 @@ def test_report_survives_missing_arms_and_metrics(make_study, arms):
 
 
 def test_success_metric_and_a_population_only_study(make_study):
-    study = make_study(arms=("direct", "curriculum"), seeds=4, score_metric="success")
+    study = make_study(arms=("direct", "curriculum"), seeds=4, score_metric="success",
+                       retention=False)
     md = report.write_report(study, resamples=RESAMPLES).read_text()
     assert "`success` on the adult split" in md
     assert "Spearman's rho" in md
