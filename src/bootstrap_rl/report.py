@@ -552,7 +552,7 @@ def write_report(results_dir: str | Path, *, resamples: int = 2000, seed: int = 
         f"evaluation every {_steps(meta.get('eval_every'))} env steps",
         f"- Score: `{metric}` on the adult split `{adult}`; early window = evaluations in the "
         f"first {stats.EARLY_FRACTION:.0%} of the budget (step 0 excluded), final window = the "
-        f"last {stats.FINAL_FRACTION:.0%}",
+        f"last {stats.FINAL_FRACTION:.0%} (definitions: bootstrap-rl's `docs/statistics.md`)",
         "",
     ]
     if study.seeds < MIN_SEEDS_FOR_CLAIMS:
