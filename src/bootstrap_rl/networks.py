@@ -2,6 +2,8 @@
 
 The default is PureJaxRL's: separate actor and critic MLPs, orthogonal initialisation
 (gain sqrt(2) in hidden layers, 0.01 for the policy head, 1.0 for the value head).
+Discrete action spaces get a categorical policy; ``Box`` action spaces a diagonal Gaussian
+with a state-independent log standard deviation (PureJaxRL's and rejax's continuous PPO).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 from gymnax.environments import spaces
 
-from bootstrap_rl.distributions import Categorical
+from bootstrap_rl.distributions import Categorical, Gaussian
 
 ACTIVATIONS = {"tanh": nn.tanh, "relu": nn.relu, "swish": nn.swish, "gelu": nn.gelu}
 
@@ -55,6 +57,40 @@ class DiscreteActorCritic(nn.Module):
         return self.critic(_flat(obs))[..., 0]
 
 
+class ContinuousActorCritic(nn.Module):
+    """obs -> (Gaussian policy, value) for a ``Box`` action space of ``action_dim`` numbers.
+
+    The mean comes from the actor MLP; the log standard deviation is one learned parameter
+    per action dimension (``log_std``, initialised to ``log_std_init``), independent of the
+    observation. Samples are unbounded. Bounds are the environment's business: an env with a
+    bounded ``Box`` clips the action it is given (gymnax's Pendulum-v1 and Limbs both do), and
+    the learner keeps the log-probability of the unclipped sample — PureJaxRL's and rejax's
+    choice. Clipping leaves the Gaussian's log-probabilities exact (a tanh squash would need a
+    Jacobian correction and makes the bounds unreachable); its cost is that samples beyond a
+    bound act like the bound itself.
+    """
+
+    action_dim: int
+    hidden_sizes: Sequence[int] = (64, 64)
+    activation: str = "tanh"
+    log_std_init: float = 0.0
+
+    def setup(self):
+        self.actor = MLP(self.hidden_sizes, self.activation, self.action_dim, 0.01)
+        self.critic = MLP(self.hidden_sizes, self.activation, 1, 1.0)
+        self.log_std = self.param("log_std", nn.initializers.constant(self.log_std_init), (self.action_dim,))
+
+    def __call__(self, obs: jax.Array) -> tuple[Gaussian, jax.Array]:
+        x = _flat(obs)
+        return Gaussian(self.actor(x), self.log_std), self.critic(x)[..., 0]
+
+    def policy(self, obs: jax.Array) -> Gaussian:
+        return Gaussian(self.actor(_flat(obs)), self.log_std)
+
+    def value(self, obs: jax.Array) -> jax.Array:
+        return self.critic(_flat(obs))[..., 0]
+
+
 def _flat(obs: jax.Array) -> jax.Array:
     """Flatten everything but the batch axis; MinAtar's boolean frames become floats."""
     return obs.reshape(obs.shape[0], -1).astype(jnp.float32)
@@ -64,6 +100,8 @@ def make_actor_critic(action_space, hidden_sizes=(64, 64), activation="tanh") ->
     """The actor-critic that fits ``action_space``."""
     if isinstance(action_space, spaces.Discrete):
         return DiscreteActorCritic(int(action_space.n), tuple(hidden_sizes), activation)
+    if isinstance(action_space, spaces.Box):
+        return ContinuousActorCritic(int(np.prod(action_space.shape)), tuple(hidden_sizes), activation)
     raise NotImplementedError(
-        f"action space {type(action_space).__name__} is not supported yet (discrete only)"
+        f"action space {type(action_space).__name__} is not supported (Discrete or Box only)"
     )
