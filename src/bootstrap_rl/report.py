@@ -175,9 +175,12 @@ def window_scores_of(study: Study, arm: str, split: str | None = None) -> dict[s
 
 
 def comparison_pairs(study: Study) -> list[tuple[str, str]]:
-    """(A, B) pairs to compare: curriculum vs direct, each childhood arm vs direct and vs curriculum."""
-    direct = study.arms_of_kind("direct")[:1]
-    curriculum = study.arms_of_kind("curriculum")[:1]
+    """(A, B) pairs: curriculum vs direct, each childhood arm vs direct and vs curriculum.
+
+    Every arm of kind ``direct`` is a rival (a capacity-matched direct arm is one too).
+    """
+    direct = study.arms_of_kind("direct")
+    curriculum = study.arms_of_kind("curriculum")
     childhood = study.arms_of_kind("childhood")
     pairs = [(c, d) for c in curriculum for d in direct]
     pairs += [(c, d) for c in childhood for d in direct]
