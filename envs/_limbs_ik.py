@@ -31,7 +31,7 @@ def _two_link(wrist, a, b):
 
 
 def inverse_kinematics(target: jax.Array, physics, reference: jax.Array | None = None,
-                       orientations: int = 64) -> tuple[jax.Array, jax.Array]:
+                       orientations: int = 24) -> tuple[jax.Array, jax.Array]:
     """Joint angles ``[N]`` that put the hand on ``target [2]`` within the joint limits, and
     whether any exist. ``reference``: prefer the solution nearest this pose (default zeros)."""
     lengths, low, high = physics.link_lengths, physics.joint_low, physics.joint_high
