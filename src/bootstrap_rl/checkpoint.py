@@ -18,10 +18,11 @@ def save(path: str | Path, tree) -> Path:
     return path
 
 
-def restore(path: str | Path, like):
-    """Restore the pytree saved at ``path``; ``like`` gives its structure, shapes and dtypes."""
+def restore(path: str | Path, like=None):
+    """Restore the pytree saved at ``path``. ``like`` gives its structure, shapes and dtypes
+    (arrays or shape structs); without it, the saved structure comes back as nested dicts."""
     import orbax.checkpoint as ocp
 
-    abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
+    abstract = None if like is None else jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
     with ocp.StandardCheckpointer() as checkpointer:
         return checkpointer.restore(Path(path).absolute(), abstract)

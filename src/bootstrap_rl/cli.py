@@ -1,4 +1,4 @@
-"""The ``bootstrap-rl`` command: ``train``, ``list`` and ``render``.
+"""The ``bootstrap-rl`` command: ``study``, ``report``, ``train``, ``list`` and ``render``.
 
 Every argument is checked — the env id looked up, the PPO config validated — before
 anything compiles, and a bad one exits with a message that names it.
@@ -13,8 +13,10 @@ import time
 import typing
 from pathlib import Path
 
+from bootstrap_rl.curriculum import UnknownCurriculumError
 from bootstrap_rl.ppo.config import ConfigError, PPOConfig
 from bootstrap_rl.registry import UnknownEnvError
+from bootstrap_rl.study import StudyError
 
 
 class UsageError(ValueError):
@@ -68,7 +70,23 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     _add_config_flags(train)
 
-    commands.add_parser("list", help="list every registered env id")
+    study = commands.add_parser(
+        "study", help="run every arm of a curriculum on one budget, then write the report")
+    study.add_argument("curriculum", help="a curriculum name (see `bootstrap-rl list`) or a path to a .py file")
+    study.add_argument("--preset", default=None, help="one of the curriculum module's PRESETS (e.g. quick)")
+    study.add_argument("--seeds", type=int, default=None, help="seeds per arm (default: the curriculum's)")
+    study.add_argument("--seed", type=int, default=0, help="root seed: every number of the study derives from it")
+    study.add_argument("--out", type=Path, default=None, help="results directory (default: runs/NAME[-PRESET])")
+    study.add_argument("--resume", action="store_true", help="continue the interrupted study in --out")
+    study.add_argument("--checkpoint-seconds", type=float, default=60.0,
+                       help="save the learner state at least this often (and at every stage boundary)")
+    study.add_argument("--no-report", action="store_true", help="skip writing report.md")
+
+    report = commands.add_parser("report", help="write report.md and figures for a study's results directory")
+    report.add_argument("results", type=Path, help="the results directory of `bootstrap-rl study`")
+
+    listing = commands.add_parser("list", help="list every registered env id and curriculum")
+    listing.add_argument("what", nargs="?", choices=("envs", "curricula"), default=None)
 
     render = commands.add_parser("render", help="write a GIF of an episode")
     render.add_argument("env", help="env id")
@@ -83,8 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return {"train": train, "list": list_envs, "render": render}[args.command](args)
-    except (ConfigError, UnknownEnvError, UsageError) as error:
+        return {"train": train, "list": list_everything, "render": render, "study": study,
+                "report": report}[args.command](args)
+    except (ConfigError, UnknownEnvError, UsageError, UnknownCurriculumError, StudyError) as error:
         print(f"bootstrap-rl {args.command}: error: {error}", file=sys.stderr)
         return 2
 
@@ -171,11 +190,55 @@ def train(args: argparse.Namespace) -> int:
     return 0
 
 
-def list_envs(args: argparse.Namespace) -> int:
+def study(args: argparse.Namespace) -> int:
+    from bootstrap_rl import curriculum as curricula
+    from bootstrap_rl.study import run_study
+
+    # The curriculum validates itself (budgets, stages, tasks) when its module is loaded.
+    curriculum = curricula.load(args.curriculum, args.preset)
+    if args.seeds is not None and args.seeds < 1:
+        raise UsageError(f"--seeds: must be a positive integer, got {args.seeds}")
+    if args.checkpoint_seconds < 0:
+        raise UsageError(f"--checkpoint-seconds: must be >= 0, got {args.checkpoint_seconds}")
+    out = args.out or Path("runs") / (curriculum.name + (f"-{args.preset}" if args.preset else ""))
+    start = time.perf_counter()
+    table = run_study(curriculum, out, seeds=args.seeds, root_seed=args.seed, resume=args.resume,
+                      checkpoint_seconds=args.checkpoint_seconds)
+    print(f"wrote {table} ({time.perf_counter() - start:.0f} s)")
+    if not args.no_report:
+        from bootstrap_rl.report import write_report
+
+        print(f"wrote {write_report(out)}")
+    return 0
+
+
+def report(args: argparse.Namespace) -> int:
+    from bootstrap_rl.report import write_report
+
+    if not (args.results / "study.json").exists():
+        raise UsageError(f"{args.results} holds no study.json (not a `bootstrap-rl study` results directory)")
+    print(f"wrote {write_report(args.results)}")
+    return 0
+
+
+def list_everything(args: argparse.Namespace) -> int:
+    from bootstrap_rl import curriculum as curricula
     from bootstrap_rl.registry import registered_ids
 
-    for env_id, origin in sorted(registered_ids().items(), key=lambda item: (item[1], item[0])):
-        print(f"{env_id:32s} {origin}")
+    if args.what in (None, "envs"):
+        print("envs:")
+        for env_id, origin in sorted(registered_ids().items(), key=lambda item: (item[1], item[0])):
+            print(f"  {env_id:32s} {origin}")
+    if args.what in (None, "curricula"):
+        print("curricula:")
+        for name in curricula.available():
+            try:
+                curriculum = curricula.load(name)
+                presets = curricula.presets(name)
+                line = curricula.describe(curriculum) + (f"; presets: {', '.join(presets)}" if presets else "")
+            except Exception as error:  # a broken module is listed, not fatal
+                line = f"(fails to load: {error})"
+            print(f"  {name:20s} {line}")
     return 0
 
 

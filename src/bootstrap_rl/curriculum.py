@@ -175,7 +175,7 @@ class Curriculum:
         env = self.family  # resolves an id, or fails naming it
         samplers = tuple(self._resolve_tasks(env, f"{where}.tasks", stage.tasks) for where, stage in self._named_stages())
         object.__setattr__(self, "_samplers", samplers)
-        self._check_tasks(env, samplers)
+        object.__setattr__(self, "_episode_limit", self._check_tasks(env, samplers))
 
     # --- derived views ---------------------------------------------------------------
 
@@ -198,6 +198,12 @@ class Curriculum:
     def all_stages(self) -> tuple[Stage, ...]:
         """The childhood stages, then the adult stage."""
         return (*self.stages, self.adult)
+
+    @property
+    def episode_limit(self) -> int | None:
+        """The shortest episode time limit among the tasks drawn during validation (a hint
+        that sizes the learner's truncation handling; see ``make_ppo``)."""
+        return self._episode_limit
 
     def sampler(self, stage_name: str):
         """The resolved task sampler (a ``Partial``) of a stage, by name."""
@@ -306,8 +312,9 @@ class Curriculum:
             raise ConfigError(where, f"must be a sampler (key -> env params) or a task-kind spec, got {type(tasks).__name__}")
         return as_task_sampler(tasks)
 
-    def _check_tasks(self, env, samplers):
-        reference = None
+    def _check_tasks(self, env, samplers) -> int | None:
+        """Validate every stage's tasks; return the shortest time limit seen (or None)."""
+        reference, limits = None, []
         default = env.default_params
         for (where, _), sampler in zip(self._named_stages(), samplers):
             try:
@@ -321,7 +328,7 @@ class Curriculum:
                     f"the sampler returns {jax.tree.structure(task)}, not the family's params {jax.tree.structure(expected)}",
                 )
             obs, _ = jax.eval_shape(env.reset, _DISCOVERY_KEY, task)
-            concrete = jax.jit(jax.vmap(sampler))(jax.random.split(_DISCOVERY_KEY, _TASKS_CHECKED))
+            concrete = _draw_tasks(sampler, jax.random.split(_DISCOVERY_KEY, _TASKS_CHECKED))
             first = jax.tree.map(lambda x: x[0], concrete)
             spaces = (tuple(obs.shape), str(obs.dtype), _space_signature(env.action_space(first)))
             if reference is None:
@@ -331,12 +338,22 @@ class Curriculum:
                     f"{where}.tasks",
                     f"observation/action spaces {spaces} differ from {reference[0]}'s {reference[1]}",
                 )
+            if hasattr(concrete, "max_steps_in_episode"):
+                limits.append(int(np.min(np.asarray(concrete.max_steps_in_episode))))
             validate = getattr(env, "validate_params", None)
             if validate is not None:
                 try:
                     validate(concrete)
                 except ValueError as error:
                     raise ConfigError(f"{where}.tasks", f"the sampler drew an invalid task: {error}") from None
+        return min(limits) if limits else None
+
+
+@jax.jit
+def _draw_tasks(sampler, keys):
+    # The sampler is an argument (a Partial: its arrays are data), so stages built from one
+    # function share this compilation.
+    return jax.vmap(sampler)(keys)
 
 
 def _space_signature(space) -> tuple:

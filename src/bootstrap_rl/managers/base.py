@@ -91,3 +91,39 @@ def chain(*managers: Manager) -> Manager:
         return total
 
     return Manager(init, threaded("on_stage_start"), loss, threaded("after_update"))
+
+
+def only_in_stages(manager: Manager, active: tuple[bool, ...]) -> Manager:
+    """``manager`` switched on in the stages where ``active[stage.index]`` holds, off elsewhere.
+
+    Off means: no stage-start action, no loss term, no after-update action; its state is
+    kept as it was. The mask is data indexed by the stage, so every stage still runs one
+    compiled program.
+    """
+    mask = jnp.asarray(active, bool)
+
+    def init(key, params):
+        return {"active": jnp.zeros((), bool), "inner": manager.init(key, params)}
+
+    def on_stage_start(mstate, state, stage):
+        on = mask[stage.index]
+        inner, state = jax.lax.cond(
+            on,
+            lambda: manager.on_stage_start(mstate["inner"], state, stage),
+            lambda: (mstate["inner"], state),
+        )
+        return {"active": on, "inner": inner}, state
+
+    def loss(mstate, params, obs, dist, values):
+        term = manager.loss(mstate["inner"], params, obs, dist, values)
+        return jnp.where(mstate["active"], term, 0.0)
+
+    def after_update(mstate, state, metrics):
+        inner, state = jax.lax.cond(
+            mstate["active"],
+            lambda: manager.after_update(mstate["inner"], state, metrics),
+            lambda: (mstate["inner"], state),
+        )
+        return {**mstate, "inner": inner}, state
+
+    return Manager(init, on_stage_start, loss, after_update)

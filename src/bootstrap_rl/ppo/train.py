@@ -104,13 +104,14 @@ def learning_rate_factor(config: PPOConfig, update: jax.Array) -> jax.Array:
     return 1.0 - update.astype(jnp.float32) / config.num_updates
 
 
-def max_truncations(config: PPOConfig, env_params) -> int:
-    """How many truncated steps one rollout (all envs) can hold, given the time limits in
-    ``env_params``: an env truncates at most once every ``max_steps_in_episode`` steps.
-    Without a concrete limit to read, every step may be one."""
+def max_truncations(config: PPOConfig, env_params, episode_limit: int | None = None) -> int:
+    """How many truncated steps one rollout (all envs) can hold, given the shortest time limit
+    (``episode_limit``, else read from ``env_params.max_steps_in_episode``): an env truncates
+    at most once every that many steps. Without a limit to read, every step may be one."""
     every_step = config.num_steps * config.num_envs
     try:
-        limit = int(np.min(np.asarray(env_params.max_steps_in_episode)))
+        limit = int(episode_limit if episode_limit is not None
+                    else np.min(np.asarray(env_params.max_steps_in_episode)))
     except (AttributeError, TypeError, ValueError, jax.errors.ConcretizationTypeError):
         return every_step
     if limit < 1:
@@ -124,11 +125,14 @@ def make_ppo(
     env_params,
     network: nn.Module | None = None,
     manager: Manager | None = None,
+    episode_limit: int | None = None,
 ) -> PPO:
     """Build PPO for ``env``. Nothing compiles here; every check has already run in config.
 
     ``manager`` (default: the no-op) hooks into the learner as described in
-    :mod:`bootstrap_rl.managers.base`.
+    :mod:`bootstrap_rl.managers.base`. ``episode_limit``: the shortest time limit of any
+    task the learner will meet, when ``env_params`` do not show it (a task distribution);
+    it sizes the critic pass over truncated steps' final observations.
     """
     network = network or make_actor_critic(
         env.action_space(env_params), config.hidden_sizes, config.activation
@@ -142,7 +146,7 @@ def make_ppo(
     )
     num_envs = config.num_envs
     observation_shape = tuple(env.observation_space(env_params).shape)
-    truncation_budget = max_truncations(config, env_params)
+    truncation_budget = max_truncations(config, env_params, episode_limit)
     step_envs = jax.vmap(env.step, in_axes=(0, 0, 0, None))
     reset_envs = jax.vmap(env.reset, in_axes=(0, None))
 

@@ -1,0 +1,513 @@
+"""Studies: every arm of a curriculum on one budget of env steps, evaluated as it trains.
+
+``run_study(curriculum, out_dir)`` expands the curriculum into arms (see :func:`expand_runs`),
+trains each with its seeds vmapped inside one compiled function per (arm, stage shape) —
+stages only swap data (their task sampler) — and writes one results directory:
+
+``study.json``            the resolved configuration and the arms (stages, budgets, parameter counts)
+``results.csv``           the tidy table: arm, seed, stage, env_steps, split, metric, value
+``parts/<run>/*.csv``     the same rows, one atomically written file per evaluation point
+``checkpoints/<run>/``    orbax checkpoints of every seed's parameters at each stage boundary
+``resume/<run>.npz``      the latest full learner state (for ``resume=True``)
+``timing/<run>.json``     wall time split into compilation, training and evaluation
+
+Evaluation happens at env step 0 and every ``curriculum.evaluation.every_env_steps``: each
+seed's policy plays episodes of the adult task and of every childhood stage's tasks (the
+``split`` column), and, once a stage has ended, the drift from the policy of that stage's end
+is measured on a fixed probe set of that stage's observations (metric ``policy_kl``).
+Training metrics are averaged over the interval (split ``train``).
+
+Everything derives from one root seed. Seed ``s`` of every arm starts from the same network
+and every arm is evaluated on the same episodes (common random numbers), so arms differ only
+by how they spend the budget. Resuming restarts from the last saved state on the same
+chunking, so an interrupted and resumed study ends with the same table as an uninterrupted one
+on the same device.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from bootstrap_rl import checkpoint, results
+from bootstrap_rl.curriculum import Curriculum
+from bootstrap_rl.evaluation import play_episodes, policy_kl
+from bootstrap_rl.managers import StageStart, only_in_stages
+from bootstrap_rl.ppo import make_ppo
+from bootstrap_rl.ppo.train import METRICS
+from bootstrap_rl.wrappers import TaskDistribution
+
+TABLE_COLUMNS = ("arm", "seed", "stage", "env_steps", "split", "metric", "value")
+# Distinct streams derived from the root seed.
+_INIT, _EVAL, _PROBE = 0, 1, 2
+
+
+class StudyError(ValueError):
+    """A study cannot start or resume as asked (the message says why and what to do)."""
+
+
+@dataclass(frozen=True)
+class Run:
+    """One compiled training run: one or more arms (``members``) × seeds, vmapped together.
+
+    Arms are members of one run when they share the schedule, manager and network and differ
+    only in data (a population's learning rates and entropy coefficients).
+    """
+
+    slug: str  # folder name
+    kind: str  # direct | curriculum | childhood | direct_adult_steps | population
+    members: tuple[str, ...]  # arm names
+    schedule: tuple[tuple[str, int], ...]  # (stage name, env steps), in order
+    method: str | None = None
+    hidden_sizes: tuple[int, ...] = ()
+    hparams: tuple[dict, ...] = ()  # per member: learning_rate, ent_coef
+    splits: tuple[str, ...] = ()  # evaluation splits (stage names)
+
+    @property
+    def budget(self) -> int:
+        return sum(steps for _, steps in self.schedule)
+
+
+def expand_runs(curriculum: Curriculum) -> list[Run]:
+    """The arms of a curriculum, grouped into compiled runs, in the order they are trained.
+
+    ``direct`` (adult task, whole budget), ``curriculum`` (the stages then the adult task,
+    plain fine-tuning), one ``childhood/<method>`` per method, ``direct_adult_steps`` (adult
+    task, adult steps only: the sunk-cost reference), and a population run per network width.
+    """
+    c = curriculum
+    learner = c.learner
+    default = ({"learning_rate": learner.learning_rate, "ent_coef": learner.ent_coef},)
+    adult = c.adult.name
+    splits = tuple(s.name for s in c.all_stages)
+    ladder = tuple((s.name, s.env_steps) for s in c.all_stages)
+    common = dict(hidden_sizes=learner.hidden_sizes, hparams=default, splits=splits)
+    runs = [Run("direct", "direct", ("direct",), ((adult, c.total_env_steps),), **common)]
+    if c.stages:
+        runs.append(Run("curriculum", "curriculum", ("curriculum",), ladder, **common))
+    for method in c.methods:
+        name = f"childhood/{method}"
+        runs.append(Run(name.replace("/", "-"), "childhood", (name,), ladder, method=method, **common))
+    if c.stages:
+        runs.append(Run("direct_adult_steps", "direct_adult_steps", ("direct_adult_steps",),
+                        ((adult, c.adult.env_steps),), **common))
+    if c.population is not None:
+        p = c.population
+        rates = p.learning_rate or (learner.learning_rate,)
+        entropies = p.ent_coef or (learner.ent_coef,)
+        for width in p.width or (learner.hidden_sizes[0],):
+            hidden = (int(width),) * len(learner.hidden_sizes)
+            grid = list(itertools.product(rates, entropies))
+            members = tuple(f"population/lr={lr:g},ent={ent:g},width={int(width)}" for lr, ent in grid)
+            hparams = tuple({"learning_rate": float(lr), "ent_coef": float(ent)} for lr, ent in grid)
+            runs.append(Run(f"population-width{int(width)}", "population", members,
+                            ((adult, c.total_env_steps),), hidden_sizes=hidden, hparams=hparams,
+                            splits=(adult,)))
+    return runs
+
+
+def resolved_config(curriculum: Curriculum, seeds: int, root_seed: int) -> dict:
+    """Everything that determines a study's numbers, as JSON (compared on resume)."""
+    return {**curriculum.to_dict(), "seeds": seeds, "root_seed": root_seed,
+            "jax_version": jax.__version__, "backend": jax.default_backend()}
+
+
+# --- one run ---------------------------------------------------------------------------------
+
+
+def _learner_key(curriculum: Curriculum, run: Run) -> tuple:
+    """What makes two runs' programs differ. Runs with equal keys share one compiled learner
+    (direct, curriculum and direct_adult_steps do): stages and arms only swap data."""
+    active = None
+    if run.method is not None:
+        stages = dict((s.name, s) for s in curriculum.all_stages)
+        active = tuple(
+            run.method in (stages[name].methods if stages[name].methods is not None else curriculum.methods)
+            for name, _ in run.schedule
+        )
+    # The anneal (if any) spans the run's own budget: a Python constant in the program.
+    budget = run.budget if curriculum.learner.anneal_lr else curriculum.total_env_steps
+    return (run.hidden_sizes, run.method, active, budget, run.splits)
+
+
+class _Learner:
+    """The compiled pieces for runs of one :func:`_learner_key`: PPO's chunk of updates,
+    stage starts, evaluation over every split, drift probes and KL."""
+
+    def __init__(self, curriculum: Curriculum, key: tuple):
+        c = curriculum
+        hidden_sizes, method, active, budget, _ = key
+        first = c.sampler(c.all_stages[0].name)
+        self.env = TaskDistribution(c.family, first)
+        manager = None if method is None else only_in_stages(c.methods[method], active)
+        config = c.learner.replace(total_timesteps=budget, hidden_sizes=hidden_sizes)
+        self.config = config
+        self.ppo = make_ppo(config, self.env, first, manager=manager, episode_limit=c.episode_limit)
+        self.updates_per_chunk = c.evaluation.every_env_steps // config.batch_size
+        ppo, evaluation = self.ppo, c.evaluation
+        network = ppo.network
+
+        def chunk(state):
+            return jax.lax.scan(lambda s, _: ppo.update(s), state, None, self.updates_per_chunk)
+
+        self.chunk = jax.jit(jax.vmap(chunk), donate_argnums=0)
+
+        def start_stage(state, sampler, index, is_adult):
+            state = ppo.reset_envs(state, sampler)
+            stage = StageStart(jnp.asarray(index, jnp.int32), jnp.asarray(is_adult, bool), sampler)
+            mstate, state = ppo.manager.on_stage_start(state.manager_state, state, stage)
+            return state.replace(manager_state=mstate)
+
+        def begin(key, hparams, sampler, is_adult):
+            # Initialisation enters the first stage in the same program (one compile fewer).
+            return start_stage(ppo.init(key).replace(hparams=hparams), sampler, 0, is_adult)
+
+        self.begin = jax.jit(jax.vmap(begin, in_axes=(0, 0, None, None)))
+        self.start_stage = jax.jit(jax.vmap(start_stage, in_axes=(0, None, None, None)))
+        episodes = evaluation.episodes
+        # Each evaluation episode's first steps double as the drift probe set of its split.
+        self.probe_steps = -(-evaluation.probe_observations // episodes)
+
+        def evaluate_splits(params, per_episode_samplers, key):
+            return play_episodes(
+                network, params, self.env, per_episode_samplers, key,
+                per_episode_samplers_count(per_episode_samplers), greedy=evaluation.greedy,
+                per_episode_params=True, record_steps=self.probe_steps,
+            )
+
+        # Every split's episodes in one loop (the task distribution is per episode), seeds vmapped.
+        self.evaluate = jax.jit(jax.vmap(evaluate_splits, in_axes=(0, None, 0)))
+        self.drift = jax.jit(jax.vmap(
+            lambda old, new, obs, weights: policy_kl(network, old, new, obs, weights)
+        ))
+
+    def param_count(self) -> int:
+        shapes = jax.eval_shape(self.ppo.init, jax.random.PRNGKey(0)).params
+        return int(sum(np.prod(x.shape) for x in jax.tree.leaves(shapes)))
+
+
+def _stack(trees):
+    return jax.tree.map(lambda *xs: jnp.stack(xs), *trees)
+
+
+def per_episode_samplers_count(samplers) -> int:
+    """How many episodes a per-episode stack of samplers describes (its leading axis)."""
+    leaves = jax.tree.leaves(samplers)
+    return leaves[0].shape[0] if leaves else 1
+
+
+def _seed_keys(root: jax.Array, stream: int, index: int, members: int, seeds: int) -> jax.Array:
+    """Keys ``[members*seeds]`` for one use: the same for every member (and arm) of a seed."""
+    base = jax.random.fold_in(jax.random.fold_in(root, stream), index)
+    per_seed = jax.vmap(lambda s: jax.random.fold_in(base, s))(jnp.arange(seeds))
+    return jnp.tile(per_seed, (members, 1))
+
+
+class _RunWriter:
+    """Rows of one run, one atomically written CSV per evaluation point."""
+
+    def __init__(self, out: Path, run: Run, seeds: int):
+        self.dir = out / "parts" / run.slug
+        self.run, self.seeds = run, seeds
+        self.dir.mkdir(parents=True, exist_ok=True)
+
+    def part(self, point: int) -> Path:
+        return self.dir / f"{point:05d}.csv"
+
+    def write(self, point: int, rows: list[tuple]) -> None:
+        import pandas as pd
+
+        frame = pd.DataFrame(rows, columns=TABLE_COLUMNS)
+        results.write_text(self.part(point), frame.to_csv(index=False))
+
+    def drop_after(self, point: int) -> None:
+        for path in self.dir.glob("*.csv"):
+            if int(path.stem) > point:
+                path.unlink()
+
+    def member_seed(self):
+        """(arm, seed) for every row of the vmapped batch, in batch order."""
+        return [(arm, seed) for arm in self.run.members for seed in range(self.seeds)]
+
+
+def _save_resume(path: Path, point: int, stage: int, fresh: bool, state, snapshots: dict) -> None:
+    """The full run state at an evaluation point, atomically (a temporary file, then a rename)."""
+    arrays = {f"state/{i}": np.asarray(x) for i, x in enumerate(jax.tree.leaves(jax.device_get(state)))}
+    for name, (params, probe, weights) in snapshots.items():
+        for i, x in enumerate(jax.tree.leaves(jax.device_get(params))):
+            arrays[f"snapshot/{name}/{i}"] = np.asarray(x)
+        arrays[f"probe/{name}"] = np.asarray(probe)
+        arrays[f"weights/{name}"] = np.asarray(weights)
+    arrays["point"], arrays["stage"], arrays["fresh"] = np.asarray(point), np.asarray(stage), np.asarray(fresh)
+    arrays["snapshots"] = np.asarray(list(snapshots), dtype=str)
+    tmp = path.with_name(f".{path.stem}.tmp.npz")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _load_resume(path: Path, state_like, params_like):
+    """The state saved by :func:`_save_resume`; ``*_like``: trees of arrays or shape structs."""
+    with np.load(path) as data:
+        def rebuild(like, prefix):
+            leaves, treedef = jax.tree.flatten(like)
+            arrays = []
+            for i, leaf in enumerate(leaves):
+                saved = data[f"{prefix}{i}"]
+                if saved.shape != tuple(leaf.shape):
+                    raise StudyError(f"{path}: the saved state does not fit this study ({prefix}{i}: "
+                                     f"{saved.shape} vs {tuple(leaf.shape)}); start a new results directory")
+                arrays.append(jnp.asarray(saved, dtype=leaf.dtype))
+            return jax.tree.unflatten(treedef, arrays)
+
+        state = rebuild(state_like, "state/")
+        snapshots = {}
+        for name in data["snapshots"].tolist():
+            params = rebuild(params_like, f"snapshot/{name}/")
+            snapshots[name] = (params, jnp.asarray(data[f"probe/{name}"]), jnp.asarray(data[f"weights/{name}"]))
+        return int(data["point"]), int(data["stage"]), bool(data["fresh"]), state, snapshots
+
+
+def _train_run(
+    curriculum: Curriculum,
+    run: Run,
+    learner: _Learner,
+    out: Path,
+    seeds: int,
+    root: jax.Array,
+    *,
+    resume: bool,
+    checkpoint_seconds: float,
+    log: Callable[[str], None],
+) -> dict:
+    """Train, evaluate and record one run; resumable at any saved evaluation point."""
+    c = curriculum
+    every = c.evaluation.every_env_steps
+    threshold = c.evaluation.success_threshold
+    episodes = c.evaluation.episodes
+    writer = _RunWriter(out, run, seeds)
+    done_marker = writer.dir / "DONE"
+    resume_path = out / "resume" / f"{run.slug}.npz"
+    if done_marker.exists():
+        log(f"{run.slug}: already complete")
+        return {}
+    members, splits = len(run.members), run.splits
+    rows_for = writer.member_seed()
+    batch = len(rows_for)
+    samplers = {name: c.sampler(name) for name in dict(run.schedule) | dict.fromkeys(splits)}
+    # One sampler per evaluation episode: every split's episodes run in one loop.
+    per_episode = jax.tree.map(lambda x: jnp.repeat(x, episodes, axis=0),
+                               _stack([samplers[name] for name in splits]))
+    stage_ends = np.cumsum([steps for _, steps in run.schedule])
+    num_points = run.budget // every
+    last_stage = len(run.schedule) - 1
+    hparams = {name: jnp.repeat(jnp.asarray([h[name] for h in run.hparams], jnp.float32), seeds)
+               for name in run.hparams[0]}
+    init_keys = _seed_keys(root, _INIT, 0, members, seeds)
+    first = samplers[run.schedule[0][0]]
+
+    timing = {"compile_and_first_chunk_s": 0.0, "train_s": 0.0, "eval_s": 0.0, "chunks": 0}
+    t0 = time.perf_counter()
+    snapshots: dict[str, tuple] = {}  # stage -> (params at its end, probe observations, weights)
+    if resume and resume_path.exists():
+        like = jax.eval_shape(learner.begin, init_keys, hparams, first, last_stage == 0)
+        point, stage, fresh_stage, state, snapshots = _load_resume(resume_path, like, like.params)
+        writer.drop_after(point)
+        log(f"{run.slug}: resuming at {point * every:,} env steps")
+    else:
+        writer.drop_after(-1)
+        state = learner.begin(init_keys, hparams, first, last_stage == 0)
+        point, stage, fresh_stage = 0, 0, False
+
+    def evaluate_now(point: int, stage_name: str, train_rows: list):
+        start = time.perf_counter()
+        played = learner.evaluate(state.params, per_episode, _seed_keys(root, _EVAL, point, members, seeds))
+        drift = {name: learner.drift(params, state.params, probe, weights)
+                 for name, (params, probe, weights) in snapshots.items()}
+        returns, lengths, drift = jax.device_get((played.returns, played.lengths, drift))
+        returns = returns.reshape(batch, len(splits), episodes)
+        lengths = lengths.reshape(batch, len(splits), episodes)
+        timing["eval_s"] += time.perf_counter() - start
+        env_steps = point * every
+        rows = list(train_rows)
+        for b, (arm, seed) in enumerate(rows_for):
+            for s, split in enumerate(splits):
+                rows.append((arm, seed, stage_name, env_steps, split, "return", float(returns[b, s].mean())))
+                rows.append((arm, seed, stage_name, env_steps, split, "length", float(lengths[b, s].mean())))
+                if threshold is not None:
+                    rows.append((arm, seed, stage_name, env_steps, split, "success",
+                                 float((returns[b, s] > threshold).mean())))
+            for name, kl in drift.items():
+                rows.append((arm, seed, stage_name, env_steps, name, "policy_kl", float(kl[b])))
+        writer.write(point, rows)
+        return played
+
+    if point == 0 and not (resume and resume_path.exists()):
+        evaluate_now(0, run.schedule[0][0], [])
+    last_save = time.perf_counter()
+    while point < num_points:
+        stage_name = run.schedule[stage][0]
+        if fresh_stage:
+            state = learner.start_stage(state, samplers[stage_name], stage, stage == last_stage)
+            fresh_stage = False
+        start = time.perf_counter()
+        state, metrics = learner.chunk(state)
+        metrics = jax.device_get(metrics)  # waits for the chunk to finish
+        elapsed = time.perf_counter() - start
+        if timing["chunks"] == 0:
+            timing["compile_and_first_chunk_s"] = time.perf_counter() - t0
+        else:
+            timing["train_s"] += elapsed
+        timing["chunks"] += 1
+        point += 1
+        env_steps = point * every
+        played = evaluate_now(point, stage_name, _train_rows(metrics, rows_for, stage_name, env_steps))
+        stage_over = env_steps == stage_ends[stage]
+        if stage_over:
+            checkpoint.save(out / "checkpoints" / run.slug / f"{stage}_{stage_name}", state.params)
+            if stage < last_stage:
+                # The probe set: what this end-of-stage policy saw on its own stage's tasks.
+                s = splits.index(stage_name)
+                cut = slice(s * episodes, (s + 1) * episodes)
+                probe = played.observations[:, :, cut]  # [batch, steps, episodes, ...]
+                weights = played.seen[:, :, cut]
+                snapshots[stage_name] = (
+                    jax.tree.map(jnp.copy, state.params),
+                    probe.reshape(batch, -1, *probe.shape[3:]),
+                    weights.reshape(batch, -1),
+                )
+                stage += 1
+                fresh_stage = True
+                log(f"{run.slug}: stage {stage_name} done at {env_steps:,} env steps")
+        if point < num_points and (stage_over or time.perf_counter() - last_save >= checkpoint_seconds):
+            # At a boundary this is saved before the next stage starts (fresh_stage), so a
+            # resume enters it through start_stage, as an uninterrupted run does.
+            _save_resume(resume_path, point, stage, fresh_stage, state, snapshots)
+            last_save = time.perf_counter()
+    results.write_json(out / "timing" / f"{run.slug}.json", timing)
+    done_marker.write_text("")
+    resume_path.unlink(missing_ok=True)
+    return timing
+
+
+def _train_rows(metrics: dict, rows_for: list, stage_name: str, env_steps: int) -> list[tuple]:
+    """Training metrics averaged over the interval's updates (NaN-skipping), one row each."""
+    rows = []
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN: no episode ended
+        for name in METRICS:
+            values = np.nanmean(np.asarray(metrics[name], np.float64), axis=1)
+            for b, (arm, seed) in enumerate(rows_for):
+                if np.isfinite(values[b]):
+                    rows.append((arm, seed, stage_name, env_steps, "train", name, float(values[b])))
+    return rows
+
+
+def run_study(
+    curriculum: Curriculum,
+    out_dir: str | Path,
+    *,
+    seeds: int | None = None,
+    root_seed: int = 0,
+    resume: bool = False,
+    checkpoint_seconds: float = 60.0,
+    log: Callable[[str], None] = print,
+) -> Path:
+    """Train every arm of ``curriculum`` and write the results directory ``out_dir``.
+
+    ``resume=True`` continues a study interrupted in ``out_dir`` (which must have been
+    started with the same configuration); without it, ``out_dir`` must not hold a study.
+    The learner state is saved at every stage boundary and at most every
+    ``checkpoint_seconds`` otherwise. Returns the path of ``results.csv``.
+    """
+    seeds = curriculum.seeds if seeds is None else seeds
+    if not isinstance(seeds, int) or seeds < 1:
+        raise StudyError(f"seeds: must be a positive integer, got {seeds!r}")
+    out = Path(out_dir)
+    config = json.loads(json.dumps(resolved_config(curriculum, seeds, root_seed), default=str))
+    study_file = out / "study.json"
+    if study_file.exists():
+        if not resume:
+            raise StudyError(f"{out} already holds a study; pass --resume to continue it, or choose another directory")
+        saved = json.loads(study_file.read_text())["config"]
+        if saved != config:
+            changed = sorted(k for k in set(saved) | set(config) if saved.get(k) != config.get(k))
+            raise StudyError(f"{out}: cannot resume, the configuration differs in {changed}")
+    elif out.exists() and any(out.iterdir()):
+        raise StudyError(f"{out} is not empty and holds no study.json; choose another directory")
+
+    runs = expand_runs(curriculum)
+    compiled: dict[tuple, _Learner] = {}
+    learners = {}
+    for run in runs:
+        key = _learner_key(curriculum, run)
+        if key not in compiled:
+            compiled[key] = _Learner(curriculum, key)
+        learners[run.slug] = compiled[key]
+    arms = []
+    for run in runs:
+        offsets = np.concatenate([[0], np.cumsum([s for _, s in run.schedule])])
+        for m, name in enumerate(run.members):
+            arms.append({
+                "name": name, "kind": run.kind, "run": run.slug, "method": run.method,
+                "budget_env_steps": run.budget,
+                "param_count": learners[run.slug].param_count(),
+                "stages": [{"name": n, "start_env_steps": int(a), "end_env_steps": int(b)}
+                           for (n, _), a, b in zip(run.schedule, offsets[:-1], offsets[1:])],
+                "hparams": run.hparams[m] if run.kind == "population" else None,
+            })
+    c = curriculum
+    results.write_json(study_file, {
+        "curriculum": c.name, "description": c.description, "seeds": seeds, "root_seed": root_seed,
+        "total_env_steps": c.total_env_steps, "eval_every": c.evaluation.every_env_steps,
+        "score_metric": "success" if c.evaluation.success_threshold is not None else "return",
+        "adult_stage": c.adult.name, "stages": [s.name for s in c.all_stages], "arms": arms,
+        "population": config["population"], "config": config,
+    })
+    root = jax.random.PRNGKey(root_seed)
+    for run in runs:
+        log(f"{run.slug}: {len(run.members)} arm(s) x {seeds} seeds, {run.budget:,} env steps each")
+        _train_run(c, run, learners[run.slug], out, seeds, root, resume=resume,
+                   checkpoint_seconds=checkpoint_seconds, log=log)
+    return consolidate(out)
+
+
+def consolidate(out: str | Path) -> Path:
+    """Concatenate every part into ``results.csv`` (atomically) and return its path."""
+    import pandas as pd
+
+    out = Path(out)
+    parts = sorted((out / "parts").glob("*/*.csv"))
+    frames = [pd.read_csv(p) for p in parts]
+    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=TABLE_COLUMNS)
+    return results.write_text(out / "results.csv", table.to_csv(index=False))
+
+
+def read_results(out: str | Path):
+    """The study's tidy table (``results.csv``, or the parts written so far) as a DataFrame."""
+    import pandas as pd
+
+    out = Path(out)
+    if (out / "results.csv").exists():
+        return pd.read_csv(out / "results.csv")
+    parts = sorted((out / "parts").glob("*/*.csv"))
+    if not parts:
+        return pd.DataFrame(columns=TABLE_COLUMNS)
+    return pd.concat([pd.read_csv(p) for p in parts], ignore_index=True)
+
+
+__all__ = ["Run", "StudyError", "TABLE_COLUMNS", "consolidate", "expand_runs", "read_results",
+           "resolved_config", "run_study"]

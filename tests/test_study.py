@@ -1,0 +1,218 @@
+"""Studies end to end at toy size: arms at an equal budget, evaluation with retention and
+drift, managers switched per stage, populations, checkpoints, and resume after SIGKILL."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import jax
+import numpy as np
+import pandas as pd
+import pytest
+
+from bootstrap_rl import checkpoint, curriculum as cu, study
+
+# Identical programs compiled in this module's runs (and its subprocess) are compiled once.
+CACHE = {"JAX_COMPILATION_CACHE_DIR": None}
+
+TINY = textwrap.dedent('''
+    """A toy CartPole curriculum for tests: 4 envs x 16 steps per update."""
+    import jax.numpy as jnp
+
+    from bootstrap_rl.curricula.cartpole_physics import physics
+    from bootstrap_rl.curriculum import Curriculum, Evaluation, Population, Stage
+    from bootstrap_rl.managers import Manager
+    from bootstrap_rl.ppo import PPOConfig
+
+
+    def marker():
+        """Sets the learning rate to 1e-3 * (stage index + 1) when a stage starts."""
+        def on_stage_start(mstate, state, stage):
+            lr = 1e-3 * (stage.index + 1).astype(jnp.float32)
+            return mstate, state.replace(hparams={**state.hparams, "learning_rate": lr})
+        return Manager(
+            init=lambda key, params: (),
+            on_stage_start=on_stage_start,
+            loss=lambda mstate, params, obs, dist, values: jnp.zeros(()),
+            after_update=lambda mstate, state, metrics: (mstate, state),
+        )
+
+
+    CURRICULUM = Curriculum(
+        name="tiny_physics",
+        env="CartPole-v1",
+        stages=(
+            Stage("easy", physics((3.0, 5.0), (0.8, 1.0)), env_steps=256, methods=("marker",)),
+            Stage("medium", physics((8.0, 11.0), (0.45, 0.6)), env_steps=512, methods=()),
+        ),
+        adult=Stage("hard", physics((15.0, 20.0), (0.15, 0.25)), env_steps=512),
+        total_env_steps=1280,
+        learner=PPOConfig(num_envs=4, num_steps=16, update_epochs=1, num_minibatches=2,
+                          anneal_lr=False, hidden_sizes=(16, 16)),
+        evaluation=Evaluation(every_env_steps=128, episodes=4, probe_observations=32),
+        methods={"marker": marker()},
+        population=Population(learning_rate=(1e-3, 3e-4)),
+        seeds=2,
+    )
+''')
+EVERY, ADULT, TOTAL = 128, 512, 1280
+STAGES = {"easy": (0, 256), "medium": (256, 768), "hard": (768, 1280)}
+
+
+@pytest.fixture(scope="module")
+def compile_cache(tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("jax_cache"))
+    before = (jax.config.jax_compilation_cache_dir, jax.config.jax_persistent_cache_min_compile_time_secs)
+    jax.config.update("jax_compilation_cache_dir", path)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+    CACHE["JAX_COMPILATION_CACHE_DIR"] = path
+    yield path
+    jax.config.update("jax_compilation_cache_dir", before[0])
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", before[1])
+
+
+@pytest.fixture(scope="module")
+def tiny_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("outside_repo") / "tiny_physics.py"
+    path.write_text(TINY)
+    return path
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory, tiny_file, compile_cache):
+    out = tmp_path_factory.mktemp("study") / "tiny"
+    study.run_study(cu.load(str(tiny_file)), out, root_seed=7, log=lambda line: None)
+    return out
+
+
+@pytest.fixture(scope="module")
+def table(finished):
+    return pd.read_csv(finished / "results.csv")
+
+
+def test_every_arm_gets_the_same_budget_and_is_evaluated_on_the_same_steps(finished, table):
+    meta = json.loads((finished / "study.json").read_text())
+    arms = {a["name"]: a for a in meta["arms"]}
+    assert set(arms) == {"direct", "curriculum", "childhood/marker", "direct_adult_steps",
+                         "population/lr=0.001,ent=0.01,width=16", "population/lr=0.0003,ent=0.01,width=16"}
+    assert list(table.columns) == list(study.TABLE_COLUMNS)
+    for name, arm in arms.items():
+        budget = ADULT if name == "direct_adult_steps" else TOTAL
+        assert arm["budget_env_steps"] == budget
+        evaluated = table[(table.arm == name) & (table.split == "hard") & (table.metric == "return")]
+        assert sorted(evaluated.env_steps.unique()) == list(range(0, budget + 1, EVERY))
+        assert sorted(evaluated.seed.unique()) == [0, 1]
+    assert [s["name"] for s in arms["curriculum"]["stages"]] == ["easy", "medium", "hard"]
+    assert arms["curriculum"]["stages"][1] == {"name": "medium", "start_env_steps": 256, "end_env_steps": 768}
+    assert arms["direct"]["param_count"] == arms["curriculum"]["param_count"] > 0
+    assert meta["score_metric"] == "return" and meta["adult_stage"] == "hard"
+
+
+def test_rows_carry_the_stage_the_arm_was_in(table):
+    rows = table[(table.arm == "curriculum") & (table.split == "train")]
+    for stage, (start, end) in STAGES.items():
+        at = rows[(rows.env_steps > start) & (rows.env_steps <= end)]
+        assert set(at.stage) == {stage}, stage
+    assert set(table[table.arm == "direct"].stage) == {"hard"}
+
+
+def test_arms_share_initial_networks_and_evaluation_episodes(table):
+    # Common random numbers: at step 0 every arm is the same network on the same episodes.
+    start = table[(table.env_steps == 0) & (table.metric == "return")]
+    by_arm = start.pivot_table(index=["seed", "split"], columns="arm", values="value")
+    reference = by_arm["direct"]
+    for arm in ("curriculum", "childhood/marker", "direct_adult_steps"):
+        np.testing.assert_array_equal(by_arm[arm], reference)
+    # With a constant learning rate, direct_adult_steps is direct cut at the adult budget.
+    def rows(arm):
+        t = table[(table.arm == arm) & (table.env_steps <= ADULT)].drop(columns="arm")
+        return t.sort_values(list(t.columns)).reset_index(drop=True)
+    pd.testing.assert_frame_equal(rows("direct"), rows("direct_adult_steps"), check_exact=True)
+
+
+def test_retention_splits_and_drift_from_each_finished_stage(table):
+    curriculum = table[table.arm == "curriculum"]
+    assert set(curriculum.split) == {"train", "easy", "medium", "hard"}
+    drift = curriculum[curriculum.metric == "policy_kl"]
+    assert set(drift.split) == {"easy", "medium"}
+    easy = drift[drift.split == "easy"]
+    assert easy.env_steps.min() == STAGES["easy"][1] + EVERY  # measured once the stage is over
+    assert drift[drift.split == "medium"].env_steps.min() == STAGES["medium"][1] + EVERY
+    assert (drift.value >= 0).all() and (easy.value > 0).any()  # training moves the policy
+    assert table[table.arm == "direct"].metric.ne("policy_kl").all()
+
+
+def test_methods_run_only_in_their_stages(table):
+    lr = table[(table.split == "train") & (table.metric == "learning_rate")]
+    marker = lr[lr.arm == "childhood/marker"]
+    expected = {"easy": 1e-3, "medium": 1e-3, "hard": 3e-3}  # switched off in medium: kept
+    for stage, value in expected.items():
+        np.testing.assert_allclose(marker[marker.stage == stage].value, value, rtol=1e-6)
+    np.testing.assert_allclose(lr[lr.arm == "curriculum"].value, 2.5e-4, rtol=1e-6)
+
+
+def test_population_members_train_with_their_own_hyperparameters(finished, table):
+    lr = table[(table.split == "train") & (table.metric == "learning_rate")]
+    for arm, value in (("population/lr=0.001,ent=0.01,width=16", 1e-3),
+                       ("population/lr=0.0003,ent=0.01,width=16", 3e-4)):
+        np.testing.assert_allclose(lr[lr.arm == arm].value, value, rtol=1e-6)
+        assert set(table[table.arm == arm].split) == {"train", "hard"}
+    meta = json.loads((finished / "study.json").read_text())
+    hparams = {a["name"]: a["hparams"] for a in meta["arms"] if a["kind"] == "population"}
+    assert hparams["population/lr=0.0003,ent=0.01,width=16"] == {"learning_rate": 3e-4, "ent_coef": 0.01}
+
+
+def test_checkpoints_at_stage_boundaries(finished):
+    folders = sorted(p.name for p in (finished / "checkpoints" / "curriculum").iterdir())
+    assert folders == ["0_easy", "1_medium", "2_hard"]
+    params = checkpoint.restore(finished / "checkpoints" / "curriculum" / "1_medium")
+    kernels = [x for x in jax.tree.leaves(params) if np.ndim(x) == 3]
+    assert kernels and all(k.shape[0] == 2 for k in kernels)  # every seed's parameters
+    # The finished study leaves no resume state behind.
+    assert not list((finished / "resume").glob("*.npz")) if (finished / "resume").exists() else True
+
+
+def test_an_existing_study_is_not_overwritten_and_resume_checks_the_config(finished, tiny_file, tmp_path):
+    with pytest.raises(study.StudyError, match="--resume"):
+        study.run_study(cu.load(str(tiny_file)), finished, root_seed=7, log=lambda line: None)
+    with pytest.raises(study.StudyError, match="root_seed"):
+        study.run_study(cu.load(str(tiny_file)), finished, root_seed=8, resume=True, log=lambda line: None)
+
+
+KILLER = textwrap.dedent('''
+    import os, signal, sys
+    from bootstrap_rl import curriculum, study
+
+    write = study._RunWriter.write
+
+    def write_then_die(self, point, rows):
+        write(self, point, rows)
+        if self.run.slug == "curriculum" and point == 4:  # mid-stage: medium spans points 3-6
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    study._RunWriter.write = write_then_die
+    study.run_study(curriculum.load(sys.argv[1]), sys.argv[2], root_seed=7, checkpoint_seconds=0)
+''')
+
+
+def test_a_study_killed_mid_stage_resumes_to_the_same_table(finished, tiny_file, tmp_path, compile_cache):
+    out = tmp_path / "killed"
+    env = {**os.environ, "JAX_COMPILATION_CACHE_DIR": compile_cache,
+           "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"}
+    killed = subprocess.run([sys.executable, "-c", KILLER, str(tiny_file), str(out)], env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert not (out / "results.csv").exists()
+    assert (out / "resume" / "curriculum.npz").exists()
+    assert (out / "parts" / "curriculum" / "00004.csv").exists()  # written past the saved state
+
+    study.run_study(cu.load(str(tiny_file)), out, root_seed=7, resume=True, log=lambda line: None)
+
+    def ordered(path):
+        t = pd.read_csv(path)
+        return t.sort_values(list(study.TABLE_COLUMNS[:-1])).reset_index(drop=True)
+
+    pd.testing.assert_frame_equal(ordered(out / "results.csv"), ordered(finished / "results.csv"), check_exact=True)
