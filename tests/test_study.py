@@ -36,7 +36,7 @@ TINY = textwrap.dedent('''
         return Manager(
             init=lambda key, params: (),
             on_stage_start=on_stage_start,
-            loss=lambda mstate, params, obs, dist, values: jnp.zeros(()),
+            loss=lambda mstate, params, obs, dist, values, policy: jnp.zeros(()),
             after_update=lambda mstate, state, metrics: (mstate, state),
         )
 

@@ -42,7 +42,7 @@ import numpy as np
 from bootstrap_rl import checkpoint, results
 from bootstrap_rl.curriculum import Curriculum
 from bootstrap_rl.evaluation import play_episodes, policy_kl
-from bootstrap_rl.managers import StageStart, only_in_stages
+from bootstrap_rl.managers import BATCH_AXIS, StageStart, only_in_stages
 from bootstrap_rl.ppo import make_ppo
 from bootstrap_rl.ppo.train import METRICS
 from bootstrap_rl.wrappers import TaskDistribution
@@ -160,7 +160,7 @@ class _Learner:
         def chunk(state):
             return jax.lax.scan(lambda s, _: ppo.update(s), state, None, self.updates_per_chunk)
 
-        self.chunk = jax.jit(jax.vmap(chunk), donate_argnums=0)
+        self.chunk = jax.jit(jax.vmap(chunk, axis_name=BATCH_AXIS), donate_argnums=0)
 
         def start_stage(state, sampler, index, is_adult):
             state = ppo.reset_envs(state, sampler)
@@ -172,8 +172,8 @@ class _Learner:
             # Initialisation enters the first stage in the same program (one compile fewer).
             return start_stage(ppo.init(key).replace(hparams=hparams), sampler, 0, is_adult)
 
-        self.begin = jax.jit(jax.vmap(begin, in_axes=(0, 0, None, None)))
-        self.start_stage = jax.jit(jax.vmap(start_stage, in_axes=(0, None, None, None)))
+        self.begin = jax.jit(jax.vmap(begin, in_axes=(0, 0, None, None), axis_name=BATCH_AXIS))
+        self.start_stage = jax.jit(jax.vmap(start_stage, in_axes=(0, None, None, None), axis_name=BATCH_AXIS))
         episodes = evaluation.episodes
         # Each evaluation episode's first steps double as the drift probe set of its split.
         self.probe_steps = -(-evaluation.probe_observations // episodes)

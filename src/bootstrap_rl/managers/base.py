@@ -16,12 +16,17 @@ learner's :class:`~bootstrap_rl.ppo.TrainState`, whose ``manager_state`` field h
 ``on_stage_start(mstate, state, stage) -> (mstate, state)``
     at the start of every stage (``stage``: :class:`StageStart`). Allocate or generate a
     subsystem, freeze slots, keep a teacher, reset hyperparameters.
-``loss(mstate, params, obs, dist, values) -> scalar``
+``loss(mstate, params, obs, dist, values, policy) -> scalar``
     added to PPO's loss on every minibatch: distillation targets, regularisers. ``dist`` and
-    ``values`` are the network's outputs on ``obs``.
+    ``values`` are the network's outputs on ``obs``; ``policy(params, obs) -> dist`` evaluates
+    any parameters' policy (a teacher kept in ``mstate``, say).
 ``after_update(mstate, state, metrics) -> (mstate, state)``
     after every PPO update, inside the compiled loop: online hyperparameter control,
     population-based training, memory writes. ``metrics``: that update's scalar metrics.
+
+Hooks run per seed, under ``vmap``. A study vmaps its seeds (and population members) with
+``axis_name=BATCH_AXIS``, so a hook that needs the whole population (PBT) can use collectives
+such as ``jax.lax.all_gather(x, BATCH_AXIS)``.
 """
 
 from __future__ import annotations
@@ -31,6 +36,9 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+
+
+BATCH_AXIS = "batch"  # the name of the vmapped seeds × members axis in studies
 
 
 class StageStart(NamedTuple):
@@ -46,7 +54,7 @@ class Manager(NamedTuple):
 
     init: Callable[[jax.Array, Any], Any]
     on_stage_start: Callable[[Any, Any, StageStart], tuple[Any, Any]]
-    loss: Callable[[Any, Any, jax.Array, Any, jax.Array], jax.Array]
+    loss: Callable[..., jax.Array]
     after_update: Callable[[Any, Any, dict], tuple[Any, Any]]
 
 
@@ -55,7 +63,7 @@ def identity() -> Manager:
     return Manager(
         init=lambda key, params: (),
         on_stage_start=lambda mstate, state, stage: (mstate, state),
-        loss=lambda mstate, params, obs, dist, values: jnp.zeros((), jnp.float32),
+        loss=lambda mstate, params, obs, dist, values, policy: jnp.zeros((), jnp.float32),
         after_update=lambda mstate, state, metrics: (mstate, state),
     )
 
@@ -84,10 +92,10 @@ def chain(*managers: Manager) -> Manager:
 
         return hook
 
-    def loss(mstates, params, obs, dist, values):
+    def loss(mstates, params, obs, dist, values, policy):
         total = jnp.zeros((), jnp.float32)
         for manager, mstate in zip(managers, mstates):
-            total = total + manager.loss(mstate, params, obs, dist, values)
+            total = total + manager.loss(mstate, params, obs, dist, values, policy)
         return total
 
     return Manager(init, threaded("on_stage_start"), loss, threaded("after_update"))
@@ -114,8 +122,8 @@ def only_in_stages(manager: Manager, active: tuple[bool, ...]) -> Manager:
         )
         return {"active": on, "inner": inner}, state
 
-    def loss(mstate, params, obs, dist, values):
-        term = manager.loss(mstate["inner"], params, obs, dist, values)
+    def loss(mstate, params, obs, dist, values, policy):
+        term = manager.loss(mstate["inner"], params, obs, dist, values, policy)
         return jnp.where(mstate["active"], term, 0.0)
 
     def after_update(mstate, state, metrics):

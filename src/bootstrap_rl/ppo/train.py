@@ -222,6 +222,9 @@ def make_ppo(
         )
         return state, (transition, ends)
 
+    def policy(params, obs):
+        return network.apply(params, obs, method="policy")
+
     def minibatch_step(carry, minibatch):
         params, opt_state, hparams, learning_rate, manager_state = carry
         obs, actions, old_log_probs, old_values, advantages, targets = minibatch
@@ -233,7 +236,8 @@ def make_ppo(
                 advantages, targets,
                 clip_eps=config.clip_eps, vf_coef=config.vf_coef, ent_coef=hparams["ent_coef"],
             )
-            return loss + manager.loss(manager_state, p, obs, dist, values), diagnostics
+            extra = manager.loss(manager_state, p, obs, dist, values, policy)
+            return loss + extra, diagnostics
 
         grads, diagnostics = jax.grad(loss_fn, has_aux=True)(params)
         updates, opt_state = optimizer.update(grads, opt_state, params)

@@ -1,0 +1,71 @@
+"""The manager protocol: identity changes nothing, chain applies in order, losses add up, and
+only_in_stages switches a manager by stage."""
+
+import jax
+import jax.numpy as jnp
+import pytest
+from flax import struct
+
+from bootstrap_rl.managers import Manager, StageStart, chain, identity, only_in_stages
+
+
+@struct.dataclass
+class State:
+    hparams: dict
+    manager_state: tuple = ()
+
+
+def scaling(factor, offset, penalty):
+    """lr -> lr * factor + offset at stage start and after every update; a constant loss."""
+    def change(mstate, state, _):
+        lr = state.hparams["learning_rate"] * factor + offset
+        return mstate + 1, state.replace(hparams={**state.hparams, "learning_rate": lr})
+
+    return Manager(
+        init=lambda key, params: jnp.zeros((), jnp.int32),
+        on_stage_start=change,
+        loss=lambda mstate, params, obs, dist, values, policy: jnp.float32(penalty),
+        after_update=change,
+    )
+
+
+STATE = State(hparams={"learning_rate": jnp.float32(1.0)})
+STAGE = StageStart(jnp.int32(0), jnp.bool_(False), None)
+
+
+def test_identity_changes_nothing():
+    m = identity()
+    mstate = m.init(jax.random.PRNGKey(0), {})
+    assert m.on_stage_start(mstate, STATE, STAGE) == (mstate, STATE)
+    assert m.after_update(mstate, STATE, {}) == (mstate, STATE)
+    assert m.loss(mstate, {}, None, None, None, None) == 0
+
+
+@pytest.mark.parametrize("hook, arg", [("on_stage_start", STAGE), ("after_update", {})])
+def test_chain_applies_managers_in_order(hook, arg):
+    double, plus_one = scaling(2.0, 0.0, 0.25), scaling(1.0, 1.0, 0.5)
+    for managers, expected in (((double, plus_one), 3.0), ((plus_one, double), 4.0)):
+        m = chain(*managers)
+        mstate = m.init(jax.random.PRNGKey(0), {})
+        mstate, state = getattr(m, hook)(mstate, STATE, arg)
+        assert float(state.hparams["learning_rate"]) == expected  # (1*2)+1 or (1+1)*2
+        assert [int(x) for x in mstate] == [1, 1]  # each kept its own state
+        assert float(m.loss(mstate, {}, None, None, None, None)) == 0.75  # losses add up
+
+
+def test_chain_rejects_what_is_not_a_manager():
+    with pytest.raises(TypeError, match=r"managers\[1\]"):
+        chain(identity(), lambda x: x)
+
+
+def test_only_in_stages_switches_by_stage_index():
+    m = only_in_stages(scaling(2.0, 0.0, 1.0), (True, False, True))
+    mstate = m.init(jax.random.PRNGKey(0), {})
+    state = STATE
+    seen = []
+    for index in range(3):
+        mstate, state = m.on_stage_start(mstate, state, StageStart(jnp.int32(index), jnp.bool_(index == 2), None))
+        mstate, state = jax.jit(m.after_update)(mstate, state, {})
+        seen.append((float(state.hparams["learning_rate"]), float(m.loss(mstate, {}, None, None, None, None))))
+    # Stage 0: x2 at start, x2 after the update; stage 1: off (kept, no loss); stage 2: x2 x2.
+    assert seen == [(4.0, 1.0), (4.0, 0.0), (16.0, 1.0)]
