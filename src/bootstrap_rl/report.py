@@ -346,6 +346,10 @@ def _colors(study: Study) -> dict[str, str]:
 
 def _finish(ax, xlabel="total env steps", ylabel=None, legend=True):
     ax.set_xlabel(xlabel)
+    if "env steps" in xlabel:  # 1.2M rather than 1200000: readable in small panels
+        from matplotlib.ticker import EngFormatter
+
+        ax.xaxis.set_major_formatter(EngFormatter(sep=""))
     if ylabel:
         ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
