@@ -527,6 +527,15 @@ class Playroom(environment.Environment[EnvState, EnvParams]):
         (see the module-level :func:`task_distribution`), for this grid size."""
         return task_distribution(kinds, size=self.size, **kwargs)
 
+    def shortest_episode(self, distribution) -> int | None:
+        """The shortest time limit among the kinds a :func:`task_distribution` can draw
+        (``None`` for any other sampler)."""
+        if getattr(distribution, "func", None) is not _sample_from_kinds:
+            return None
+        weights = np.asarray(distribution.keywords["weights"])
+        limits = np.asarray(distribution.keywords["step_limits"])
+        return int(limits[weights > 0].min())
+
     def validate_params(self, params: EnvParams) -> EnvParams:
         """Raise ``ValueError`` naming the field if concrete params are not a valid task."""
         return validate_params(params, size=self.size)

@@ -1,6 +1,9 @@
 """Curricula: validation names the bad field before anything compiles; modules are found by
 name, by path and with presets."""
 
+import json
+import subprocess
+import sys
 import textwrap
 
 import jax
@@ -12,10 +15,11 @@ from jax.tree_util import Partial
 
 from bootstrap_rl import curriculum as cu
 from bootstrap_rl.curriculum import Curriculum, Evaluation, Population, Stage
+from bootstrap_rl.envs import playroom as pr
 from bootstrap_rl.managers import identity
 from bootstrap_rl.ppo import ConfigError, PPOConfig
 
-LEARNER = PPOConfig(num_envs=4, num_steps=16)  # 64 transitions per update
+LEARNER = PPOConfig(num_envs=4, num_steps=16, anneal_lr=False)  # 64 transitions per update
 
 
 def playroom(**changes):
@@ -56,13 +60,32 @@ def test_a_valid_curriculum_resolves_every_stage_to_one_sampler_function():
      "stages[0].methods"),
     (dict(methods={"x": "not a manager"}), "methods['x']"),
     (dict(env="Playroom-Nope-v0"), "env"),
+    (dict(learner=LEARNER.replace(anneal_lr=True)), "learner.anneal_lr"),
     (dict(adult=Stage("treasure", 3, 512)), "adult.tasks"),
 ])
 def test_errors_name_the_field(changes, field):
     assert error_field(**changes) == field
 
 
+def test_stages_must_share_one_sampler_function_and_data_shapes():
+    other = Partial(lambda key, w: pr.task_distribution("goto")(key), w=jnp.ones(3))
+    assert error_field(stages=(Stage("turn", "turn", 256), Stage("goto", other, 256))) == "stages[1].tasks"
+    assert error_field(adult=Stage("treasure", Partial(pr._sample_from_kinds, weights=jnp.ones(3) / 3,
+                                                       step_limits=jnp.ones(3, jnp.int32),
+                                                       wall_range=jnp.asarray([4, 4]), size=jnp.asarray(9)),
+                                   512)) == "adult.tasks"
+
+
+def test_the_shortest_time_limit_is_exact_even_for_a_rare_kind():
+    # 1% turn (8 steps) among treasure (256): 64 random draws would likely miss it.
+    c = playroom(adult=Stage("treasure", {"treasure": 0.99, "turn": 0.01}, 512),
+                 stages=(Stage("unlock", "unlock", 256), Stage("goto", "goto", 256)))
+    assert c.episode_limit == 8
+
+
 def test_stage_and_evaluation_fields_are_checked_at_construction():
+    with pytest.raises(ConfigError, match="methods"):
+        Stage("turn", "turn", 64, methods="marker")
     with pytest.raises(ConfigError, match="env_steps"):
         Stage("turn", "turn", 0)
     with pytest.raises(ConfigError, match="name"):
@@ -71,6 +94,8 @@ def test_stage_and_evaluation_fields_are_checked_at_construction():
         Evaluation(every_env_steps=64, episodes=0)
     with pytest.raises(ConfigError, match="population.learning_rate"):
         Population(learning_rate=(0.0,))
+    with pytest.raises(ConfigError, match="population.learning_rate: values must be distinct"):
+        Population(learning_rate=(1e-3, 0.001))  # both would be named lr=0.001
 
 
 def test_a_sampler_of_another_family_is_refused():
@@ -111,15 +136,22 @@ class Echo(environment.Environment):
         return spaces.Box(-1, 1, params.target.shape)
 
 
-def test_mismatched_observation_spaces_between_stages_are_refused():
-    def sampler(size):
-        return Partial(lambda key: EchoParams(target=jnp.zeros(size)))
+def echo_tasks(key, target):
+    return EchoParams(target=target)
 
+
+def test_mismatched_observation_spaces_between_stages_are_refused():
+    # The observation is the target: stages with targets of other lengths cannot share a network.
+    def stages(first, second):
+        return dict(stages=(Stage("a", Partial(echo_tasks, target=jnp.zeros(first)), 64),),
+                    adult=Stage("b", Partial(echo_tasks, target=jnp.zeros(second)), 64))
+
+    Curriculum(name="echo", env=Echo(), total_env_steps=128, learner=LEARNER,
+               evaluation=Evaluation(every_env_steps=64), **stages(2, 2))
     with pytest.raises(ConfigError) as info:
-        Curriculum(name="echo", env=Echo(), stages=(Stage("a", sampler(2), 64),),
-                   adult=Stage("b", sampler(3), 64), total_env_steps=128,
-                   learner=LEARNER, evaluation=Evaluation(every_env_steps=64))
-    assert info.value.field == "adult.tasks" and "spaces" in str(info.value)
+        Curriculum(name="echo", env=Echo(), total_env_steps=128, learner=LEARNER,
+                   evaluation=Evaluation(every_env_steps=64), **stages(2, 3))
+    assert info.value.field == "adult.tasks" and "(3,)" in str(info.value)
 
 
 def test_shipped_curricula_load_by_name_with_presets():
@@ -149,12 +181,19 @@ def test_a_curriculum_file_outside_the_repository_loads_by_path(tmp_path):
         CURRICULUM = Curriculum(
             name="my_ladder", env="Playroom-Goto-v0",
             stages=(Stage("step", "step", 128),), adult=Stage("goto", "goto", 128),
-            total_env_steps=256, learner=PPOConfig(num_envs=4, num_steps=16),
+            total_env_steps=256, learner=PPOConfig(num_envs=4, num_steps=16, anneal_lr=False),
             evaluation=Evaluation(every_env_steps=64),
         )
     """))
     c = cu.load(str(path))
     assert c.name == "my_ladder" and c.adult.name == "goto"
+    # Loaded in another process (another hash salt), it describes itself the same way, so a
+    # study of it can be resumed there.
+    described = subprocess.run(
+        [sys.executable, "-c", "import json, sys; from bootstrap_rl import curriculum as cu; "
+         "print(json.dumps(cu.load(sys.argv[1]).to_dict(), sort_keys=True, default=str))", str(path)],
+        capture_output=True, text=True, check=True).stdout
+    assert json.loads(described) == json.loads(json.dumps(c.to_dict(), sort_keys=True, default=str))
     (tmp_path / "empty.py").write_text("X = 1\n")
     with pytest.raises(cu.UnknownCurriculumError, match="does not export CURRICULUM"):
         cu.load(str(tmp_path / "empty.py"))

@@ -190,7 +190,10 @@ KILLER = textwrap.dedent('''
 
     def write_then_die(self, point, rows):
         write(self, point, rows)
-        if self.run.slug == "curriculum" and point == 4:  # mid-stage: medium spans points 3-6
+        # Mid-stage (medium spans points 3-6), right after the easy -> medium boundary, whose
+        # saved state (point 2) has not entered medium yet: the resume must start that stage
+        # (and the manager's stage start) exactly as the uninterrupted run did.
+        if self.run.slug == "childhood-marker" and point == 3:
             os.kill(os.getpid(), signal.SIGKILL)
 
     study._RunWriter.write = write_then_die
@@ -206,8 +209,9 @@ def test_a_study_killed_mid_stage_resumes_to_the_same_table(finished, tiny_file,
                             capture_output=True, text=True, timeout=600)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     assert not (out / "results.csv").exists()
-    assert (out / "resume" / "curriculum.npz").exists()
-    assert (out / "parts" / "curriculum" / "00004.csv").exists()  # written past the saved state
+    assert (out / "resume" / "childhood-marker.npz").exists()
+    assert (out / "parts" / "childhood-marker" / "00003.csv").exists()  # written past the saved state
+    assert (out / "parts" / "curriculum" / "DONE").exists()
 
     study.run_study(cu.load(str(tiny_file)), out, root_seed=7, resume=True, log=lambda line: None)
 
@@ -216,3 +220,15 @@ def test_a_study_killed_mid_stage_resumes_to_the_same_table(finished, tiny_file,
         return t.sort_values(list(study.TABLE_COLUMNS[:-1])).reset_index(drop=True)
 
     pd.testing.assert_frame_equal(ordered(out / "results.csv"), ordered(finished / "results.csv"), check_exact=True)
+
+
+def test_a_broken_manager_fails_before_anything_trains(tiny_file, tmp_path, compile_cache):
+    from bootstrap_rl.managers import Manager, identity
+
+    good = cu.load(str(tiny_file))
+    broken = identity()._replace(loss=lambda mstate, params, obs, dist, values: 0.0)  # old signature
+    curriculum = good.replace(methods={"marker": broken})
+    with pytest.raises(study.StudyError, match="marker"):
+        study.run_study(curriculum, tmp_path / "broken", log=lambda line: None)
+    assert not (tmp_path / "broken" / "study.json").exists()
+    assert isinstance(broken, Manager)

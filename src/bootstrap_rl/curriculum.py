@@ -22,6 +22,7 @@ weights) that the family turns into such a sampler through its ``task_distributi
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import importlib
 import importlib.metadata
 import importlib.util
@@ -99,6 +100,8 @@ class Stage:
         if not isinstance(self.name, str) or not self.name.isidentifier():
             raise ConfigError("name", f"a stage name must be a Python identifier (it names a table split), got {self.name!r}")
         object.__setattr__(self, "env_steps", _positive_int(self.env_steps, f"stage {self.name!r}: env_steps"))
+        if isinstance(self.methods, str):
+            raise ConfigError(f"stage {self.name!r}: methods", f"must be a tuple of method names, got the string {self.methods!r} (write ({self.methods!r},))")
         if self.methods is not None:
             object.__setattr__(self, "methods", tuple(self.methods))
 
@@ -127,6 +130,8 @@ class Population:
                 raise ConfigError(f"population.{name}", f"values must be positive, got {values!r}")
             if name == "width" and any(int(v) != v for v in values):
                 raise ConfigError("population.width", f"widths must be integers, got {values!r}")
+            if len({f"{v:.6g}" for v in values}) != len(values):
+                raise ConfigError(f"population.{name}", f"values must be distinct (to 6 significant digits), got {values!r}")
         if not (self.learning_rate or self.ent_coef or self.width):
             raise ConfigError("population", "give at least one of learning_rate, ent_coef, width")
 
@@ -169,6 +174,13 @@ class Curriculum:
         object.__setattr__(self, "seeds", _positive_int(self.seeds, "seeds"))
         if self.evaluation is None:
             object.__setattr__(self, "evaluation", Evaluation(every_env_steps=self.total_env_steps // 20))
+        if self.stages and self.learner.anneal_lr:
+            raise ConfigError(
+                "learner.anneal_lr",
+                "must be False in a curriculum with childhood stages: the anneal spans each arm's "
+                "whole budget, so the curriculum arms' adult stage would train with a smaller step "
+                "size than direct_adult_steps at the same adult step, confounding the comparison",
+            )
         self._check_names()
         self._check_budgets()
         self._check_methods()
@@ -338,7 +350,12 @@ class Curriculum:
                     f"{where}.tasks",
                     f"observation/action spaces {spaces} differ from {reference[0]}'s {reference[1]}",
                 )
-            if hasattr(concrete, "max_steps_in_episode"):
+            shortest = getattr(env, "shortest_episode", lambda sampler: None)(sampler)
+            if shortest is not None:  # exact: the family knows its distribution
+                limits.append(int(shortest))
+            elif hasattr(concrete, "max_steps_in_episode"):
+                # Estimated from the draws: a rare shorter limit shows up as the training metric
+                # unbootstrapped_truncations, not as silent bias.
                 limits.append(int(np.min(np.asarray(concrete.max_steps_in_episode))))
             validate = getattr(env, "validate_params", None)
             if validate is not None:
@@ -346,6 +363,19 @@ class Curriculum:
                     validate(concrete)
                 except ValueError as error:
                     raise ConfigError(f"{where}.tasks", f"the sampler drew an invalid task: {error}") from None
+        first_def = jax.tree.structure(samplers[0])
+        first_shapes = [(np.shape(x), np.asarray(x).dtype) for x in jax.tree.leaves(samplers[0])]
+        for (where, _), sampler in zip(self._named_stages(), samplers):
+            shapes = [(np.shape(x), np.asarray(x).dtype) for x in jax.tree.leaves(sampler)]
+            if jax.tree.structure(sampler) != first_def or shapes != first_shapes:
+                raise ConfigError(
+                    f"{where}.tasks",
+                    "every stage's sampler must be the same function with same-shaped array data "
+                    f"(a jax.tree_util.Partial), so that all stages run through one compiled program "
+                    f"and are evaluated together; got {describe_sampler(sampler)['sampler']} with "
+                    f"data shapes {shapes}, but the first stage has "
+                    f"{describe_sampler(samplers[0])['sampler']} with {first_shapes}",
+                )
         return min(limits) if limits else None
 
 
@@ -418,7 +448,10 @@ def _import(name_or_path: str):
     if name_or_path.endswith(".py") or path.is_file():
         if not path.is_file():
             raise UnknownCurriculumError(f"{name_or_path}: no such file")
-        module_name = f"_bootstrap_rl_curriculum_{path.stem}_{abs(hash(str(path.resolve())))}"
+        # A stable name (not hash(), which Python salts per process): samplers are described
+        # by module and name in study.json, and a resumed study must describe them the same.
+        digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]
+        module_name = f"_bootstrap_rl_curriculum_{path.stem}_{digest}"
         spec = importlib.util.spec_from_file_location(module_name, path)
         module = importlib.util.module_from_spec(spec)
         sys.modules[module_name] = module  # dataclasses and pickling look modules up here

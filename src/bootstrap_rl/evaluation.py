@@ -13,8 +13,8 @@ class Episodes(NamedTuple):
 
     returns: jax.Array
     lengths: jax.Array
-    # The first ``record_steps`` observations of every episode, ``[record_steps, episodes, ...]``,
-    # and whether each was seen before its episode ended (``[record_steps, episodes]``).
+    # Up to ``record_steps`` observations of every episode, drawn uniformly from its steps
+    # (``[record_steps, episodes, ...]``), and which slots hold one (``[record_steps, episodes]``).
     observations: jax.Array
     seen: jax.Array
 
@@ -36,8 +36,9 @@ def play_episodes(
 
     ``per_episode_params``: ``env_params`` has a leading ``[num_episodes]`` axis (one task
     or task distribution per episode), so episodes of several distributions run in one loop.
-    ``record_steps``: also keep each episode's first that many observations (a probe set of
-    the states the policy visits). Steps use gymnax 1.x's ``env.step_env`` and
+    ``record_steps``: also keep that many observations of each episode, a uniform sample of
+    the states it visited (reservoir sampling; all of them if the episode is shorter) — a
+    probe set of the states the policy meets. Steps use gymnax 1.x's ``env.step_env`` and
     ``env.is_truncated``, not ``env.step``: no episode is continued, so the auto-reset that
     ``step`` computes every step would be wasted work (and compile time). ``max_steps``
     bounds the loop for envs without a time limit (episodes still running are cut there).
@@ -61,10 +62,14 @@ def play_episodes(
     def body(carry):
         obs, env_state, returns, lengths, running, key, step, recorded, seen = carry
         if record_steps:
-            at = jnp.minimum(step, record_steps - 1)
-            keep = step < record_steps
-            recorded = recorded.at[at].set(jnp.where(keep, obs, recorded[at]))
-            seen = seen.at[at].set(jnp.where(keep, running, seen[at]))
+            # Reservoir sampling: step t of an episode takes a slot with probability k/(t+1).
+            key, probe_key = jax.random.split(key)
+            draw = jax.random.randint(probe_key, (num_episodes,), 0, step + 1)
+            slot = jnp.where(step < record_steps, step, draw)
+            slot = jnp.where(running & (slot < record_steps), slot, record_steps)  # k: no write
+            episode = jnp.arange(num_episodes)
+            recorded = recorded.at[slot, episode].set(obs, mode="drop")
+            seen = seen.at[slot, episode].set(True, mode="drop")
         key, act_key, env_key = jax.random.split(key, 3)
         dist = network.apply(params, obs, method="policy")
         action = dist.mode() if greedy else dist.sample(act_key)

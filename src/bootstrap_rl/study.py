@@ -42,7 +42,7 @@ import numpy as np
 from bootstrap_rl import checkpoint, results
 from bootstrap_rl.curriculum import Curriculum
 from bootstrap_rl.evaluation import play_episodes, policy_kl
-from bootstrap_rl.managers import BATCH_AXIS, StageStart, only_in_stages
+from bootstrap_rl.managers import StageStart, only_in_stages
 from bootstrap_rl.ppo import make_ppo
 from bootstrap_rl.ppo.train import METRICS
 from bootstrap_rl.wrappers import TaskDistribution
@@ -146,7 +146,7 @@ class _Learner:
 
     def __init__(self, curriculum: Curriculum, key: tuple):
         c = curriculum
-        hidden_sizes, method, active, budget, _ = key
+        hidden_sizes, method, active, budget, splits = key
         first = c.sampler(c.all_stages[0].name)
         self.env = TaskDistribution(c.family, first)
         manager = None if method is None else only_in_stages(c.methods[method], active)
@@ -160,7 +160,7 @@ class _Learner:
         def chunk(state):
             return jax.lax.scan(lambda s, _: ppo.update(s), state, None, self.updates_per_chunk)
 
-        self.chunk = jax.jit(jax.vmap(chunk, axis_name=BATCH_AXIS), donate_argnums=0)
+        self.chunk = jax.jit(jax.vmap(chunk), donate_argnums=0)
 
         def start_stage(state, sampler, index, is_adult):
             state = ppo.reset_envs(state, sampler)
@@ -172,17 +172,17 @@ class _Learner:
             # Initialisation enters the first stage in the same program (one compile fewer).
             return start_stage(ppo.init(key).replace(hparams=hparams), sampler, 0, is_adult)
 
-        self.begin = jax.jit(jax.vmap(begin, in_axes=(0, 0, None, None), axis_name=BATCH_AXIS))
-        self.start_stage = jax.jit(jax.vmap(start_stage, in_axes=(0, None, None, None), axis_name=BATCH_AXIS))
-        episodes = evaluation.episodes
-        # Each evaluation episode's first steps double as the drift probe set of its split.
-        self.probe_steps = -(-evaluation.probe_observations // episodes)
+        self.begin = jax.jit(jax.vmap(begin, in_axes=(0, 0, None, None)))
+        self.start_stage = jax.jit(jax.vmap(start_stage, in_axes=(0, None, None, None)))
+        # A uniform sample of each evaluation episode's observations doubles as the drift
+        # probe set of its split.
+        self.probe_steps = -(-evaluation.probe_observations // evaluation.episodes)
+        total_episodes = len(splits) * evaluation.episodes
 
         def evaluate_splits(params, per_episode_samplers, key):
             return play_episodes(
-                network, params, self.env, per_episode_samplers, key,
-                per_episode_samplers_count(per_episode_samplers), greedy=evaluation.greedy,
-                per_episode_params=True, record_steps=self.probe_steps,
+                network, params, self.env, per_episode_samplers, key, total_episodes,
+                greedy=evaluation.greedy, per_episode_params=True, record_steps=self.probe_steps,
             )
 
         # Every split's episodes in one loop (the task distribution is per episode), seeds vmapped.
@@ -198,12 +198,6 @@ class _Learner:
 
 def _stack(trees):
     return jax.tree.map(lambda *xs: jnp.stack(xs), *trees)
-
-
-def per_episode_samplers_count(samplers) -> int:
-    """How many episodes a per-episode stack of samplers describes (its leading axis)."""
-    leaves = jax.tree.leaves(samplers)
-    return leaves[0].shape[0] if leaves else 1
 
 
 def _seed_keys(root: jax.Array, stream: int, index: int, members: int, seeds: int) -> jax.Array:
@@ -281,6 +275,38 @@ def _load_resume(path: Path, state_like, params_like):
         return int(data["point"]), int(data["stage"]), bool(data["fresh"]), state, snapshots
 
 
+def _run_inputs(curriculum: Curriculum, run: Run, seeds: int, root: jax.Array):
+    """A run's initial keys, per-member hyperparameters, stage samplers and the per-episode
+    samplers of its evaluation (every split's episodes run in one loop)."""
+    members = len(run.members)
+    samplers = {name: curriculum.sampler(name) for name in dict(run.schedule) | dict.fromkeys(run.splits)}
+    per_episode = jax.tree.map(lambda x: jnp.repeat(x, curriculum.evaluation.episodes, axis=0),
+                               _stack([samplers[name] for name in run.splits]))
+    hparams = {name: jnp.repeat(jnp.asarray([h[name] for h in run.hparams], jnp.float32), seeds)
+               for name in run.hparams[0]}
+    return _seed_keys(root, _INIT, 0, members, seeds), hparams, samplers, per_episode
+
+
+def _preflight(curriculum: Curriculum, run: Run, learner: _Learner, seeds: int, root: jax.Array) -> None:
+    """Trace (without compiling or running) every program of a run, so that a broken manager
+    or sampler fails now, before any arm trains, with the arm named."""
+    keys, hparams, samplers, per_episode = _run_inputs(curriculum, run, seeds, root)
+    first = samplers[run.schedule[0][0]]
+    try:
+        state = jax.eval_shape(learner.begin, keys, hparams, first, len(run.schedule) == 1)
+        jax.eval_shape(learner.start_stage, state, first, 0, False)
+        jax.eval_shape(learner.chunk, state)
+        played = jax.eval_shape(learner.evaluate, state.params, per_episode, keys)
+        batch, steps, episodes = played.seen.shape
+        probe = jax.ShapeDtypeStruct((batch, steps * episodes, *played.observations.shape[3:]),
+                                     played.observations.dtype)
+        jax.eval_shape(learner.drift, state.params, state.params, probe,
+                       jax.ShapeDtypeStruct((batch, steps * episodes), bool))
+    except Exception as error:
+        what = f" (method {run.method!r})" if run.method else ""
+        raise StudyError(f"arm {run.members[0]}{what} cannot be built: {type(error).__name__}: {error}") from error
+
+
 def _train_run(
     curriculum: Curriculum,
     run: Run,
@@ -307,16 +333,10 @@ def _train_run(
     members, splits = len(run.members), run.splits
     rows_for = writer.member_seed()
     batch = len(rows_for)
-    samplers = {name: c.sampler(name) for name in dict(run.schedule) | dict.fromkeys(splits)}
-    # One sampler per evaluation episode: every split's episodes run in one loop.
-    per_episode = jax.tree.map(lambda x: jnp.repeat(x, episodes, axis=0),
-                               _stack([samplers[name] for name in splits]))
+    init_keys, hparams, samplers, per_episode = _run_inputs(c, run, seeds, root)
     stage_ends = np.cumsum([steps for _, steps in run.schedule])
     num_points = run.budget // every
     last_stage = len(run.schedule) - 1
-    hparams = {name: jnp.repeat(jnp.asarray([h[name] for h in run.hparams], jnp.float32), seeds)
-               for name in run.hparams[0]}
-    init_keys = _seed_keys(root, _INIT, 0, members, seeds)
     first = samplers[run.schedule[0][0]]
 
     timing = {"compile_and_first_chunk_s": 0.0, "train_s": 0.0, "eval_s": 0.0, "chunks": 0}
@@ -457,6 +477,10 @@ def run_study(
         if key not in compiled:
             compiled[key] = _Learner(curriculum, key)
         learners[run.slug] = compiled[key]
+    c = curriculum
+    root = jax.random.PRNGKey(root_seed)
+    for run in runs:
+        _preflight(c, run, learners[run.slug], seeds, root)
     arms = []
     for run in runs:
         offsets = np.concatenate([[0], np.cumsum([s for _, s in run.schedule])])
@@ -469,7 +493,6 @@ def run_study(
                            for (n, _), a, b in zip(run.schedule, offsets[:-1], offsets[1:])],
                 "hparams": run.hparams[m] if run.kind == "population" else None,
             })
-    c = curriculum
     results.write_json(study_file, {
         "curriculum": c.name, "description": c.description, "seeds": seeds, "root_seed": root_seed,
         "total_env_steps": c.total_env_steps, "eval_every": c.evaluation.every_env_steps,
@@ -477,7 +500,6 @@ def run_study(
         "adult_stage": c.adult.name, "stages": [s.name for s in c.all_stages], "arms": arms,
         "population": config["population"], "config": config,
     })
-    root = jax.random.PRNGKey(root_seed)
     for run in runs:
         log(f"{run.slug}: {len(run.members)} arm(s) x {seeds} seeds, {run.budget:,} env steps each")
         _train_run(c, run, learners[run.slug], out, seeds, root, resume=resume,

@@ -1,6 +1,6 @@
 """Management methods (D:management_methods): optax-like bundles of pure functions that change
 the learner during childhood. See :mod:`bootstrap_rl.managers.base` for the protocol."""
 
-from bootstrap_rl.managers.base import BATCH_AXIS, Manager, StageStart, chain, identity, only_in_stages
+from bootstrap_rl.managers.base import Manager, StageStart, chain, identity, only_in_stages
 
-__all__ = ["BATCH_AXIS", "Manager", "StageStart", "chain", "identity", "only_in_stages"]
+__all__ = ["Manager", "StageStart", "chain", "identity", "only_in_stages"]

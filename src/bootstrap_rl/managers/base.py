@@ -24,9 +24,9 @@ learner's :class:`~bootstrap_rl.ppo.TrainState`, whose ``manager_state`` field h
     after every PPO update, inside the compiled loop: online hyperparameter control,
     population-based training, memory writes. ``metrics``: that update's scalar metrics.
 
-Hooks run per seed, under ``vmap``. A study vmaps its seeds (and population members) with
-``axis_name=BATCH_AXIS``, so a hook that needs the whole population (PBT) can use collectives
-such as ``jax.lax.all_gather(x, BATCH_AXIS)``.
+Hooks run per seed, under ``vmap``; seeds are independent runs (statistics resample them), so
+a hook must not mix them. A manager switched off in a stage (:func:`only_in_stages`) still has
+its loss computed and masked, so the loss must stay finite (and differentiable) everywhere.
 """
 
 from __future__ import annotations
@@ -36,9 +36,6 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-
-
-BATCH_AXIS = "batch"  # the name of the vmapped seeds × members axis in studies
 
 
 class StageStart(NamedTuple):
