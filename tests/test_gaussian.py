@@ -13,7 +13,8 @@ from scipy import stats
 import bootstrap_rl
 from bootstrap_rl.distributions import Categorical, Gaussian
 from bootstrap_rl.networks import ContinuousActorCritic, DiscreteActorCritic, make_actor_critic
-from bootstrap_rl.obs_normalization import NormalizeObservation, RunningStats, merge, normalize, running_stats
+from bootstrap_rl.obs_normalization import (NormalizedNetwork, NormalizeObservation, RunningStats, merge, normalize,
+                                           running_stats)
 
 RNG = np.random.default_rng(0)
 MEAN = RNG.normal(size=(5, 3)).astype(np.float32)
@@ -124,6 +125,12 @@ def test_running_statistics_match_numpy_and_are_shared_by_the_env_batch():
     np.testing.assert_allclose(obs, normalize(frozen.initial, raw_obs), rtol=1e-5)
     _, state, *_ = frozen.step(jax.random.key(4), state, jnp.zeros(1), params)
     np.testing.assert_array_equal(state.stats.count, second.count[0, 0])
+    # step_env (what evaluators call: no auto-reset) normalises and updates like step.
+    obs, state = wrapped.reset(jax.random.key(5), params)
+    raw_next, _, reward, _, _ = env.step_env(jax.random.key(6), state.env_state, jnp.ones(1), params)
+    obs_next, state_next, reward_wrapped, _, _ = wrapped.step_env(jax.random.key(6), state, jnp.ones(1), params)
+    assert float(state_next.stats.count) == pytest.approx(2 + 1e-4) and float(reward_wrapped) == float(reward)
+    np.testing.assert_allclose(obs_next, normalize(state_next.stats, raw_next), rtol=1e-5)
 
 
 def _state(stats_):
@@ -146,4 +153,10 @@ def test_ppo_trains_a_gaussian_policy_on_pendulum_behind_the_normaliser():
     assert metrics["entropy"].shape == (2,)
     assert np.isfinite(np.asarray(metrics["total_loss"])).all()
     np.testing.assert_allclose(metrics["entropy"][0], 0.5 * np.log(2 * np.pi * np.e), rtol=1e-3)  # std 1, 1-D
-    assert float(running_stats(state.env_state).count) == pytest.approx(8 * (1 + 2 * 32) + 1e-4)
+    obs_stats = running_stats(state.env_state)
+    assert float(obs_stats.count) == pytest.approx(8 * (1 + 2 * 32) + 1e-4)
+    # Evaluating the raw env through NormalizedNetwork sees what the trained policy saw.
+    raw_obs = jnp.ones((4, 3))
+    wrapped_policy = NormalizedNetwork(ppo.network).apply((state.params, obs_stats), raw_obs, method="policy")
+    direct = ppo.network.apply(state.params, normalize(obs_stats, raw_obs), method="policy")
+    np.testing.assert_allclose(wrapped_policy.mean, direct.mean, rtol=1e-6)

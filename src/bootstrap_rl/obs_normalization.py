@@ -17,14 +17,16 @@ the learner's over envs — is the one whose rule merges. Unbatched, it merges o
 observation.
 
 Evaluation: a fresh ``reset`` starts from the wrapper's initial statistics, not the trained
-ones. Evaluate with :meth:`NormalizeObservation.frozen`, an env that normalises with given
-statistics and never updates them::
+ones. Either evaluate the *raw* env with :class:`NormalizedNetwork`, which normalises inside
+the policy with statistics passed as data (vmaps over seeds), or use
+:meth:`NormalizeObservation.frozen`, an env that normalises with fixed statistics::
 
     env = NormalizeObservation(Limbs("reach"))
-    state, _ = jax.vmap(make_ppo(config, env, params).train)(keys)
+    ppo = make_ppo(config, env, params)
+    state, _ = jax.vmap(ppo.train)(keys)
     stats = running_stats(state.env_state, env_axis=1)           # [seeds, ...]
-    eval_env = env.frozen(jax.tree.map(lambda x: x[0], stats))   # seed 0's
-    evaluate(network, state.params, eval_env, params, key)
+    jax.vmap(lambda p, s, k: evaluate(NormalizedNetwork(ppo.network), (p, s), env.env, params, k))(
+        state.params, stats, keys)
 
 The params pass through unchanged (the wrapper's params are the inner env's), so task
 samplers, ``TaskDistribution`` and ``max_steps_in_episode`` work as before.
@@ -33,7 +35,7 @@ samplers, ``TaskDistribution`` and ``max_steps_in_episode`` work as before.
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -92,6 +94,21 @@ def _shared_update_batched(axis_size, in_batched, stats, obs):
         obs = jnp.broadcast_to(obs, (axis_size,) + obs.shape)
     merged = merge(stats, obs)
     return merged, jax.tree.map(lambda _: False, merged)
+
+
+class NormalizedNetwork(NamedTuple):
+    """``network`` behind the normaliser, for evaluating a raw (unwrapped) env: its
+    ``apply((params, stats), obs, method=...)`` normalises ``obs`` with ``stats`` first."""
+
+    network: Any
+    clip: float | None = None
+
+    def apply(self, variables, obs: jax.Array, method: str | None = None, **kwargs):
+        params, stats = variables
+        obs = normalize(stats, obs, self.clip)
+        if method is None:
+            return self.network.apply(params, obs, **kwargs)
+        return self.network.apply(params, obs, method=method, **kwargs)
 
 
 @struct.dataclass
@@ -180,18 +197,24 @@ class NormalizeObservation(environment.Environment):
 
     @partial(jax.jit, static_argnames=("self",))
     def step(self, key: jax.Array, state: NormalizedState, action, params: Any = None):
-        """The inner env's step (auto-reset included); the statistics carry across episodes."""
+        """The inner env's step (auto-reset included); the statistics carry across episodes
+        (gymnax's base ``step`` would reset them with the episode, hence the override)."""
         params = self.default_params if params is None else params
         obs, env_state, reward, terminated, truncated, info = self.env.step(key, state.env_state, action, params)
         stats, obs = self._apply(state.stats, obs)
         info = {**info, "final_observation": normalize(stats, info["final_observation"], self.clip)}
         return obs, NormalizedState(env_state, stats), reward, terminated, truncated, info
 
-    def reset_env(self, key, params):
-        return self.reset(key, params)
+    def reset_env(self, key: jax.Array, params: Any) -> tuple[jax.Array, NormalizedState]:
+        obs, env_state = self.env.reset_env(key, params)
+        stats, obs = self._apply(self.initial, obs)
+        return obs, NormalizedState(env_state, stats)
 
-    def step_env(self, key, state, action, params):
-        raise NotImplementedError("NormalizeObservation overrides step; it has no step_env")
+    def step_env(self, key: jax.Array, state: NormalizedState, action, params: Any):
+        """One step without auto-reset (what evaluators call); updates the statistics too."""
+        obs, env_state, reward, terminated, info = self.env.step_env(key, state.env_state, action, params)
+        stats, obs = self._apply(state.stats, obs)
+        return obs, NormalizedState(env_state, stats), reward, terminated, info
 
     def is_truncated(self, state: NormalizedState, params: Any) -> jax.Array:
         return self.env.is_truncated(state.env_state, params)

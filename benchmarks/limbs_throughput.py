@@ -1,0 +1,198 @@
+"""Limbs environment throughput beside gymnax Pendulum-v1: random-policy env-steps/s.
+
+Measured exactly as ``env_throughput.py`` measures Playroom: one jitted ``lax.scan`` of
+``vmap(env.step)`` with uniform random actions over the ``Box`` (Limbs ``[-1, 1]^3``,
+Pendulum ``[-2, 2]``), a fresh key per env per step and gymnax auto-reset; the scan carry
+accumulates ``obs.sum() + reward.sum()`` so XLA cannot drop the work of computing
+observations. Each Limbs kind's envs get their own task from the kind's sampler (all kinds
+share one compiled step); the last Limbs row runs ``TaskDistribution(Limbs, all kinds)``, a
+fresh task from the five-kind mixture at every episode start, as a curriculum stage trains.
+Reset and compile time are excluded; each figure is the best of ``--repeats`` calls.
+
+    python benchmarks/limbs_throughput.py                  # 1, 64, 1024, 4096 envs on a CPU
+    python benchmarks/limbs_throughput.py --num-envs 64 --repeats 3 --no-readme
+
+Writes ``benchmarks/results/limbs_throughput_<backend>.json`` and the section between the
+limbs-throughput markers in ``benchmarks/README.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import functools
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import bootstrap_rl
+from bootstrap_rl.results import write_text
+
+HERE = Path(__file__).resolve().parent
+START, END = "<!-- limbs-throughput:start -->", "<!-- limbs-throughput:end -->"
+DEFAULT_NUM_ENVS = {"cpu": [1, 64, 1024, 4096], "gpu": [1, 1024, 8192, 65536, 262144]}
+
+
+@functools.lru_cache(maxsize=None)  # every Limbs kind reuses one compiled rollout
+def make_rollout(env, num_envs: int, num_steps: int, batched_params: bool):
+    """(init, run): init(key, params) -> carry; run(carry, params) -> carry after num_steps."""
+    params_axis = 0 if batched_params else None
+    reset = jax.vmap(env.reset, in_axes=(0, params_axis))
+    step = jax.vmap(env.step, in_axes=(0, 0, 0, params_axis))
+    space = env.action_space(env.default_params)
+    shape = (num_envs, *space.shape)
+
+    @jax.jit
+    def init(key, params):
+        key, reset_key = jax.random.split(key)
+        _, state = reset(jax.random.split(reset_key, num_envs), params)
+        return key, state, jnp.zeros((), jnp.float32)
+
+    @jax.jit
+    def run(carry, params):
+        def body(carry, _):
+            key, state, total = carry
+            key, action_key, step_key = jax.random.split(key, 3)
+            actions = jax.random.uniform(action_key, shape, jnp.float32, space.low, space.high)
+            obs, state, reward, _, _, _ = step(jax.random.split(step_key, num_envs), state, actions, params)
+            total = total + jnp.sum(obs.astype(jnp.float32)) + jnp.sum(reward)
+            return (key, state, total), None
+
+        carry, _ = jax.lax.scan(body, carry, None, length=num_steps)
+        return carry
+
+    return init, run
+
+
+def measure(env, params, num_envs: int, num_steps: int, repeats: int, batched_params: bool) -> dict:
+    init, run = make_rollout(env, num_envs, num_steps, batched_params)
+    carry = init(jax.random.key(0), params)
+    started = time.perf_counter()
+    carry = jax.block_until_ready(run(carry, params))  # compile + warm up
+    first_call_s = time.perf_counter() - started
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        carry = jax.block_until_ready(run(carry, params))
+        times.append(time.perf_counter() - started)
+    assert np.isfinite(float(carry[2]))
+    seconds = min(times)
+    return {"num_envs": num_envs, "num_steps": num_steps, "seconds": seconds,
+            "steps_per_s": num_envs * num_steps / seconds, "first_call_s": first_call_s}
+
+
+def device_name() -> str:
+    device = jax.devices()[0]
+    if device.platform == "cpu":
+        return f"cpu: {platform.machine()}, {len(os.sched_getaffinity(0))} cores"
+    return f"{device.platform}: {device.device_kind}"
+
+
+def section(report: dict, json_path: str) -> str:
+    sizes = sorted({row["num_envs"] for row in report["results"]})
+    names = list(dict.fromkeys(row["env"] for row in report["results"]))
+    table = {(row["env"], row["num_envs"]): row["steps_per_s"] for row in report["results"]}
+    lines = [
+        "| env | " + " | ".join(f"{n:,} envs" for n in sizes) + " |",
+        "| --- | " + " | ".join("---:" for _ in sizes) + " |",
+    ]
+    for name in names:
+        lines.append(f"| {name} | " + " | ".join(f"{table[name, n]:.2e}" for n in sizes) + " |")
+    ratios = []
+    for n in sizes:
+        limbs = [table[name, n] for name in names if name.startswith("Limbs")]
+        ratios.append(f"{n:,}: {min(limbs) / table['Pendulum-v1', n]:.2f}–{max(limbs) / table['Pendulum-v1', n]:.2f}")
+    return "\n".join([
+        START,
+        "## Limbs env throughput beside Pendulum-v1",
+        "",
+        "`python benchmarks/limbs_throughput.py` measures random-policy env-steps/s of every Limbs "
+        "task kind (3 links; each env its own task from the kind's sampler; all kinds one compiled "
+        "step) and of `TaskDistribution` over the five-kind mixture (a fresh task per episode), with "
+        "gymnax `Pendulum-v1` as the reference in the same run, measured as the env throughput "
+        "table above: a jitted scan of `vmap(env.step)`, uniform random actions in the Box, "
+        "gymnax auto-reset, the observation consumed; best of "
+        f"{report['repeats']} calls, compile and reset excluded.",
+        "",
+        f"**{report['device']}**, jax {report['jax']}, {report['date']}; raw: `{json_path}`.",
+        "",
+        *lines,
+        "",
+        "Limbs / Pendulum-v1 (slowest–fastest row), by number of envs: " + "; ".join(ratios) + ".",
+        END,
+    ])
+
+
+def update_readme(report: dict, json_path: str) -> None:
+    path = HERE / "README.md"
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    block = section(report, json_path)
+    if START in text and END in text:
+        head, rest = text.split(START, 1)
+        text = head + block + rest.split(END, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    write_text(path, text)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--num-envs", type=int, nargs="+", help="env counts (default by backend)")
+    parser.add_argument("--steps-per-call", type=int, default=None,
+                        help="env steps per env per timed call (default: ~2^19 / num_envs on a CPU)")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--no-readme", action="store_true", help="do not rewrite benchmarks/README.md")
+    args = parser.parse_args(argv)
+
+    from bootstrap_rl.envs import limbs
+    from bootstrap_rl.wrappers import TaskDistribution
+
+    backend = jax.default_backend()
+    sizes = args.num_envs or DEFAULT_NUM_ENVS["cpu" if backend == "cpu" else "gpu"]
+    budget = 2**19 * (1 if backend == "cpu" else 64)
+    pendulum, pendulum_params = bootstrap_rl.make("Pendulum-v1")
+    arm = limbs.Limbs("reach")  # one instance: every kind shares its compiled step
+    mixture = TaskDistribution(arm, limbs.task_distribution(limbs.TASK_KINDS))
+    rows = []
+
+    def record(name, result):
+        rows.append({"env": name, **result})
+        print(f"{name:>32} {result['num_envs']:>7} envs: {result['steps_per_s']:.3e} steps/s", flush=True)
+
+    for num_envs in sizes:
+        num_steps = args.steps_per_call or int(np.clip(budget // num_envs, 32, 20_000))
+        record("Pendulum-v1", measure(pendulum, pendulum_params, num_envs, num_steps, args.repeats, False))
+        for kind in limbs.TASK_KINDS:
+            params = jax.vmap(limbs.TASK_SAMPLERS[kind])(jax.random.split(jax.random.key(1), num_envs))
+            record(limbs.ENV_IDS[kind], measure(arm, params, num_envs, num_steps, args.repeats, True))
+        record("Limbs mixture (TaskDistribution)",
+               measure(mixture, mixture.default_params, num_envs, num_steps, args.repeats, False))
+
+    report = {
+        "benchmark": "limbs_throughput",
+        "backend": backend,
+        "device": device_name(),
+        "jax": jax.__version__,
+        "date": datetime.date.today().isoformat(),
+        "command": "python benchmarks/limbs_throughput.py " + " ".join(argv or []),
+        "policy": "uniform random over the action Box",
+        "observation": "consumed (sum accumulated in the scan carry)",
+        "repeats": args.repeats,
+        "results": rows,
+    }
+    out = HERE / "results" / f"limbs_throughput_{backend}.json"
+    write_text(out, json.dumps(report, indent=1) + "\n")
+    if not args.no_readme:
+        update_readme(report, out.relative_to(HERE.parent).as_posix())
+    return report
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
