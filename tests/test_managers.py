@@ -69,3 +69,67 @@ def test_only_in_stages_switches_by_stage_index():
         seen.append((float(state.hparams["learning_rate"]), float(m.loss(mstate, {}, None, None, None, None))))
     # Stage 0: x2 at start, x2 after the update; stage 1: off (kept, no loss); stage 2: x2 x2.
     assert seen == [(4.0, 1.0), (4.0, 0.0), (16.0, 1.0)]
+
+
+# --- kickstarting (distillation) ------------------------------------------------------------
+
+from bootstrap_rl.managers import kickstarting  # noqa: E402
+from bootstrap_rl.networks import DiscreteActorCritic  # noqa: E402
+
+NET = DiscreteActorCritic(num_actions=4, hidden_sizes=(8,))
+OBS = jax.random.normal(jax.random.PRNGKey(3), (32, 5))
+
+
+def policy(params, obs):
+    return NET.apply(params, obs, method="policy")
+
+
+@struct.dataclass
+class Learner:
+    params: dict
+    hparams: dict = struct.field(default_factory=dict)
+
+
+def teacher_and_student():
+    teacher = NET.init(jax.random.PRNGKey(0), OBS)
+    student = NET.init(jax.random.PRNGKey(1), OBS)
+    m = kickstarting(coef=2.0, decay=0.5)
+    mstate = m.init(jax.random.PRNGKey(2), teacher)
+    mstate, _ = m.on_stage_start(mstate, Learner(teacher), StageStart(jnp.int32(1), jnp.bool_(False), None))
+    return m, mstate, teacher, student
+
+
+def kickstart_loss(m, mstate, params):
+    dist, values = NET.apply(params, OBS)
+    return m.loss(mstate, params, OBS, dist, values, policy)
+
+
+def test_kickstarting_loss_is_zero_at_the_teacher_and_its_gradient_points_to_it():
+    m, mstate, teacher, student = teacher_and_student()
+    assert float(kickstart_loss(m, mstate, teacher)) == pytest.approx(0.0, abs=1e-7)
+    at_teacher = jax.grad(lambda p: kickstart_loss(m, mstate, p))(teacher)
+    assert max(float(jnp.abs(g).max()) for g in jax.tree.leaves(at_teacher)) < 1e-6
+    # Away from the teacher: the loss is 2 * KL(teacher || student), and a small step against
+    # its gradient brings the student's policy closer to the teacher's.
+    kl = policy(teacher, OBS).kl(policy(student, OBS)).mean()
+    before = float(kickstart_loss(m, mstate, student))
+    assert before == pytest.approx(2.0 * float(kl), rel=1e-5) and before > 0
+    grads = jax.grad(lambda p: kickstart_loss(m, mstate, p))(student)
+    stepped = jax.tree.map(lambda p, g: p - 0.05 * g, student, grads)
+    assert float(kickstart_loss(m, mstate, stepped)) < before
+
+
+def test_kickstarting_has_no_teacher_in_the_first_stage_and_its_weight_decays():
+    m = kickstarting(coef=2.0, decay=0.5)
+    params = NET.init(jax.random.PRNGKey(0), OBS)
+    mstate = m.init(jax.random.PRNGKey(2), params)
+    mstate, _ = m.on_stage_start(mstate, Learner(params), StageStart(jnp.int32(0), jnp.bool_(False), None))
+    assert float(mstate["coef"]) == 0.0
+    mstate, _ = m.on_stage_start(mstate, Learner(params), StageStart(jnp.int32(2), jnp.bool_(True), None))
+    weights = []
+    for _ in range(3):
+        weights.append(float(mstate["coef"]))
+        mstate, _ = m.after_update(mstate, Learner(params), {})
+    assert weights == [2.0, 1.0, 0.5]
+    with pytest.raises(ValueError, match="decay"):
+        kickstarting(decay=1.5)
