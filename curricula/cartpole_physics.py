@@ -13,6 +13,7 @@ from gymnax.environments.classic_control.cartpole import EnvParams
 from jax.tree_util import Partial
 
 from bootstrap_rl.curriculum import Curriculum, Evaluation, Population, Stage
+from bootstrap_rl.managers import kickstarting
 from bootstrap_rl.ppo import PPOConfig
 
 
@@ -72,6 +73,7 @@ def build(unit: int, *, seeds: int = 10, episodes: int = 32, population: Populat
         learner=LEARNER,
         evaluation=Evaluation(every_env_steps=EVERY, episodes=episodes),
         population=population,
+        methods={"distil": kickstarting(coef=1.0, decay=0.95)},  # 10 updates per evaluation
         seeds=seeds,
     )
 

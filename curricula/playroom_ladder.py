@@ -10,6 +10,7 @@ stage of every arm runs through one compiled training program.
 """
 
 from bootstrap_rl.curriculum import Curriculum, Evaluation, Stage
+from bootstrap_rl.managers import kickstarting
 from bootstrap_rl.ppo import PPOConfig
 
 # 64 envs x 64 steps = 4,096 transitions per update. The learning rate is constant: a linear
@@ -24,10 +25,13 @@ EVERY = 64 * 4096  # evaluate every 262,144 env steps
 
 
 RUNGS = {"turn": 1, "step": 1, "goto": 4, "pickup": 4, "unlock": 6}
+# Childhood arms, one per management method (D:management_methods); more arrive with issue 5.
+METHODS = {"distil": kickstarting(coef=1.0, decay=0.99)}
 
 
 def ladder(unit: int, *, rungs: dict[str, int] = RUNGS, learner: PPOConfig = LEARNER,
-           every: int = EVERY, episodes: int = 64, seeds: int = 10, description: str = "") -> Curriculum:
+           every: int = EVERY, episodes: int = 64, seeds: int = 10, methods: dict | None = None,
+           description: str = "") -> Curriculum:
     """The ladder with stage budgets in multiples of ``unit`` env steps: ``rungs`` units per
     childhood stage, and as many for treasure as for all of childhood (half the budget)."""
     stages = tuple(Stage(kind, tasks=kind, env_steps=n * unit) for kind, n in rungs.items())
@@ -42,6 +46,7 @@ def ladder(unit: int, *, rungs: dict[str, int] = RUNGS, learner: PPOConfig = LEA
         total_env_steps=2 * childhood * unit,
         learner=learner,
         evaluation=Evaluation(every_env_steps=every, episodes=episodes, success_threshold=0.0),
+        methods=METHODS if methods is None else methods,
         seeds=seeds,
     )
 
@@ -54,7 +59,7 @@ QUICK_LEARNER = LEARNER.replace(num_envs=32, num_steps=32)
 PRESETS = {
     "quick": ladder(  # 524,288 env steps per arm, 16 evaluations
         32 * 1024, rungs={"turn": 1, "step": 1, "goto": 2, "pickup": 2, "unlock": 2},
-        learner=QUICK_LEARNER, every=32 * 1024, episodes=16, seeds=2,
+        learner=QUICK_LEARNER, every=32 * 1024, episodes=16, seeds=2, methods={},
         description="playroom_ladder, quick preset: a smoke test, not a result",
     ),
 }
