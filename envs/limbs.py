@@ -208,10 +208,21 @@ class EnvState(environment.EnvState):
 
 
 def forward_kinematics(angles: jax.Array, link_lengths: jax.Array) -> jax.Array:
-    """Positions of the joints after the base: float32 ``[..., N, 2]``; the last is the hand."""
-    absolute = jnp.cumsum(angles, axis=-1)
-    steps = link_lengths[..., None] * jnp.stack([jnp.cos(absolute), jnp.sin(absolute)], axis=-1)
-    return jnp.cumsum(steps, axis=-2)
+    """Positions of the joints after the base: float32 ``[..., N, 2]``; the last is the hand.
+
+    Each link's direction is the previous one turned by its joint angle, as a complex product
+    of the joints' (cos, sin): only the sines and cosines of the joint angles are computed,
+    and those the observation needs anyway (XLA computes them once).
+    """
+    cos_q, sin_q = jnp.cos(angles), jnp.sin(angles)
+    c, s = cos_q[..., 0], sin_q[..., 0]
+    x, y = link_lengths[..., 0] * c, link_lengths[..., 0] * s
+    points = [jnp.stack([x, y], -1)]
+    for i in range(1, angles.shape[-1]):
+        c, s = c * cos_q[..., i] - s * sin_q[..., i], s * cos_q[..., i] + c * sin_q[..., i]
+        x, y = x + link_lengths[..., i] * c, y + link_lengths[..., i] * s
+        points.append(jnp.stack([x, y], -1))
+    return jnp.stack(points, axis=-2)
 
 
 def hand_position(angles: jax.Array, link_lengths: jax.Array) -> jax.Array:
@@ -222,6 +233,27 @@ def hand_position(angles: jax.Array, link_lengths: jax.Array) -> jax.Array:
 def wrap_angle(x: jax.Array) -> jax.Array:
     """An angle in [-pi, pi)."""
     return jnp.mod(x + jnp.pi, 2 * jnp.pi) - jnp.pi
+
+
+def _hash32(x: jax.Array) -> jax.Array:
+    """murmur3's 32-bit finaliser: a cheap, well-mixed integer hash."""
+    x = x ^ (x >> 16)
+    x = x * jnp.uint32(0x85EBCA6B)
+    x = x ^ (x >> 13)
+    x = x * jnp.uint32(0xC2B2AE35)
+    return x ^ (x >> 16)
+
+
+def uniforms(key: jax.Array, count: int) -> jax.Array:
+    """``count`` float32 numbers uniform in [0, 1) from a key (typed or raw), by hashing the
+    key's words with a counter. Much cheaper than threefry, which matters because gymnax's
+    auto-reset (and ``TaskDistribution``'s resample) run a reset on every step."""
+    if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
+        key = jax.random.key_data(key)
+    words = key.reshape(-1).astype(jnp.uint32)
+    seed = _hash32(words[0] ^ _hash32(words[-1] + jnp.uint32(0x9E3779B9)))
+    counters = jnp.arange(count, dtype=jnp.uint32) * jnp.uint32(0x9E3779B9)
+    return (_hash32(seed + counters) >> 8).astype(jnp.float32) * jnp.float32(2.0**-24)
 
 
 def energy(state: EnvState, physics: Physics) -> jax.Array:
@@ -456,13 +488,15 @@ def sample_tasks(key: jax.Array, weights: jax.Array, step_limits: jax.Array, ran
     after ``key``; their layouts are ``TASK_KINDS``, ``RANGE_FIELDS``, ``COUNT_FIELDS``,
     ``JOINT_FIELDS`` and ``SCALAR_FIELDS``). One draw costs one categorical and one vector of
     uniforms, whatever the kind: the kinds share the random numbers and differ only in how
-    the kind's fields are assembled from them.
+    the kind's fields are assembled from them. The numbers come from a hash of the key
+    (:func:`uniforms`), not threefry: a sampler runs on every step under ``TaskDistribution``.
     """
     f32, i32 = jnp.float32, jnp.int32
-    kind_key, value_key = jax.random.split(key)
-    kind = jax.random.categorical(kind_key, jnp.log(weights)).astype(i32)
     num_links = joint_physics.shape[-1]
-    u = jax.random.uniform(value_key, (2 * MAX_TARGETS + _SHARED_UNIFORMS + num_links,), f32)
+    draw = uniforms(key, 1 + 2 * MAX_TARGETS + _SHARED_UNIFORMS + num_links)
+    cumulative = jnp.cumsum(weights)  # the kind by inverse CDF: zero weights are never drawn
+    kind = jnp.sum(cumulative[:-1] <= draw[0] * cumulative[-1]).astype(i32)
+    u = draw[1:]
     r = dict(zip(RANGE_FIELDS, ranges))
     physics = _physics_from_arrays(joint_physics, scalar_physics)
     length = physics.arm_length
@@ -752,7 +786,7 @@ class Limbs(environment.Environment[EnvState, EnvParams]):
 
     def reset_env(self, key: jax.Array, params: EnvParams) -> tuple[jax.Array, EnvState]:
         ph = params.physics
-        u = jax.random.uniform(key, (self.num_links,), jnp.float32)
+        u = uniforms(key, self.num_links)
         middle = 0.5 * (ph.joint_low + ph.joint_high)
         angles = middle + ph.init_spread * (u - 0.5) * (ph.joint_high - ph.joint_low)
         state = EnvState(
