@@ -110,6 +110,20 @@ def test_running_statistics_match_numpy_and_are_shared_by_the_env_batch():
         obs2, state2, *_ = step(keys, state, jnp.zeros((16, 1)), params)
         return raw, state.stats, state2.stats, obs2
 
+    @jax.jit
+    def single_env(stats_, key):
+        # Frozen: normalise with given statistics, never update them.
+        frozen = wrapped.frozen(stats_)
+        obs, state = frozen.reset(key, params)
+        raw_obs, _ = env.reset(key, params)
+        _, state, *_ = frozen.step(key, state, jnp.zeros(1), params)
+        # step_env (what evaluators call: no auto-reset) normalises and updates like step.
+        _, fresh = wrapped.reset(key, params)
+        raw_next, _, reward, _, _ = env.step_env(key, fresh.env_state, jnp.ones(1), params)
+        obs_next, state_next, reward_wrapped, _, _ = wrapped.step_env(key, fresh, jnp.ones(1), params)
+        return (obs, normalize(stats_, raw_obs), state.stats.count,
+                obs_next, normalize(state_next.stats, raw_next), state_next.stats.count, reward, reward_wrapped)
+
     raw, first, second, obs2 = jax.jit(jax.vmap(one_seed))(jax.random.split(jax.random.key(0), 2))
     # Vmapped over envs, one update merges the whole batch; every env holds the same copy.
     np.testing.assert_allclose(first.mean, np.broadcast_to(raw.mean(1, keepdims=True), first.mean.shape), rtol=1e-4, atol=1e-6)
@@ -118,19 +132,12 @@ def test_running_statistics_match_numpy_and_are_shared_by_the_env_batch():
     # The outer (seed) vmap keeps seeds apart.
     assert not np.allclose(first.mean[0, 0], first.mean[1, 0])
     np.testing.assert_allclose(running_stats(jax.tree.map(lambda x: x[1], _state(first)), 0).mean, first.mean[1, 0])
-    # Frozen: normalise with given statistics, never update them.
-    frozen = wrapped.frozen(jax.tree.map(lambda x: x[0, 0], second))
-    obs, state = frozen.reset(jax.random.key(3), params)
-    raw_obs, _ = env.reset(jax.random.key(3), params)
-    np.testing.assert_allclose(obs, normalize(frozen.initial, raw_obs), rtol=1e-5)
-    _, state, *_ = frozen.step(jax.random.key(4), state, jnp.zeros(1), params)
-    np.testing.assert_array_equal(state.stats.count, second.count[0, 0])
-    # step_env (what evaluators call: no auto-reset) normalises and updates like step.
-    obs, state = wrapped.reset(jax.random.key(5), params)
-    raw_next, _, reward, _, _ = env.step_env(jax.random.key(6), state.env_state, jnp.ones(1), params)
-    obs_next, state_next, reward_wrapped, _, _ = wrapped.step_env(jax.random.key(6), state, jnp.ones(1), params)
-    assert float(state_next.stats.count) == pytest.approx(2 + 1e-4) and float(reward_wrapped) == float(reward)
-    np.testing.assert_allclose(obs_next, normalize(state_next.stats, raw_next), rtol=1e-5)
+    (obs, expected, count, obs_next, expected_next, count_next, reward, reward_wrapped) = single_env(
+        jax.tree.map(lambda x: x[0, 0], second), jax.random.key(3))
+    np.testing.assert_allclose(obs, expected, rtol=1e-5)
+    np.testing.assert_array_equal(count, second.count[0, 0])
+    np.testing.assert_allclose(obs_next, expected_next, rtol=1e-5)
+    assert float(count_next) == pytest.approx(2 + 1e-4) and float(reward_wrapped) == float(reward)
 
 
 def _state(stats_):
