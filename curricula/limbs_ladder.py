@@ -13,6 +13,7 @@ mean final distance under 5% of the arm's length in 3M env steps.
 """
 
 from bootstrap_rl.curriculum import Curriculum, Evaluation, Stage
+from bootstrap_rl.managers import kickstarting
 from bootstrap_rl.ppo import PPOConfig
 
 # 64 envs x 64 steps = 4,096 transitions per update (limbs_reach's configuration), but a
@@ -26,10 +27,13 @@ LEARNER = PPOConfig(
 EVERY = 64 * 4096  # evaluate every 262,144 env steps
 
 RUNGS = {"babble": 2, "reach": 4, "track": 4}
+# Childhood arms, one per management method (D:management_methods), as playroom_ladder's.
+METHODS = {"distil": kickstarting(coef=1.0, decay=0.99)}
 
 
 def ladder(unit: int, *, rungs: dict[str, int] = RUNGS, learner: PPOConfig = LEARNER,
-           every: int = EVERY, episodes: int = 64, seeds: int = 10, description: str = "") -> Curriculum:
+           every: int = EVERY, episodes: int = 64, seeds: int = 10, methods: dict | None = None,
+           description: str = "") -> Curriculum:
     """The ladder with stage budgets in multiples of ``unit`` env steps: ``rungs`` units per
     childhood stage, and as many for sequence as for all of childhood (half the budget).
 
@@ -48,6 +52,7 @@ def ladder(unit: int, *, rungs: dict[str, int] = RUNGS, learner: PPOConfig = LEA
         total_env_steps=2 * childhood * unit,
         learner=learner,
         evaluation=Evaluation(every_env_steps=every, episodes=episodes),
+        methods=METHODS if methods is None else methods,
         seeds=seeds,
     )
 
@@ -60,7 +65,7 @@ QUICK_LEARNER = LEARNER.replace(num_envs=32, num_steps=32)
 PRESETS = {
     "quick": ladder(  # 393,216 env steps per arm, 12 evaluations
         32 * 1024, rungs={"babble": 1, "reach": 2, "track": 3}, learner=QUICK_LEARNER,
-        every=32 * 1024, episodes=16, seeds=2,
+        every=32 * 1024, episodes=16, seeds=2, methods={},
         description="limbs_ladder, quick preset: a smoke test, not a result",
     ),
 }
