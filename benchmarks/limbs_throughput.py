@@ -33,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import bootstrap_rl
-from bootstrap_rl.results import write_text
+from bootstrap_rl.results import replace_section, write_text
 
 HERE = Path(__file__).resolve().parent
 START, END = "<!-- limbs-throughput:start -->", "<!-- limbs-throughput:end -->"
@@ -131,15 +131,7 @@ def section(report: dict, json_path: str) -> str:
 
 
 def update_readme(report: dict, json_path: str) -> None:
-    path = HERE / "README.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    block = section(report, json_path)
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + block + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    write_text(path, text)
+    replace_section(HERE / "README.md", START, END, section(report, json_path), new_file="# Benchmarks\n")
 
 
 def main(argv: list[str] | None = None) -> dict:

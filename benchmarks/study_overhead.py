@@ -32,7 +32,7 @@ import jax
 from bootstrap_rl import curriculum as curricula
 from bootstrap_rl import study
 from bootstrap_rl.ppo import make_ppo
-from bootstrap_rl.results import write_json, write_text
+from bootstrap_rl.results import replace_section, write_json
 from bootstrap_rl.wrappers import TaskDistribution
 
 HERE = Path(__file__).resolve().parent
@@ -143,15 +143,8 @@ def main(argv: list[str] | None = None) -> dict:
                                           "study_train_env_steps_per_s", "bare_env_steps_per_s")}
                       for m in report["measurements"]], indent=1))
     if not args.no_readme:
-        path = HERE / "README.md"
-        text = path.read_text()
         block = section(report, json_path.relative_to(HERE.parent).as_posix())
-        if README_START in text:
-            head, rest = text.split(README_START, 1)
-            text = head + block + rest.split(README_END, 1)[1]
-        else:
-            text = text.rstrip("\n") + "\n\n" + block + "\n"
-        write_text(path, text)
+        replace_section(HERE / "README.md", README_START, README_END, block)
     return report
 
 

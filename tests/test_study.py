@@ -15,8 +15,6 @@ import pytest
 
 from bootstrap_rl import checkpoint, curriculum as cu, study
 
-# Identical programs compiled in this module's runs (and its subprocess) are compiled once.
-CACHE = {"JAX_COMPILATION_CACHE_DIR": None}
 
 TINY = textwrap.dedent('''
     """A toy CartPole curriculum for tests: 4 envs x 16 steps per update."""
@@ -64,11 +62,11 @@ STAGES = {"easy": (0, 256), "medium": (256, 768), "hard": (768, 1280)}
 
 @pytest.fixture(scope="module")
 def compile_cache(tmp_path_factory):
+    """Identical programs compiled in this module's runs (and its subprocess) compile once."""
     path = str(tmp_path_factory.mktemp("jax_cache"))
     before = (jax.config.jax_compilation_cache_dir, jax.config.jax_persistent_cache_min_compile_time_secs)
     jax.config.update("jax_compilation_cache_dir", path)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
-    CACHE["JAX_COMPILATION_CACHE_DIR"] = path
     yield path
     jax.config.update("jax_compilation_cache_dir", before[0])
     jax.config.update("jax_persistent_cache_min_compile_time_secs", before[1])

@@ -327,13 +327,12 @@ class Curriculum:
     def _check_tasks(self, env, samplers) -> int | None:
         """Validate every stage's tasks; return the shortest time limit seen (or None)."""
         reference, limits = None, []
-        default = env.default_params
+        expected = jax.tree.map(lambda x: jax.ShapeDtypeStruct(np.shape(x), np.asarray(x).dtype), env.default_params)
         for (where, _), sampler in zip(self._named_stages(), samplers):
             try:
                 task = jax.eval_shape(sampler, _DISCOVERY_KEY)
             except Exception as error:
                 raise ConfigError(f"{where}.tasks", f"the sampler fails on a key: {error}") from None
-            expected = jax.tree.map(lambda x: jax.ShapeDtypeStruct(np.shape(x), np.asarray(x).dtype), default)
             if jax.tree.structure(task) != jax.tree.structure(expected):
                 raise ConfigError(
                     f"{where}.tasks",

@@ -61,6 +61,20 @@ def write_text(path: str | Path, text: str) -> Path:
     return path
 
 
+def replace_section(path: str | Path, start: str, end: str, block: str, *, new_file: str = "") -> Path:
+    """Replace the text from marker ``start`` to marker ``end`` in a file with ``block``
+    (which carries both markers), or append ``block`` if the markers are absent; atomically.
+    Benchmarks use it to rewrite their own section of ``benchmarks/README.md``."""
+    path = Path(path)
+    text = path.read_text() if path.exists() else new_file
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        text = head + block + rest.split(end, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    return write_text(path, text)
+
+
 def write_json(path: str | Path, data) -> Path:
     """Write JSON atomically (see ``write_text``)."""
     return write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")

@@ -86,15 +86,10 @@ class PPO(NamedTuple):
 
 
 def learning_rate_schedule(config: PPOConfig) -> Callable[[jax.Array], jax.Array]:
-    """Constant, or PureJaxRL's linear anneal: stepwise per update, reaching 0 at the end."""
-    if not config.anneal_lr:
-        return lambda count: jnp.asarray(config.learning_rate, jnp.float32)
+    """The learner's step size as an optax schedule over optimizer steps (for peers such as
+    rejax): ``learning_rate`` times :func:`learning_rate_factor` of the step's update."""
     steps_per_update = config.update_epochs * config.num_minibatches
-
-    def schedule(count):
-        return config.learning_rate * (1.0 - (count // steps_per_update) / config.num_updates)
-
-    return schedule
+    return lambda count: config.learning_rate * learning_rate_factor(config, jnp.asarray(count) // steps_per_update)
 
 
 def learning_rate_factor(config: PPOConfig, update: jax.Array) -> jax.Array:
