@@ -37,6 +37,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from bootstrap_rl.library import LibrarySpec
 from bootstrap_rl.managers import Manager
 from bootstrap_rl.ppo.config import ConfigError, PPOConfig
 
@@ -157,8 +158,14 @@ class Curriculum:
     seeds: int = 10
     population: Population | None = None
     description: str = ""
+    # The subsystem library (``bootstrap_rl.library``) every arm's network is built on; None:
+    # the learner's plain actor-critic MLPs. Managers that route, generate, freeze or remember
+    # need it.
+    library: LibrarySpec | None = None
 
     def __post_init__(self):
+        if self.library is not None and not isinstance(self.library, LibrarySpec):
+            raise ConfigError("library", f"must be a LibrarySpec or None, got {type(self.library).__name__}")
         if not isinstance(self.name, str) or not self.name:
             raise ConfigError("name", f"must be a non-empty string, got {self.name!r}")
         object.__setattr__(self, "stages", tuple(self.stages))
@@ -251,6 +258,7 @@ class Curriculum:
             "methods": sorted(self.methods),
             "seeds": self.seeds,
             "population": None if self.population is None else dataclasses.asdict(self.population),
+            "library": None if self.library is None else dataclasses.asdict(self.library),
         }
 
     # --- validation ------------------------------------------------------------------

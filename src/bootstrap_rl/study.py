@@ -42,6 +42,7 @@ import numpy as np
 from bootstrap_rl import checkpoint, results
 from bootstrap_rl.curriculum import Curriculum
 from bootstrap_rl.evaluation import play_episodes, policy_kl
+from bootstrap_rl.library import make_library_network
 from bootstrap_rl.managers import StageStart, only_in_stages
 from bootstrap_rl.ppo import make_ppo
 from bootstrap_rl.ppo.train import METRICS
@@ -152,7 +153,12 @@ class _Learner:
         manager = None if method is None else only_in_stages(c.methods[method], active)
         config = c.learner.replace(total_timesteps=budget, hidden_sizes=hidden_sizes)
         self.config = config
-        self.ppo = make_ppo(config, self.env, first, manager=manager, episode_limit=c.episode_limit)
+        network = None
+        if c.library is not None:
+            spec = c.library.replace(hidden=hidden_sizes[0]) if hidden_sizes != c.learner.hidden_sizes else c.library
+            network = make_library_network(spec, self.env.action_space(first))
+        self.ppo = make_ppo(config, self.env, first, network=network, manager=manager,
+                            episode_limit=c.episode_limit)
         self.updates_per_chunk = c.evaluation.every_env_steps // config.batch_size
         ppo, evaluation = self.ppo, c.evaluation
         network = ppo.network
@@ -164,7 +170,8 @@ class _Learner:
 
         def start_stage(state, sampler, index, is_adult):
             state = ppo.reset_envs(state, sampler)
-            stage = StageStart(jnp.asarray(index, jnp.int32), jnp.asarray(is_adult, bool), sampler)
+            stage = StageStart(jnp.asarray(index, jnp.int32), jnp.asarray(is_adult, bool), sampler,
+                               score=lambda params, key: ppo.score(params, sampler, key))
             mstate, state = ppo.manager.on_stage_start(state.manager_state, state, stage)
             return state.replace(manager_state=mstate)
 
@@ -192,7 +199,7 @@ class _Learner:
         ))
 
     def param_count(self) -> int:
-        shapes = jax.eval_shape(self.ppo.init, jax.random.PRNGKey(0)).params
+        shapes = jax.eval_shape(self.ppo.init, jax.random.PRNGKey(0)).params["params"]
         return int(sum(np.prod(x.shape) for x in jax.tree.leaves(shapes)))
 
 

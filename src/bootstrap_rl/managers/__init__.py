@@ -1,7 +1,7 @@
 """Management methods (D:management_methods): optax-like bundles of pure functions that change
 the learner during childhood. See :mod:`bootstrap_rl.managers.base` for the protocol."""
 
-from bootstrap_rl.managers.base import Manager, StageStart, chain, identity, only_in_stages
+from bootstrap_rl.managers.base import Manager, StageStart, Update, chain, identity, only_in_stages
 from bootstrap_rl.managers.distillation import kickstarting
 
-__all__ = ["kickstarting", "Manager", "StageStart", "chain", "identity", "only_in_stages"]
+__all__ = ["kickstarting", "Manager", "StageStart", "Update", "chain", "identity", "only_in_stages"]

@@ -20,9 +20,14 @@ learner's :class:`~bootstrap_rl.ppo.TrainState`, whose ``manager_state`` field h
     added to PPO's loss on every minibatch: distillation targets, regularisers. ``dist`` and
     ``values`` are the network's outputs on ``obs``; ``policy(params, obs) -> dist`` evaluates
     any parameters' policy (a teacher kept in ``mstate``, say).
-``after_update(mstate, state, metrics) -> (mstate, state)``
+``after_update(mstate, state, update) -> (mstate, state)``
     after every PPO update, inside the compiled loop: online hyperparameter control,
-    population-based training, memory writes. ``metrics``: that update's scalar metrics.
+    population-based training, memory writes. ``update`` (:class:`Update`): that update's
+    scalar metrics, its batch of transitions, and PPO's objective, to differentiate.
+
+``state.params`` holds every variable collection of the network: ``params`` (trained) and,
+for the subsystem library (:mod:`bootstrap_rl.library`), ``library`` — the masks, step-size
+multipliers and memory that managers change. The learner trains ``params`` only.
 
 Hooks run per seed, under ``vmap``; seeds are independent runs (statistics resample them), so
 a hook must not mix them. A manager switched off in a stage (:func:`only_in_stages`) still has
@@ -44,6 +49,20 @@ class StageStart(NamedTuple):
     index: jax.Array  # 0-based position of the stage in the arm (the adult stage is last)
     is_adult: jax.Array  # bool: the adult stage has begun (childhood is over)
     tasks: Any  # the stage's task sampler (a ``jax.tree_util.Partial``: key -> env params)
+    # score(params, key) -> mean reward per env step of ``params``' policy on this stage's
+    # tasks over one rollout of the learner's shape: how a manager ranks candidate weights.
+    # Its env steps are not charged to the budget; a manager that calls it says how many.
+    score: Callable[[Any, jax.Array], jax.Array] | None = None
+
+
+class Update(NamedTuple):
+    """What a manager is told after a PPO update (inside the compiled loop)."""
+
+    metrics: dict  # the update's scalar metrics (``bootstrap_rl.ppo.train.METRICS``)
+    batch: Any  # the update's transitions, flattened: a ``Batch`` of [num_steps * num_envs, ...]
+    # objective(params, batch, hparams) -> PPO's loss of ``params`` (all variables) on ``batch``
+    # with ``hparams`` ({"learning_rate", "ent_coef"}): differentiable in params and hparams.
+    objective: Callable[[Any, Any, dict], jax.Array]
 
 
 class Manager(NamedTuple):

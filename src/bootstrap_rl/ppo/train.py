@@ -21,7 +21,7 @@ import numpy as np
 import optax
 from flax import struct
 
-from bootstrap_rl.managers import Manager, identity
+from bootstrap_rl.managers import Manager, Update, identity
 from bootstrap_rl.networks import make_actor_critic
 from bootstrap_rl.ppo.config import PPOConfig
 from bootstrap_rl.ppo.losses import gae, ppo_loss, shuffle_into_minibatches
@@ -61,6 +61,17 @@ class Transition(NamedTuple):
     final_obs: jax.Array  # the observation the step led to, before auto-reset
 
 
+class Batch(NamedTuple):
+    """What PPO's loss reads, per transition (``[T, N]`` in a rollout, ``[B]`` flattened)."""
+
+    obs: jax.Array
+    action: jax.Array
+    log_prob: jax.Array
+    value: jax.Array
+    advantage: jax.Array
+    target: jax.Array
+
+
 class EpisodeEnds(NamedTuple):
     """Per env and step: whether an episode ended there, and its return and length if so."""
 
@@ -83,6 +94,9 @@ class PPO(NamedTuple):
     train: Callable[[jax.Array], tuple[TrainState, dict[str, jax.Array]]]
     reset_envs: Callable[[TrainState, Any], TrainState]
     manager: Manager
+    # score(params, env_params, key) -> mean reward per env step of the sampling policy over
+    # one rollout of the learner's shape from fresh resets (managers rank candidates with it).
+    score: Callable[[Any, Any, jax.Array], jax.Array]
 
 
 def learning_rate_schedule(config: PPOConfig) -> Callable[[jax.Array], jax.Array]:
@@ -148,6 +162,11 @@ def make_ppo(
     def init_params(key, obs):
         return network.init(key, obs)
 
+    # Only the ``params`` collection is trained; other collections (a subsystem library's
+    # masks and memory) are state that managers change. A network may scale the optimizer's
+    # updates per parameter group (frozen slots: 0).
+    scale_updates = getattr(network, "scale_updates", lambda variables, updates: updates)
+
     if jax.default_backend() == "cpu":
         # Orthogonal initialisation runs LAPACK's QR. Vmapped over seeds on CPU, the batched QR
         # kernel fans out over XLA's intra-op thread pool while the running program holds a
@@ -161,7 +180,7 @@ def make_ppo(
         params = init_params(net_key, obs)
         return TrainState(
             params=params,
-            opt_state=optimizer.init(params),
+            opt_state=optimizer.init(params["params"]),
             env_state=env_state,
             env_params=env_params,
             obs=obs,
@@ -220,24 +239,30 @@ def make_ppo(
     def policy(params, obs):
         return network.apply(params, obs, method="policy")
 
+    def objective(params, minibatch: Batch, hparams):
+        """PPO's clipped loss of ``params`` (all variables) on a minibatch, and diagnostics."""
+        dist, values = network.apply(params, minibatch.obs)
+        loss, diagnostics = ppo_loss(
+            dist, values, minibatch.action, minibatch.log_prob, minibatch.value,
+            minibatch.advantage, minibatch.target,
+            clip_eps=config.clip_eps, vf_coef=config.vf_coef, ent_coef=hparams["ent_coef"],
+        )
+        return loss, (diagnostics, dist, values)
+
     def minibatch_step(carry, minibatch):
         params, opt_state, hparams, learning_rate, manager_state = carry
-        obs, actions, old_log_probs, old_values, advantages, targets = minibatch
 
-        def loss_fn(p):
-            dist, values = network.apply(p, obs)
-            loss, diagnostics = ppo_loss(
-                dist, values, actions, old_log_probs, old_values,
-                advantages, targets,
-                clip_eps=config.clip_eps, vf_coef=config.vf_coef, ent_coef=hparams["ent_coef"],
-            )
-            extra = manager.loss(manager_state, p, obs, dist, values, policy)
+        def loss_fn(trainable):
+            p = {**params, "params": trainable}
+            loss, (diagnostics, dist, values) = objective(p, minibatch, hparams)
+            extra = manager.loss(manager_state, p, minibatch.obs, dist, values, policy)
             return loss + extra, diagnostics
 
-        grads, diagnostics = jax.grad(loss_fn, has_aux=True)(params)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-        updates = jax.tree.map(lambda u: -learning_rate * u, updates)
-        return (optax.apply_updates(params, updates), opt_state, hparams, learning_rate, manager_state), diagnostics
+        grads, diagnostics = jax.grad(loss_fn, has_aux=True)(params["params"])
+        updates, opt_state = optimizer.update(grads, opt_state, params["params"])
+        updates = scale_updates(params, jax.tree.map(lambda u: -learning_rate * u, updates))
+        params = {**params, "params": optax.apply_updates(params["params"], updates)}
+        return (params, opt_state, hparams, learning_rate, manager_state), diagnostics
 
     def value(params, obs):
         """The critic on a batch with any leading shape."""
@@ -276,7 +301,7 @@ def make_ppo(
             config.gamma, config.gae_lambda,
         )
         # Only what the loss reads is shuffled into minibatches.
-        batch = (transitions.obs, transitions.action, transitions.log_prob, values, advantages, targets)
+        batch = Batch(transitions.obs, transitions.action, transitions.log_prob, values, advantages, targets)
 
         def epoch(carry, key):
             minibatches = shuffle_into_minibatches(key, batch, config.num_minibatches)
@@ -300,8 +325,27 @@ def make_ppo(
             "learning_rate": learning_rate.astype(jnp.float32),
         }
         state = state.replace(params=params, opt_state=opt_state, key=key, update=state.update + 1)
-        manager_state, state = manager.after_update(state.manager_state, state, metrics)
+        flat = jax.tree.map(lambda x: x.reshape(-1, *x.shape[2:]), batch)  # [T*N, ...]
+        manager_state, state = manager.after_update(
+            state.manager_state, state, Update(metrics, flat, lambda p, b, h: objective(p, b, h)[0])
+        )
         return state.replace(manager_state=manager_state), metrics
+
+    def score(params, env_params, key):
+        """Mean reward per step of ``params``' sampling policy: ``num_steps`` steps of
+        ``num_envs`` envs on ``env_params``' tasks, from fresh resets."""
+        reset_key, key = jax.random.split(key)
+        obs, env_state = reset_envs(jax.random.split(reset_key, num_envs), env_params)
+
+        def step(carry, key):
+            obs, env_state = carry
+            act_key, env_key = jax.random.split(key)
+            action = network.apply(params, obs, method="policy").sample(act_key)
+            obs, env_state, reward, *_ = step_envs(jax.random.split(env_key, num_envs), env_state, action, env_params)
+            return (obs, env_state), reward.astype(jnp.float32).mean()
+
+        _, rewards = jax.lax.scan(step, (obs, env_state), jax.random.split(key, config.num_steps))
+        return rewards.mean()
 
     def train(key: jax.Array) -> tuple[TrainState, dict[str, jax.Array]]:
         state = init(key)
@@ -309,5 +353,5 @@ def make_ppo(
 
     return PPO(
         config=config, network=network, init=init, update=update, train=train,
-        reset_envs=restart_envs, manager=manager,
+        reset_envs=restart_envs, manager=manager, score=score,
     )
