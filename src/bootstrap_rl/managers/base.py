@@ -63,6 +63,7 @@ class Update(NamedTuple):
     # objective(params, batch, hparams) -> PPO's loss of ``params`` (all variables) on ``batch``
     # with ``hparams`` ({"learning_rate", "ent_coef"}): differentiable in params and hparams.
     objective: Callable[[Any, Any, dict], jax.Array]
+    network: Any = None  # the learner's flax module (``network.apply(params, obs, method="embed")``)
 
 
 class Manager(NamedTuple):

@@ -327,7 +327,7 @@ def make_ppo(
         state = state.replace(params=params, opt_state=opt_state, key=key, update=state.update + 1)
         flat = jax.tree.map(lambda x: x.reshape(-1, *x.shape[2:]), batch)  # [T*N, ...]
         manager_state, state = manager.after_update(
-            state.manager_state, state, Update(metrics, flat, lambda p, b, h: objective(p, b, h)[0])
+            state.manager_state, state, Update(metrics, flat, lambda p, b, h: objective(p, b, h)[0], network)
         )
         return state.replace(manager_state=manager_state), metrics
 

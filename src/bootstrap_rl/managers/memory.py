@@ -1,0 +1,77 @@
+"""Augmentation with a tool (D:management_methods): an episodic key-value memory.
+
+After neural episodic control (Pritzel et al. 2017): keys are the shared encoder's
+embeddings of visited states, values the discounted returns that followed them (the update's
+λ-return targets). The memory has a fixed capacity and is written as a ring buffer; the
+library network reads the ``memory_k`` nearest entries of every state it sees (inverse-distance
+weighted, as NEC's kernel) and feeds the read value, and how many neighbours exist, to its
+slots as extra inputs. Lookup is jittable and vmapped with everything else.
+
+The memory is written during childhood (by default) and only read afterwards, so the adult
+uses a tool built in childhood. Keys are embeddings at writing time; as the encoder trains,
+older keys grow stale (NEC trains its keys by gradient; here they are data, which keeps the
+memory out of the optimizer). Needs ``LibrarySpec(memory_size=...)``.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from bootstrap_rl import library
+from bootstrap_rl.managers.base import Manager
+
+
+def write(memory: dict, keys: jax.Array, values: jax.Array) -> dict:
+    """Write ``keys [n, d]`` and ``values [n]`` at the ring buffer's next ``n`` positions."""
+    capacity = memory["values"].shape[0]
+    n = values.shape[0]
+    at = (memory["next"] + jnp.arange(n)) % capacity
+    return {
+        "keys": memory["keys"].at[at].set(keys),
+        "values": memory["values"].at[at].set(values),
+        "used": memory["used"].at[at].set(1.0),
+        "next": (memory["next"] + n) % capacity,
+    }
+
+
+def episodic_memory(writes_per_update: int = 64, childhood_only: bool = True) -> Manager:
+    """Write ``writes_per_update`` randomly chosen transitions of every update into the memory.
+
+    Args:
+        writes_per_update: transitions written after each PPO update (at most the memory's
+            capacity and the update's batch).
+        childhood_only: stop writing when the adult stage starts (the adult reads a memory
+            childhood filled); ``False`` keeps writing in every stage the method is on.
+    """
+    if not (isinstance(writes_per_update, int) and writes_per_update >= 1):
+        raise ValueError(f"writes_per_update: must be a positive integer, got {writes_per_update!r}")
+    if not isinstance(childhood_only, bool):
+        raise ValueError(f"childhood_only: must be True or False, got {childhood_only!r}")
+
+    def init(key, params):
+        lib = library.get(params)
+        if "memory" not in lib:
+            raise ValueError("episodic_memory needs a library with a memory: LibrarySpec(memory_size=...)")
+        return {"key": key, "writing": jnp.ones((), bool)}
+
+    def on_stage_start(mstate, state, stage):
+        writing = ~stage.is_adult if childhood_only else jnp.ones((), bool)
+        return {**mstate, "writing": writing}, state
+
+    def loss(mstate, params, obs, dist, values, policy):
+        return jnp.zeros((), jnp.float32)
+
+    def after_update(mstate, state, update):
+        memory = library.get(state.params)["memory"]
+        batch_size = update.batch.target.shape[0]
+        n = min(writes_per_update, batch_size, memory["values"].shape[0])
+        key, pick = jax.random.split(mstate["key"])
+        rows = jax.random.choice(pick, batch_size, (n,), replace=False)
+        obs = update.batch.obs[rows]
+        keys = update.network.apply(state.params, obs, method="embed")
+        written = write(memory, keys, update.batch.target[rows])
+        memory = jax.tree.map(lambda new, old: jnp.where(mstate["writing"], new, old), written, memory)
+        return {**mstate, "key": key}, state.replace(params=library.replace(state.params, memory=memory))
+
+    return Manager(init, on_stage_start, loss, after_update)

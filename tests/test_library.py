@@ -1,0 +1,179 @@
+"""The subsystem library network, and the managers that act only through it: routing (slots
+allocated, frozen, routed) and the episodic memory (writes, nearest-neighbour reads)."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import struct
+
+import bootstrap_rl
+from bootstrap_rl import library
+from bootstrap_rl.library import LibrarySpec, make_library_network, memory_lookup, memory_read
+from bootstrap_rl.managers import StageStart, Update, episodic_memory, routing
+from bootstrap_rl.ppo import PPOConfig, make_ppo
+from bootstrap_rl.ppo.config import ConfigError
+
+OBS = jax.random.normal(jax.random.PRNGKey(1), (7, 4))
+
+
+@struct.dataclass
+class State:
+    params: dict
+
+
+def network(**spec):
+    env, params = bootstrap_rl.make("CartPole-v1")
+    return make_library_network(LibrarySpec(hidden=16, **{"slots": 3, **spec}), env.action_space(params))
+
+
+def stage(index, adult=False):
+    return StageStart(jnp.int32(index), jnp.bool_(adult), None)
+
+
+def test_fresh_library_is_one_mlp_head_on_the_encoder():
+    net = network()
+    v = net.init(jax.random.PRNGKey(0), OBS)
+    lib = library.get(v)
+    np.testing.assert_array_equal(lib["active"], [1, 0, 0])
+    # By hand: encoder, then slot 0's two layers.
+    p, s = v["params"], library.get_slot(v, 0)
+    e = jax.nn.relu(OBS @ p["encoder"]["kernel"] + p["encoder"]["bias"])
+    h = jax.nn.relu(e @ s["hidden"]["kernel"] + s["hidden"]["bias"])
+    dist, value = net.apply(v, OBS)
+    np.testing.assert_allclose(dist.logits, h @ s["policy"]["kernel"] + s["policy"]["bias"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(value, (h @ s["value"]["kernel"] + s["value"]["bias"])[:, 0], rtol=1e-5, atol=1e-6)
+
+
+def test_gates_mix_active_slots_only_and_top_k_keeps_the_largest():
+    net = network(slots=4)
+    v = net.init(jax.random.PRNGKey(0), OBS)
+    v = library.replace(v, active=jnp.array([1.0, 0.0, 1.0, 1.0]))
+    g = net.apply(v, OBS, method=lambda m, o: m.gates(m.embed(o)))
+    np.testing.assert_allclose(g, np.tile([1 / 3, 0, 1 / 3, 1 / 3], (7, 1)), atol=1e-6)  # unrouted: uniform
+    # Routed, with a planted router that prefers slot 3, then slot 2; top-2 drops slot 0.
+    routed = library.replace(v, routed=jnp.float32(1.0))
+    routed["params"]["router"]["bias"] = jnp.array([0.0, 5.0, 1.0, 2.0])
+    top2 = network(slots=4, top_k=2)
+    g = top2.apply(routed, OBS, method=lambda m, o: m.gates(m.embed(o)))
+    expected = np.exp([1.0, 2.0]) / np.exp([1.0, 2.0]).sum()
+    np.testing.assert_allclose(g[:, 2:], np.tile(expected, (7, 1)), rtol=1e-5)
+    np.testing.assert_allclose(g[:, :2], 0.0, atol=1e-7)
+
+
+def test_library_spec_rejects_bad_fields():
+    with pytest.raises(ConfigError, match="library.top_k"):
+        LibrarySpec(slots=2, top_k=3)
+    with pytest.raises(ConfigError, match="library.memory_k"):
+        LibrarySpec(memory_size=4, memory_k=8)
+    with pytest.raises(ConfigError, match="library.slots"):
+        LibrarySpec(slots=0)
+
+
+def test_routing_allocates_a_slot_per_stage_and_freezes_earlier_ones():
+    net = network(slots=3)
+    m = routing()
+    state = State(net.init(jax.random.PRNGKey(0), OBS))
+    mstate = m.init(None, state.params)
+    for index, active, frozen in ((0, [1, 0, 0], [0, 0, 0]), (1, [1, 1, 0], [1, 0, 0]), (2, [1, 1, 1], [1, 1, 0])):
+        mstate, state = jax.jit(m.on_stage_start)(mstate, state, stage(index, adult=index == 2))
+        lib = library.get(state.params)
+        np.testing.assert_array_equal(lib["active"], active)
+        np.testing.assert_array_equal(lib["frozen"], frozen)
+        assert lib["routed"] == 1.0
+    # A partial rate instead of freezing; and an adult stage without a new slot.
+    state = State(net.init(jax.random.PRNGKey(0), OBS))
+    m = routing(earlier_lr=0.1, adult_slot=False)
+    _, state = m.on_stage_start((), state, stage(1))
+    _, state = m.on_stage_start((), state, stage(2, adult=True))
+    lib = library.get(state.params)
+    np.testing.assert_array_equal(lib["active"], [1, 1, 0])
+    np.testing.assert_allclose(lib["lr_scale"], [0.1, 1, 1])
+    np.testing.assert_array_equal(lib["frozen"], [0, 0, 0])
+
+
+def test_routing_refuses_a_network_without_library():
+    with pytest.raises(ValueError, match="subsystem library"):
+        routing().init(None, {"params": {}})
+
+
+@pytest.fixture(scope="module")
+def routed_ppo():
+    env, env_params = bootstrap_rl.make("CartPole-v1")
+    config = PPOConfig(num_envs=4, num_steps=16, num_minibatches=2, update_epochs=2, total_timesteps=64 * 4)
+    ppo = make_ppo(config, env, env_params, network=network(slots=3), manager=routing())
+    state = ppo.init(jax.random.PRNGKey(0))
+    mstate, state = ppo.manager.on_stage_start(state.manager_state, state, stage(0))
+    mstate, state = ppo.manager.on_stage_start(mstate, state, stage(1))
+    return ppo, state.replace(manager_state=mstate)
+
+
+def test_frozen_slot_weights_do_not_change(routed_ppo):
+    ppo, state = routed_ppo
+    after, _ = jax.jit(lambda s: jax.lax.scan(lambda s, _: ppo.update(s), s, None, 3))(state)
+    before_slot, after_slot = (library.get_slot(s.params, 0) for s in (state, after))
+    jax.tree.map(np.testing.assert_array_equal, before_slot, after_slot)  # frozen: bit-identical
+    moved = lambda i: any(np.any(a != b) for a, b in zip(*(jax.tree.leaves(library.get_slot(s.params, i)) for s in (state, after))))
+    assert moved(1)  # the stage's new slot trains
+    assert not moved(2)  # an inactive slot gets no gradient, hence no update
+    assert np.any(after.params["params"]["router"]["kernel"] != state.params["params"]["router"]["kernel"])
+
+
+def test_memory_lookup_returns_the_true_nearest_neighbours():
+    rng = np.random.default_rng(0)
+    keys = rng.normal(size=(50, 8)).astype(np.float32)
+    used = (rng.random(50) < 0.7).astype(np.float32)
+    values = rng.normal(size=50).astype(np.float32)
+    queries = rng.normal(size=(20, 8)).astype(np.float32)
+    memory = {"keys": keys, "values": values, "used": used}
+    indices, d2 = jax.jit(memory_lookup, static_argnums=2)(memory, queries, 5)
+    # NumPy reference: brute force over the used entries.
+    dist = ((queries[:, None] - keys[None]) ** 2).sum(-1)
+    dist[:, used == 0] = np.inf
+    expected = np.argsort(dist, axis=1)[:, :5]
+    np.testing.assert_array_equal(np.asarray(indices), expected)
+    np.testing.assert_allclose(d2, np.take_along_axis(dist, expected, 1), rtol=1e-4, atol=1e-4)
+    # The read: inverse-distance-weighted mean of their values, all 5 present.
+    w = 1.0 / (np.take_along_axis(dist, expected, 1) + 1e-3)
+    read = memory_read(memory, queries, 5)
+    np.testing.assert_allclose(read[:, 0], (w * values[expected]).sum(1) / w.sum(1), rtol=1e-3)
+    np.testing.assert_allclose(read[:, 1], 1.0)
+    # Vmapped over seeds, each seed's memory answers its own queries.
+    two = jax.tree.map(lambda x: np.stack([x, x[::-1]]), memory)
+    batched, _ = jax.vmap(memory_lookup, in_axes=(0, None, None))(two, queries, 5)
+    np.testing.assert_array_equal(np.asarray(batched[0]), expected)
+    np.testing.assert_array_equal(np.asarray(batched[1]), 49 - expected)
+
+
+def test_empty_memory_reads_zero():
+    spec = LibrarySpec(hidden=8, memory_size=16, memory_k=4)
+    read = memory_read(library.empty_memory(spec), jnp.ones((3, 8)), 4)
+    np.testing.assert_array_equal(read, np.zeros((3, 2)))
+
+
+def test_episodic_memory_writes_a_ring_buffer_in_childhood_only():
+    net = network(slots=2, memory_size=8, memory_k=2)
+    state = State(net.init(jax.random.PRNGKey(0), OBS))
+    m = episodic_memory(writes_per_update=5)
+    mstate = m.init(jax.random.PRNGKey(3), state.params)
+    batch = type("B", (), {})()
+    batch.obs = jax.random.normal(jax.random.PRNGKey(2), (6, 4))
+    batch.target = jnp.arange(6, dtype=jnp.float32) + 10
+    update = Update({}, batch, None, net)
+    mstate, state = m.on_stage_start(mstate, state, stage(0))
+    mstate, state = m.after_update(mstate, state, update)
+    mem = library.get(state.params)["memory"]
+    assert int(mem["next"]) == 5 and float(mem["used"].sum()) == 5
+    # What was written: the embeddings of the chosen observations and their returns.
+    rows = np.asarray(mem["values"][:5]).astype(int) - 10
+    np.testing.assert_allclose(mem["keys"][:5], net.apply(state.params, batch.obs[rows], method="embed"), rtol=1e-5)
+    mstate, state = m.after_update(mstate, state, update)  # wraps around: 10 writes in 8 entries
+    mem = library.get(state.params)["memory"]
+    assert int(mem["next"]) == 2 and float(mem["used"].sum()) == 8
+    # The network now reads it: the policy differs from the one with an empty memory.
+    empty = library.replace(state.params, memory=library.empty_memory(net.spec))
+    assert not np.allclose(net.apply(state.params, OBS)[0].logits, net.apply(empty, OBS)[0].logits)
+    # Adult stage: no more writes.
+    mstate, state = m.on_stage_start(mstate, state, stage(1, adult=True))
+    _, after = m.after_update(mstate, state, update)
+    jax.tree.map(np.testing.assert_array_equal, library.get(after.params)["memory"], mem)
