@@ -10,7 +10,8 @@ stage of every arm runs through one compiled training program.
 """
 
 from bootstrap_rl.curriculum import Curriculum, Evaluation, Stage
-from bootstrap_rl.managers import kickstarting
+from bootstrap_rl.library import LibrarySpec
+from bootstrap_rl.managers import chain, episodic_memory, kickstarting, routing
 from bootstrap_rl.ppo import PPOConfig
 
 # 64 envs x 64 steps = 4,096 transitions per update. The learning rate is constant: a linear
@@ -25,8 +26,19 @@ EVERY = 64 * 4096  # evaluate every 262,144 env steps
 
 
 RUNGS = {"turn": 1, "step": 1, "goto": 4, "pickup": 4, "unlock": 6}
-# Childhood arms, one per management method (D:management_methods); more arrive with issue 5.
-METHODS = {"distil": kickstarting(coef=1.0, decay=0.99)}
+# Every arm's network: a shared encoder and a slot per stage (5 childhood + the adult), a
+# hypernetwork with a task embedding per stage, and an episodic memory. A fresh library uses
+# slot 0 only, so the direct and curriculum arms train an encoder and one head; the methods
+# change which parts are used and how (docs/managers.md).
+LIBRARY = LibrarySpec(slots=6, hidden=64, activation="relu", memory_size=1024, memory_k=8,
+                      hyper_dim=8, tasks=6)
+# Childhood arms, one per management method (D:management_methods), and one that chains them.
+METHODS = {
+    "route": routing(earlier_lr=0.0),
+    "distil": kickstarting(coef=1.0, decay=0.99),
+    "memory": episodic_memory(writes_per_update=64),
+    "chain": chain(routing(earlier_lr=0.0), kickstarting(coef=1.0, decay=0.99)),
+}
 
 
 def ladder(unit: int, *, rungs: dict[str, int] = RUNGS, learner: PPOConfig = LEARNER,
@@ -48,6 +60,7 @@ def ladder(unit: int, *, rungs: dict[str, int] = RUNGS, learner: PPOConfig = LEA
         evaluation=Evaluation(every_env_steps=every, episodes=episodes, success_threshold=0.0),
         methods=METHODS if methods is None else methods,
         seeds=seeds,
+        library=LIBRARY,
     )
 
 
@@ -59,7 +72,7 @@ QUICK_LEARNER = LEARNER.replace(num_envs=32, num_steps=32)
 PRESETS = {
     "quick": ladder(  # 524,288 env steps per arm, 16 evaluations
         32 * 1024, rungs={"turn": 1, "step": 1, "goto": 2, "pickup": 2, "unlock": 2},
-        learner=QUICK_LEARNER, every=32 * 1024, episodes=16, seeds=2, methods={},
+        learner=QUICK_LEARNER, every=32 * 1024, episodes=16, seeds=2,
         description="playroom_ladder, quick preset: a smoke test, not a result",
     ),
 }

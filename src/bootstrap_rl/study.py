@@ -145,7 +145,7 @@ class _Learner:
     """The compiled pieces for runs of one :func:`_learner_key`: PPO's chunk of updates,
     stage starts, evaluation over every split, drift probes and KL."""
 
-    def __init__(self, curriculum: Curriculum, key: tuple):
+    def __init__(self, curriculum: Curriculum, key: tuple, shared: dict | None = None):
         c = curriculum
         hidden_sizes, method, active, budget, splits = key
         first = c.sampler(c.all_stages[0].name)
@@ -193,10 +193,13 @@ class _Learner:
             )
 
         # Every split's episodes in one loop (the task distribution is per episode), seeds vmapped.
-        self.evaluate = jax.jit(jax.vmap(evaluate_splits, in_axes=(0, None, 0)))
-        self.drift = jax.jit(jax.vmap(
-            lambda old, new, obs, weights: policy_kl(network, old, new, obs, weights)
+        # Learners with equal networks and splits (arms that differ only by manager) share
+        # these programs, so they compile once per study (``shared``).
+        programs = (shared if shared is not None else {}).setdefault((network, splits), (
+            jax.jit(jax.vmap(evaluate_splits, in_axes=(0, None, 0))),
+            jax.jit(jax.vmap(lambda old, new, obs, weights: policy_kl(network, old, new, obs, weights))),
         ))
+        self.evaluate, self.drift = programs
 
     def param_count(self) -> int:
         shapes = jax.eval_shape(self.ppo.init, jax.random.PRNGKey(0)).params["params"]
@@ -478,11 +481,11 @@ def run_study(
 
     runs = expand_runs(curriculum)
     compiled: dict[tuple, _Learner] = {}
-    learners = {}
+    learners, shared = {}, {}
     for run in runs:
         key = _learner_key(curriculum, run)
         if key not in compiled:
-            compiled[key] = _Learner(curriculum, key)
+            compiled[key] = _Learner(curriculum, key, shared)
         learners[run.slug] = compiled[key]
     c = curriculum
     root = jax.random.PRNGKey(root_seed)
