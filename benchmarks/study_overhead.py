@@ -57,7 +57,8 @@ def measure(name: str, preset: str | None, seeds: int | None, repeats: int) -> d
     # The bare peer: the same learner config, env and tasks, one scan over every update.
     sampler = c.sampler(c.adult.name)
     ppo = make_ppo(learner.config.replace(total_timesteps=run.budget),
-                   TaskDistribution(c.family, sampler), sampler, episode_limit=c.episode_limit)
+                   TaskDistribution(c.family, sampler), sampler, network=learner.ppo.network,
+                   episode_limit=c.episode_limit)
     bare = jax.jit(jax.vmap(ppo.train))
     keys = jax.random.split(jax.random.PRNGKey(1), seeds)
     start = time.perf_counter()

@@ -10,7 +10,7 @@ from flax import struct
 import bootstrap_rl
 from bootstrap_rl import library
 from bootstrap_rl.library import LibrarySpec, make_library_network, memory_lookup, memory_read
-from bootstrap_rl.managers import StageStart, Update, episodic_memory, routing
+from bootstrap_rl.managers import StageStart, Update, distral, episodic_memory, routing
 from bootstrap_rl.ppo import PPOConfig, make_ppo
 from bootstrap_rl.ppo.config import ConfigError
 
@@ -177,3 +177,28 @@ def test_episodic_memory_writes_a_ring_buffer_in_childhood_only():
     mstate, state = m.on_stage_start(mstate, state, stage(1, adult=True))
     _, after = m.after_update(mstate, state, update)
     jax.tree.map(np.testing.assert_array_equal, library.get(after.params)["memory"], mem)
+
+
+def test_distral_regularises_the_task_policy_and_distils_the_shared_one():
+    net = network(slots=3)
+    state = State(net.init(jax.random.PRNGKey(0), OBS))
+    _, state = distral().on_stage_start((), state, stage(1))
+    np.testing.assert_array_equal(library.get(state.params)["active"], [0, 1, 0])  # stage 1 acts with slot 1
+    policy = lambda p, o: net.apply(p, o, method="policy")
+
+    def grads(coef, distil_coef, params):
+        m = distral(coef, distil_coef)
+        return jax.grad(lambda t: m.loss((), {**params, "params": t}, OBS, policy({**params, "params": t}, OBS),
+                                         None, policy))(params["params"])
+
+    def slot_norm(g, i):
+        return sum(float(jnp.abs(x[i]).sum()) for x in jax.tree.leaves(g["slots"]))
+
+    g = grads(1.0, 0.0, state.params)  # regularise only: the task slot moves, pi_0 does not
+    assert slot_norm(g, 1) > 0 and slot_norm(g, 2) == 0
+    g = grads(0.0, 1.0, state.params)  # distil only: pi_0 moves, the task slot does not
+    assert slot_norm(g, 2) > 0 and slot_norm(g, 1) == 0
+    # With the task slot equal to the shared slot, the policies agree and the loss is zero.
+    same = library.set_slot(state.params, 1, library.get_slot(state.params, 2))
+    m = distral(1.0, 1.0)
+    assert abs(float(m.loss((), same, OBS, policy(same, OBS), None, policy))) < 1e-6

@@ -1,4 +1,5 @@
-"""Gradients and targets (D:management_methods): distillation from the previous stage's policy.
+"""Gradients and targets (D:management_methods): distillation from the previous stage's policy
+(kickstarting), or into a policy shared across the stages (Distral).
 
 Kickstarting (Schmitt et al. 2018): when a stage starts, the policy as it stands — what the
 previous stage built — is kept as a frozen teacher, and the learner's loss gains
@@ -12,6 +13,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from bootstrap_rl import library
 from bootstrap_rl.managers.base import Manager
 
 
@@ -43,5 +45,45 @@ def kickstarting(coef: float = 1.0, decay: float = 0.99) -> Manager:
 
     def after_update(mstate, state, metrics):
         return {**mstate, "coef": mstate["coef"] * decay}, state
+
+    return Manager(init, on_stage_start, loss, after_update)
+
+
+def distral(coef: float = 0.5, distil_coef: float = 1.0) -> Manager:
+    """Distral (Teh et al. 2017) over a stage sequence, on the subsystem library.
+
+    The library's last slot holds the shared distilled policy pi_0; each stage acts with a
+    task policy of its own, slot ``stage.index`` (clamped below the last), alone in the
+    combiner. The loss gains ``coef * KL(pi || pi_0)`` — the task policy regularised toward
+    the shared one, which is where transfer comes from — and ``distil_coef * KL(pi || pi_0)``
+    with the task policy held fixed, which trains pi_0 (and the encoder) toward every stage's
+    policy in turn: distillation across the stage tasks. Needs ``Curriculum(library=...)``
+    with a slot per stage plus one.
+    """
+    for name, value in (("coef", coef), ("distil_coef", distil_coef)):
+        if not (isinstance(value, (int, float)) and value >= 0):
+            raise ValueError(f"{name}: must be a number >= 0, got {value!r}")
+
+    def init(key, params):
+        if library.get(params)["active"].shape[0] < 2:
+            raise ValueError("distral needs a library of at least 2 slots (task policies + the shared one)")
+        return ()
+
+    def on_stage_start(mstate, state, stage):
+        slots = library.get(state.params)["active"].shape[0]
+        task_slot = jnp.minimum(stage.index, slots - 2)
+        active = (jnp.arange(slots) == task_slot).astype(jnp.float32)
+        return mstate, state.replace(params=library.replace(state.params, active=active,
+                                                            routed=jnp.zeros((), jnp.float32)))
+
+    def loss(mstate, params, obs, dist, values, policy):
+        slots = library.get(params)["active"].shape[0]
+        shared = policy(library.replace(params, active=jnp.zeros(slots).at[-1].set(1.0)), obs)
+        regularise = dist.kl(jax.lax.stop_gradient(shared)).mean()
+        distil = jax.lax.stop_gradient(dist).kl(shared).mean()
+        return coef * regularise + distil_coef * distil
+
+    def after_update(mstate, state, update):
+        return mstate, state
 
     return Manager(init, on_stage_start, loss, after_update)

@@ -1,0 +1,129 @@
+"""Each childhood arm's training throughput against the direct arm's, on one env and device.
+
+For a curriculum (``playroom_ladder``'s ``quick`` preset by default), every run the study
+would train is built as the study builds it (the same compiled learner per arm). For each, the
+benchmark times one chunk of updates (an evaluation interval) and one stage start (where
+managers allocate, generate or mix slots; an evolution strategy's rollouts happen there), best
+of ``--repeats``, arms interleaved so background load hits all alike. An arm's env-steps/s is
+its budget over the time of its chunks plus its stage starts::
+
+    arm env-steps/s = budget / (chunks x chunk time + stages x stage-start time)
+
+Evaluation is excluded (it is the same program for every arm). Compile time (first chunk and
+first stage start) is reported beside. Issue 5's bar: every childhood arm >= 0.75x direct.
+
+    python benchmarks/manager_overhead.py [--curriculum playroom_ladder] [--preset quick] [--repeats 3]
+
+Writes ``benchmarks/results/manager_overhead_<backend>.json`` and the manager-overhead section
+of ``benchmarks/README.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import platform
+import sys
+import time
+from pathlib import Path
+
+import jax
+
+from bootstrap_rl import curriculum as curricula
+from bootstrap_rl import study
+from bootstrap_rl.results import replace_section, write_json
+
+HERE = Path(__file__).resolve().parent
+README_START, README_END = "<!-- manager-overhead:start -->", "<!-- manager-overhead:end -->"
+BAR = 0.75
+sys.path.insert(0, str(HERE))
+from study_overhead import device_label  # noqa: E402
+
+
+def timed(fn, *args):
+    start = time.perf_counter()
+    out = jax.block_until_ready(fn(*args))
+    return out, time.perf_counter() - start
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--curriculum", default="playroom_ladder")
+    parser.add_argument("--preset", default="quick")
+    parser.add_argument("--seeds", type=int, default=None)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-readme", action="store_true")
+    args = parser.parse_args(argv)
+
+    c = curricula.load(args.curriculum, args.preset)
+    seeds = args.seeds or c.seeds
+    root = jax.random.PRNGKey(0)
+    runs = [r for r in study.expand_runs(c) if r.kind in ("direct", "childhood")]
+    shared, arms = {}, {}
+    for run in runs:
+        learner = study._Learner(c, study._learner_key(c, run), shared)
+        keys, hparams, samplers, _ = study._run_inputs(c, run, seeds, root)
+        # Time the adult stage's chunk and stage start: every arm runs it.
+        adult = samplers[c.adult.name]
+        index = len(run.schedule) - 1
+        state, begin_s = timed(learner.begin, keys, hparams, samplers[run.schedule[0][0]], index == 0)
+        state, start_compile_s = timed(learner.start_stage, state, adult, index, True)
+        (state, _), chunk_compile_s = timed(learner.chunk, state)
+        arms[run.members[0]] = {"run": run, "learner": learner, "state": state, "adult": adult, "index": index,
+                                "compile_s": begin_s + start_compile_s + chunk_compile_s,
+                                "chunk_s": float("inf"), "start_s": float("inf")}
+        print(f"{run.members[0]}: compiled in {arms[run.members[0]]['compile_s']:.1f} s", flush=True)
+    for _ in range(args.repeats):
+        for arm in arms.values():
+            learner = arm["learner"]
+            arm["state"], t = timed(learner.start_stage, arm["state"], arm["adult"], arm["index"], True)
+            arm["start_s"] = min(arm["start_s"], t)
+            (arm["state"], _), t = timed(learner.chunk, arm["state"])
+            arm["chunk_s"] = min(arm["chunk_s"], t)
+
+    every = c.evaluation.every_env_steps
+    rows = []
+    for name, arm in arms.items():
+        run = arm["run"]
+        chunks = run.budget // every
+        seconds = chunks * arm["chunk_s"] + len(run.schedule) * arm["start_s"]
+        rows.append({"arm": name, "method": run.method, "stages": len(run.schedule),
+                     "chunk_s": arm["chunk_s"], "stage_start_s": arm["start_s"], "compile_s": arm["compile_s"],
+                     "env_steps_per_s": seeds * run.budget / seconds})
+    direct = next(r for r in rows if r["arm"] == "direct")["env_steps_per_s"]
+    for r in rows:
+        r["ratio_to_direct"] = r["env_steps_per_s"] / direct
+    result = {
+        "benchmark": "manager_overhead", "curriculum": c.name, "preset": args.preset, "seeds": seeds,
+        "learner": {"num_envs": c.learner.num_envs, "num_steps": c.learner.num_steps},
+        "library": None if c.library is None else c.library.__dict__,
+        "device": device_label(), "jax": jax.__version__, "python": platform.python_version(),
+        "date": datetime.date.today().isoformat(), "repeats": args.repeats, "bar": BAR, "rows": rows,
+    }
+    write_json(HERE / "results" / f"manager_overhead_{jax.default_backend()}.json", result)
+    lines = [README_START, "## Childhood arms against the direct arm",
+             "",
+             f"`python benchmarks/manager_overhead.py` builds every arm of `{c.name}` (preset `{args.preset}`, "
+             f"{seeds} seeds vmapped, the library network of every arm) as the study does and times one "
+             "evaluation interval of PPO updates and one stage start (where managers allocate, generate or "
+             "mix slots), best of repeats, arms interleaved; an arm's env-steps/s = its budget over its "
+             "chunks plus its stage starts (evaluation excluded: the same program for every arm). "
+             f"Issue 5's bar: every childhood arm >= {BAR}x direct.",
+             "",
+             f"Device: {result['device']}, jax {jax.__version__}, {result['date']}.",
+             "",
+             "| arm | env-steps/s | ratio to direct | chunk (s) | stage start (s) | compile (s) |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['arm']} | {r['env_steps_per_s']:,.0f} | {r['ratio_to_direct']:.2f}× | "
+                     f"{r['chunk_s']:.2f} | {r['stage_start_s']:.3f} | {r['compile_s']:.1f} |")
+    lines.append(README_END)
+    if not args.no_readme:
+        replace_section(HERE / "README.md", README_START, README_END, "\n".join(lines))
+    for r in rows:
+        print(f"{r['arm']:24s} {r['env_steps_per_s']:10,.0f} env-steps/s  {r['ratio_to_direct']:.2f}x direct")
+    return result
+
+
+if __name__ == "__main__":
+    main()
