@@ -61,7 +61,7 @@ def main(argv=None) -> dict:
     runs = [r for r in study.expand_runs(c) if r.kind in ("direct", "childhood")]
     shared, arms = {}, {}
     for run in runs:
-        learner = study._Learner(c, study._learner_key(c, run), shared)
+        learner = study._Learner(c, study._learner_key(c, run), shared).bind(c, run)
         keys, hparams, samplers, _ = study._run_inputs(c, run, seeds, root)
         # Time the adult stage's chunk and stage start: every arm runs it.
         adult = samplers[c.adult.name]

@@ -51,7 +51,7 @@ def measure(name: str, preset: str | None, seeds: int | None, repeats: int) -> d
     c = curricula.load(name, preset)
     seeds = seeds or c.seeds
     run = next(r for r in study.expand_runs(c) if r.slug == "direct")
-    learner = study._Learner(c, study._learner_key(c, run))
+    learner = study._Learner(c, study._learner_key(c, run)).bind(c, run)
     root = jax.random.PRNGKey(0)
 
     # The bare peer: the same learner config, env and tasks, one scan over every update.

@@ -319,3 +319,6 @@ def test_pbt_is_off_when_masked_and_validates_its_arguments():
                          ({"copy_opt_state": 1}, "copy_opt_state")]:
         with pytest.raises(ValueError, match=name):
             pbt(**kwargs)
+    m = pbt()  # outside a vmap with the population's axis name
+    with pytest.raises(ValueError, match="axis_name"):
+        m.after_update(m.init(keys[0], None), None, Update({"episode_return": jnp.float32(1.0)}, None, None))

@@ -3,10 +3,11 @@ only_in_stages switches a manager by stage."""
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import pytest
 from flax import struct
 
-from bootstrap_rl.managers import Manager, StageStart, chain, identity, only_in_stages
+from bootstrap_rl.managers import Manager, StageStart, chain, identity, only_in_stages, switch
 
 
 @struct.dataclass
@@ -133,3 +134,30 @@ def test_kickstarting_has_no_teacher_in_the_first_stage_and_its_weight_decays():
     assert weights == [2.0, 1.0, 0.5]
     with pytest.raises(ValueError, match="decay"):
         kickstarting(decay=1.5)
+
+
+@pytest.mark.parametrize("index", [0, 1])
+def test_switch_acts_as_the_chosen_manager_and_keeps_the_others_state(index):
+    double, plus_one = scaling(2.0, 0.0, 0.25), scaling(1.0, 1.0, 0.5)
+    chosen = (double, plus_one)[index]
+    # The index is data: one jitted function serves both choices; seeds vmapped, index not.
+    @jax.jit
+    def run(index, lrs):
+        def one(lr):
+            m = switch((double, plus_one), index)
+            mstate = m.init(jax.random.PRNGKey(0), {})
+            state = State(hparams={"learning_rate": lr})
+            mstate, state = m.on_stage_start(mstate, state, STAGE)
+            mstate, state = m.after_update(mstate, state, {})
+            return mstate, state.hparams["learning_rate"], m.loss(mstate, {}, None, None, None, None)
+        return jax.vmap(one)(lrs)
+
+    mstates, lrs, losses = run(index, jnp.array([1.0, 3.0]))
+    for lr, start in zip(lrs, (1.0, 3.0)):
+        expected = start
+        for _ in range(2):
+            expected = expected * (2.0 if index == 0 else 1.0) + (0.0 if index == 0 else 1.0)
+        assert float(lr) == expected
+    np.testing.assert_array_equal(mstates[index], [2, 2])  # the chosen manager acted twice
+    np.testing.assert_array_equal(mstates[1 - index], [0, 0])  # the other kept its initial state
+    np.testing.assert_array_equal(losses, [chosen.loss(None, None, None, None, None, None)] * 2)

@@ -43,7 +43,7 @@ from bootstrap_rl import checkpoint, results
 from bootstrap_rl.curriculum import Curriculum
 from bootstrap_rl.evaluation import play_episodes, policy_kl
 from bootstrap_rl.library import make_library_network
-from bootstrap_rl.managers import StageStart, only_in_stages
+from bootstrap_rl.managers import StageStart, only_in_stages, switch
 from bootstrap_rl.ppo import make_ppo
 from bootstrap_rl.ppo.train import METRICS
 from bootstrap_rl.wrappers import TaskDistribution
@@ -127,60 +127,82 @@ def resolved_config(curriculum: Curriculum, seeds: int, root_seed: int) -> dict:
 
 
 def _learner_key(curriculum: Curriculum, run: Run) -> tuple:
-    """What makes two runs' programs differ. Runs with equal keys share one compiled learner
-    (direct, curriculum and direct_adult_steps do): stages and arms only swap data."""
-    active = None
-    if run.method is not None:
-        stages = dict((s.name, s) for s in curriculum.all_stages)
-        active = tuple(
-            run.method in (stages[name].methods if stages[name].methods is not None else curriculum.methods)
-            for name, _ in run.schedule
-        )
+    """What makes two runs' programs differ. Runs with equal keys share one compiled learner:
+    direct, curriculum and direct_adult_steps do, and so do all childhood arms — the method
+    and the stages it is on in are data (see :func:`_manager_inputs`)."""
+    childhood = run.kind == "childhood"
     # The anneal (if any) spans the run's own budget: a Python constant in the program.
     budget = run.budget if curriculum.learner.anneal_lr else curriculum.total_env_steps
-    return (run.hidden_sizes, run.method, active, budget, run.splits)
+    return (run.hidden_sizes, childhood, len(run.schedule) if childhood else 0, budget, run.splits)
+
+
+def _manager_inputs(curriculum: Curriculum, run: Run) -> tuple[jax.Array, jax.Array]:
+    """A run's method (its index in ``curriculum.methods``) and the stages where it is on."""
+    names = list(curriculum.methods)
+    if run.method is None:
+        return jnp.int32(0), jnp.zeros(len(run.schedule), bool)
+    stages = {s.name: s for s in curriculum.all_stages}
+    active = [run.method in (stages[name].methods if stages[name].methods is not None else names)
+              for name, _ in run.schedule]
+    return jnp.int32(names.index(run.method)), jnp.asarray(active, bool)
 
 
 class _Learner:
     """The compiled pieces for runs of one :func:`_learner_key`: PPO's chunk of updates,
-    stage starts, evaluation over every split, drift probes and KL."""
+    stage starts, evaluation over every split, drift probes and KL. ``bind(run)`` gives them
+    with the run's manager inputs filled in."""
 
     def __init__(self, curriculum: Curriculum, key: tuple, shared: dict | None = None):
         c = curriculum
-        hidden_sizes, method, active, budget, splits = key
+        hidden_sizes, childhood, num_stages, budget, splits = key
         first = c.sampler(c.all_stages[0].name)
         self.env = TaskDistribution(c.family, first)
-        manager = None if method is None else only_in_stages(c.methods[method], active)
         config = c.learner.replace(total_timesteps=budget, hidden_sizes=hidden_sizes)
         self.config = config
         network = None
         if c.library is not None:
             spec = c.library.replace(hidden=hidden_sizes[0]) if hidden_sizes != c.learner.hidden_sizes else c.library
             network = make_library_network(spec, self.env.action_space(first))
-        self.ppo = make_ppo(config, self.env, first, network=network, manager=manager,
+        methods = tuple(c.methods.values())
+
+        def build(method, active):
+            # Every childhood arm: one program, the method and its stage mask passed as data.
+            # Outside the seeds' vmap they are not batched, so only the chosen manager runs.
+            manager = only_in_stages(switch(methods, method), active) if childhood else None
+            return make_ppo(config, self.env, first, network=network, manager=manager,
                             episode_limit=c.episode_limit)
+
+        self.ppo = build(0, jnp.ones(num_stages, bool))
         self.updates_per_chunk = c.evaluation.every_env_steps // config.batch_size
-        ppo, evaluation = self.ppo, c.evaluation
-        network = ppo.network
+        evaluation = c.evaluation
+        network = self.ppo.network
 
-        def chunk(state):
-            return jax.lax.scan(lambda s, _: ppo.update(s), state, None, self.updates_per_chunk)
+        def chunk(state, method, active):
+            ppo = build(method, active)
+            return jax.vmap(lambda s: jax.lax.scan(lambda s, _: ppo.update(s), s, None, self.updates_per_chunk))(state)
 
-        self.chunk = jax.jit(jax.vmap(chunk), donate_argnums=0)
+        self.chunk = jax.jit(chunk, donate_argnums=0)
 
-        def start_stage(state, sampler, index, is_adult):
-            state = ppo.reset_envs(state, sampler)
-            stage = StageStart(jnp.asarray(index, jnp.int32), jnp.asarray(is_adult, bool), sampler,
-                               score=lambda params, key: ppo.score(params, sampler, key))
-            mstate, state = ppo.manager.on_stage_start(state.manager_state, state, stage)
-            return state.replace(manager_state=mstate)
+        def start_stage(state, sampler, index, is_adult, method, active):
+            ppo = build(method, active)
 
-        def begin(key, hparams, sampler, is_adult):
+            def start(state):
+                state = ppo.reset_envs(state, sampler)
+                stage = StageStart(jnp.asarray(index, jnp.int32), jnp.asarray(is_adult, bool), sampler,
+                                   score=lambda params, key: ppo.score(params, sampler, key))
+                mstate, state = ppo.manager.on_stage_start(state.manager_state, state, stage)
+                return state.replace(manager_state=mstate)
+
+            return jax.vmap(start)(state)
+
+        def begin(keys, hparams, sampler, is_adult, method, active):
             # Initialisation enters the first stage in the same program (one compile fewer).
-            return start_stage(ppo.init(key).replace(hparams=hparams), sampler, 0, is_adult)
+            ppo = build(method, active)
+            state = jax.vmap(lambda k, h: ppo.init(k).replace(hparams=h))(keys, hparams)
+            return start_stage(state, sampler, 0, is_adult, method, active)
 
-        self.begin = jax.jit(jax.vmap(begin, in_axes=(0, 0, None, None)))
-        self.start_stage = jax.jit(jax.vmap(start_stage, in_axes=(0, None, None, None)))
+        self.begin = jax.jit(begin)
+        self.start_stage = jax.jit(start_stage)
         # A uniform sample of each evaluation episode's observations doubles as the drift
         # probe set of its split.
         self.probe_steps = -(-evaluation.probe_observations // evaluation.episodes)
@@ -201,9 +223,30 @@ class _Learner:
         ))
         self.evaluate, self.drift = programs
 
+    def bind(self, curriculum: Curriculum, run: Run) -> _RunLearner:
+        return _RunLearner(self, *_manager_inputs(curriculum, run))
+
     def param_count(self) -> int:
         shapes = jax.eval_shape(self.ppo.init, jax.random.PRNGKey(0)).params["params"]
         return int(sum(np.prod(x.shape) for x in jax.tree.leaves(shapes)))
+
+
+class _RunLearner:
+    """A :class:`_Learner`'s programs for one run (its method and stage mask bound)."""
+
+    def __init__(self, learner: _Learner, method: jax.Array, active: jax.Array):
+        self.learner, self.method, self.active = learner, method, active
+        self.ppo, self.config, self.evaluate, self.drift = learner.ppo, learner.config, learner.evaluate, learner.drift
+        self.param_count = learner.param_count
+
+    def begin(self, keys, hparams, sampler, is_adult):
+        return self.learner.begin(keys, hparams, sampler, is_adult, self.method, self.active)
+
+    def start_stage(self, state, sampler, index, is_adult):
+        return self.learner.start_stage(state, sampler, index, is_adult, self.method, self.active)
+
+    def chunk(self, state):
+        return self.learner.chunk(state, self.method, self.active)
 
 
 def _stack(trees):
@@ -297,7 +340,22 @@ def _run_inputs(curriculum: Curriculum, run: Run, seeds: int, root: jax.Array):
     return _seed_keys(root, _INIT, 0, members, seeds), hparams, samplers, per_episode
 
 
-def _preflight(curriculum: Curriculum, run: Run, learner: _Learner, seeds: int, root: jax.Array) -> None:
+def _check_methods(curriculum: Curriculum, learner: _Learner) -> None:
+    """Initialise every method alone on the network (shapes only), so that a method that does
+    not fit it — a memory manager without a memory, say — fails naming that method."""
+    env = learner.env
+    obs = jnp.zeros((1, *env.observation_space(curriculum.sampler(curriculum.all_stages[0].name)).shape))
+    key = jax.random.PRNGKey(0)
+    params = jax.eval_shape(learner.ppo.network.init, key, obs)
+    for name, manager in curriculum.methods.items():
+        try:
+            jax.eval_shape(manager.init, key, params)
+        except Exception as error:
+            raise StudyError(f"method {name!r} cannot be built on this curriculum's network: "
+                             f"{type(error).__name__}: {error}") from error
+
+
+def _preflight(curriculum: Curriculum, run: Run, learner: _RunLearner, seeds: int, root: jax.Array) -> None:
     """Trace (without compiling or running) every program of a run, so that a broken manager
     or sampler fails now, before any arm trains, with the arm named."""
     keys, hparams, samplers, per_episode = _run_inputs(curriculum, run, seeds, root)
@@ -320,7 +378,7 @@ def _preflight(curriculum: Curriculum, run: Run, learner: _Learner, seeds: int, 
 def _train_run(
     curriculum: Curriculum,
     run: Run,
-    learner: _Learner,
+    learner: _RunLearner,
     out: Path,
     seeds: int,
     root: jax.Array,
@@ -486,9 +544,13 @@ def run_study(
         key = _learner_key(curriculum, run)
         if key not in compiled:
             compiled[key] = _Learner(curriculum, key, shared)
-        learners[run.slug] = compiled[key]
+        learners[run.slug] = compiled[key].bind(curriculum, run)
     c = curriculum
     root = jax.random.PRNGKey(root_seed)
+    for run in runs:
+        if run.kind == "childhood":
+            _check_methods(c, learners[run.slug].learner)
+            break
     for run in runs:
         _preflight(c, run, learners[run.slug], seeds, root)
     arms = []

@@ -1,9 +1,10 @@
 """Management methods (D:management_methods): optax-like bundles of pure functions that change
 the learner during childhood. See :mod:`bootstrap_rl.managers.base` for the protocol."""
 
-from bootstrap_rl.managers.base import Manager, StageStart, Update, chain, identity, only_in_stages
+from bootstrap_rl.managers.base import Manager, StageStart, Update, chain, identity, only_in_stages, switch
 from bootstrap_rl.managers.distillation import distral, kickstarting
+from bootstrap_rl.managers.generation import hypernetwork, mixing
 from bootstrap_rl.managers.memory import episodic_memory
 from bootstrap_rl.managers.routing import routing
 
-__all__ = ["distral", "episodic_memory", "kickstarting", "routing", "Manager", "StageStart", "Update", "chain", "identity", "only_in_stages"]
+__all__ = ["distral", "episodic_memory", "hypernetwork", "kickstarting", "mixing", "routing", "Manager", "StageStart", "Update", "chain", "identity", "only_in_stages", "switch"]

@@ -152,3 +152,46 @@ def only_in_stages(manager: Manager, active: tuple[bool, ...]) -> Manager:
         return {**mstate, "inner": inner}, state
 
     return Manager(init, on_stage_start, loss, after_update)
+
+
+def switch(managers: tuple[Manager, ...], index) -> Manager:
+    """The manager ``managers[index]``, with ``index`` data: one program serves every choice.
+
+    Every manager's state is kept (a tuple); each hook runs only the chosen manager's branch
+    through ``jax.lax.switch``. When ``index`` is not batched (a run's arms vmapped over seeds
+    all make the same choice), only that branch executes, so the unchosen managers cost compile
+    time once and nothing at run time. Studies use it to compile every childhood arm of a
+    curriculum as one program.
+    """
+    managers = tuple(managers)
+    for i, manager in enumerate(managers):
+        if not isinstance(manager, Manager):
+            raise TypeError(f"managers[{i}]: expected a Manager, got {type(manager).__name__}")
+    if not managers:
+        raise ValueError("managers: switch needs at least one manager")
+    index = jnp.asarray(index, jnp.int32)
+
+    def init(key, params):
+        keys = jax.random.split(key, len(managers))
+        return tuple(m.init(k, params) for m, k in zip(managers, keys))
+
+    def threaded(hook_name):
+        def hook(mstates, state, arg):
+            def branch(i):
+                def run(mstates, state):
+                    mstate, state = getattr(managers[i], hook_name)(mstates[i], state, arg)
+                    return mstates[:i] + (mstate,) + mstates[i + 1:], state
+                return run
+
+            return jax.lax.switch(index, [branch(i) for i in range(len(managers))], mstates, state)
+
+        return hook
+
+    def loss(mstates, params, obs, dist, values, policy):
+        branches = [
+            lambda mstates, params, i=i: managers[i].loss(mstates[i], params, obs, dist, values, policy)
+            for i in range(len(managers))
+        ]
+        return jax.lax.switch(index, branches, mstates, params)
+
+    return Manager(init, threaded("on_stage_start"), loss, threaded("after_update"))

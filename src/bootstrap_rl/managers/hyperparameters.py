@@ -111,7 +111,8 @@ def meta_gradient(
     ``"ent_coef"`` (``hparams["ent_coef"]``). Default: ``("lr_scale", "ent_coef")`` when the
     network is the subsystem library, ``("learning_rate", "ent_coef")`` otherwise. A value the
     meta step leaves unchanged (zero meta-gradient: an inactive or frozen slot) is not
-    rewritten, so a multiplier another manager set outside the bounds stays as it was.
+    rewritten, so a multiplier another manager set outside the bounds stays as it was; a value
+    below its lower bound (an entropy coefficient of 0) is read as the lower bound.
 
     Under ``vmap`` over seeds the meta step runs every update (a data-dependent skip would run
     both branches anyway), so its cost is bounded by ``batch_size``: about four gradient
@@ -213,6 +214,8 @@ def meta_gradient(
                 grads = jax.tree.map(lambda g, c: g * c, grads, preconditioner)
             steps = jax.tree.map(lambda g: lr * anneal * g, grads)
             if "library" in variables:
+                # Imported here: bootstrap_rl.library imports the ppo package, which imports
+                # bootstrap_rl.managers (a cycle at import time, not at trace time).
                 from bootstrap_rl.library import LibraryActorCritic, replace
 
                 scaled_by = variables
@@ -317,7 +320,11 @@ def pbt(
         fitness = jnp.where(jnp.isfinite(ret), jnp.where(jnp.isnan(old), ret, ema * old + (1 - ema) * ret), old)
         count = mstate["count"] + 1
         key, pick_key, perturb_key = jax.random.split(mstate["key"], 3)
-        size = jax.lax.axis_size(axis_name)
+        try:
+            size = jax.lax.axis_size(axis_name)
+        except NameError as error:
+            raise ValueError(f"axis_name: pbt runs inside jax.vmap(..., axis_name={axis_name!r}) over the "
+                             "population (nested inside the seeds' vmap); no such axis is bound") from error
         n = int(fraction * size)
         if n == 0:  # a population too small for this fraction: nothing to copy
             return {"key": key, "count": count, "fitness": fitness}, state
