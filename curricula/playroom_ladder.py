@@ -11,7 +11,8 @@ stage of every arm runs through one compiled training program.
 
 from bootstrap_rl.curriculum import Curriculum, Evaluation, Stage
 from bootstrap_rl.library import LibrarySpec
-from bootstrap_rl.managers import chain, episodic_memory, kickstarting, routing
+from bootstrap_rl.managers import (chain, episodic_memory, hypernetwork, kickstarting, meta_gradient, mixing,
+                                   routing)
 from bootstrap_rl.ppo import PPOConfig
 
 # 64 envs x 64 steps = 4,096 transitions per update. The learning rate is constant: a linear
@@ -32,18 +33,33 @@ RUNGS = {"turn": 1, "step": 1, "goto": 4, "pickup": 4, "unlock": 6}
 # change which parts are used and how (docs/managers.md).
 LIBRARY = LibrarySpec(slots=6, hidden=64, activation="relu", memory_size=1024, memory_k=8,
                       hyper_dim=8, tasks=6)
-# Childhood arms, one per management method (D:management_methods), and one that chains them.
-METHODS = {
-    "route": routing(earlier_lr=0.0),
-    "distil": kickstarting(coef=1.0, decay=0.99),
-    "memory": episodic_memory(writes_per_update=64),
-    "chain": chain(routing(earlier_lr=0.0), kickstarting(coef=1.0, decay=0.99)),
-}
+
+
+def methods(fit_updates: int = 16) -> dict:
+    """Childhood arms, one per management method (D:management_methods), and one chaining
+    three of them. ``fit_updates``: adult updates that fit only the hypernetwork's new task
+    embedding before its generated slot is fine-tuned."""
+    return {
+        "hyper": meta_gradient(),  # per-slot step sizes and the entropy coefficient, online
+        "route": routing(earlier_lr=0.0),  # a slot per stage, earlier ones frozen, learned router
+        "distil": kickstarting(coef=1.0, decay=0.99),  # KL to the previous stage's policy
+        "generate": hypernetwork(slot=0, fit_updates=fit_updates),  # slot weights = H(task embedding)
+        "memory": episodic_memory(writes_per_update=64),  # written in childhood, read always
+        # Configuration switching: each stage is kickstarted from the policy built so far and
+        # starts from a new slot mixed, by an evolution strategy, from the slots trained so far
+        # (6 x 2 scored rollouts per stage start, outside the budget), and childhood fills a
+        # memory the adult reads.
+        "chain": chain(kickstarting(coef=1.0, decay=0.99), mixing(candidates=6, generations=2),
+                       episodic_memory(writes_per_update=64)),
+    }
+
+
+METHODS = methods()
 
 
 def ladder(unit: int, *, rungs: dict[str, int] = RUNGS, learner: PPOConfig = LEARNER,
            every: int = EVERY, episodes: int = 64, seeds: int = 10, methods: dict | None = None,
-           description: str = "") -> Curriculum:
+           library: LibrarySpec = LIBRARY, description: str = "") -> Curriculum:
     """The ladder with stage budgets in multiples of ``unit`` env steps: ``rungs`` units per
     childhood stage, and as many for treasure as for all of childhood (half the budget)."""
     stages = tuple(Stage(kind, tasks=kind, env_steps=n * unit) for kind, n in rungs.items())
@@ -60,19 +76,21 @@ def ladder(unit: int, *, rungs: dict[str, int] = RUNGS, learner: PPOConfig = LEA
         evaluation=Evaluation(every_env_steps=every, episodes=episodes, success_threshold=0.0),
         methods=METHODS if methods is None else methods,
         seeds=seeds,
-        library=LIBRARY,
+        library=library,
     )
 
 
 CURRICULUM = ladder(2 * EVERY)  # 16.8M env steps per arm, 10 seeds
 
-# A smoke test for a 2-core CPU: every piece of a study runs, in minutes; far too short and
-# too few seeds for any claim (the report says so).
+# A smoke test for a 2-core CPU: every arm and every piece of a study runs, in minutes; far too
+# short and too few seeds for any claim (the report says so). The memory is smaller (its lookup
+# dominates a CPU update at 1,024 entries).
 QUICK_LEARNER = LEARNER.replace(num_envs=32, num_steps=32)
 PRESETS = {
-    "quick": ladder(  # 524,288 env steps per arm, 16 evaluations
-        32 * 1024, rungs={"turn": 1, "step": 1, "goto": 2, "pickup": 2, "unlock": 2},
-        learner=QUICK_LEARNER, every=32 * 1024, episodes=16, seeds=2,
+    "quick": ladder(  # 327,680 env steps per arm, 10 evaluations
+        32 * 1024, rungs={"turn": 1, "step": 1, "goto": 1, "pickup": 1, "unlock": 1},
+        learner=QUICK_LEARNER, every=32 * 1024, episodes=16, seeds=2, methods=methods(fit_updates=4),
+        library=LIBRARY.replace(memory_size=256, memory_k=4),
         description="playroom_ladder, quick preset: a smoke test, not a result",
     ),
 }

@@ -188,6 +188,9 @@ class Curriculum:
                 "whole budget, so the curriculum arms' adult stage would train with a smaller step "
                 "size than direct_adult_steps at the same adult step, confounding the comparison",
             )
+        if self.library is not None and self.library.hyper_dim and self.library.tasks < len(self.all_stages):
+            raise ConfigError("library.tasks", f"must be at least the number of stages ({len(self.all_stages)}): "
+                              f"the hypernetwork keeps a task embedding per stage, got {self.library.tasks}")
         self._check_names()
         self._check_budgets()
         self._check_methods()

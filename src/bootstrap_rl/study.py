@@ -139,8 +139,8 @@ def _learner_key(curriculum: Curriculum, run: Run) -> tuple:
 def _manager_inputs(curriculum: Curriculum, run: Run) -> tuple[jax.Array, jax.Array]:
     """A run's method (its index in ``curriculum.methods``) and the stages where it is on."""
     names = list(curriculum.methods)
-    if run.method is None:
-        return jnp.int32(0), jnp.zeros(len(run.schedule), bool)
+    if run.method is None:  # no manager: the inputs are unused, and shaped alike for every run
+        return jnp.int32(0), jnp.zeros(0, bool)
     stages = {s.name: s for s in curriculum.all_stages}
     active = [run.method in (stages[name].methods if stages[name].methods is not None else names)
               for name, _ in run.schedule]

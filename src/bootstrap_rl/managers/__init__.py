@@ -4,7 +4,8 @@ the learner during childhood. See :mod:`bootstrap_rl.managers.base` for the prot
 from bootstrap_rl.managers.base import Manager, StageStart, Update, chain, identity, only_in_stages, switch
 from bootstrap_rl.managers.distillation import distral, kickstarting
 from bootstrap_rl.managers.generation import hypernetwork, mixing
+from bootstrap_rl.managers.hyperparameters import meta_gradient, pbt
 from bootstrap_rl.managers.memory import episodic_memory
 from bootstrap_rl.managers.routing import routing
 
-__all__ = ["distral", "episodic_memory", "hypernetwork", "kickstarting", "mixing", "routing", "Manager", "StageStart", "Update", "chain", "identity", "only_in_stages", "switch"]
+__all__ = ["distral", "episodic_memory", "hypernetwork", "kickstarting", "meta_gradient", "mixing", "pbt", "routing", "Manager", "StageStart", "Update", "chain", "identity", "only_in_stages", "switch"]
