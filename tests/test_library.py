@@ -59,6 +59,9 @@ def test_gates_mix_active_slots_only_and_top_k_keeps_the_largest():
     expected = np.exp([1.0, 2.0]) / np.exp([1.0, 2.0]).sum()
     np.testing.assert_allclose(g[:, 2:], np.tile(expected, (7, 1)), rtol=1e-5)
     np.testing.assert_allclose(g[:, :2], 0.0, atol=1e-7)
+    # Tied gates (unrouted): top-2 keeps exactly two of the three active slots, half each.
+    g = top2.apply(v, OBS, method=lambda m, o: m.gates(m.embed(o)))
+    np.testing.assert_allclose(np.sort(np.asarray(g), axis=1), np.tile([0, 0, 0.5, 0.5], (7, 1)), atol=1e-6)
 
 
 def test_library_spec_rejects_bad_fields():

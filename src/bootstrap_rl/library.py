@@ -197,13 +197,15 @@ class LibraryActorCritic(nn.Module):
         if s.hyper_dim:
             size = sum(math.prod(shape) for shape in jax.tree.leaves(
                 slot_shapes(s, self.action_dim), is_leaf=lambda x: isinstance(x, tuple)))
-            # H(z) = z @ W + b: b starts as a freshly initialised slot, W small, so a generated
-            # slot starts as a well-initialised head and gradients reach both W and z.
+            # H(z) = z @ W + b: b starts as a freshly initialised slot and z near 0, so a
+            # generated slot starts as a well-initialised head; gradients reach W, b and z.
             self.hyper = self.param("hyper", lambda key: {
                 "kernel": 0.1 / np.sqrt(s.hyper_dim) * jax.random.normal(key, (s.hyper_dim, size)),
                 "bias": flatten_slot(_init_slot(jax.random.fold_in(key, 1), s, self.action_dim)),
             })
-            self.task_embedding = self.param("task_embedding", nn.initializers.normal(1.0), (s.tasks, s.hyper_dim))
+            # Small embeddings: every stage's generated head starts near H(0) = b, a freshly
+            # initialised slot, instead of a random head far from PureJaxRL's initial scale.
+            self.task_embedding = self.param("task_embedding", nn.initializers.normal(0.01), (s.tasks, s.hyper_dim))
         if self.continuous:
             self.log_std = self.param("log_std", nn.initializers.zeros, (self.action_dim,))
         self.library = self.variable("library", "state", lambda: initial_library(s))
@@ -232,8 +234,10 @@ class LibraryActorCritic(nn.Module):
         logits = lib["routed"] * self.router(e)
         logits = jnp.where(lib["active"][None] > 0, logits, _NEG)
         if self.spec.top_k is not None and self.spec.top_k < self.spec.slots:
-            kth = jax.lax.top_k(logits, self.spec.top_k)[0][..., -1:]
-            logits = jnp.where(logits >= kth, logits, _NEG)
+            # Exactly k slots (ties broken by slot order), not every slot tied with the k-th.
+            _, top = jax.lax.top_k(logits, self.spec.top_k)
+            keep = jax.nn.one_hot(top, self.spec.slots).sum(-2) > 0
+            logits = jnp.where(keep, logits, _NEG)
         return jax.nn.softmax(logits, axis=-1)
 
     def heads(self, obs: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:

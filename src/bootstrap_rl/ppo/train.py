@@ -259,8 +259,13 @@ def make_ppo(
             return loss + extra, diagnostics
 
         grads, diagnostics = jax.grad(loss_fn, has_aux=True)(params["params"])
+        # Parameters whose step is scaled to 0 (frozen slots) give no gradient either, so they
+        # do not count in the gradient-norm clip: what clips the trained parameters must not
+        # depend on how much of the network is frozen.
+        scale = scale_updates(params, jax.tree.map(jnp.ones_like, grads))
+        grads = jax.tree.map(lambda g, s: jnp.where(s != 0, g, 0.0), grads, scale)
         updates, opt_state = optimizer.update(grads, opt_state, params["params"])
-        updates = scale_updates(params, jax.tree.map(lambda u: -learning_rate * u, updates))
+        updates = jax.tree.map(lambda u, s: -learning_rate * s * u, updates, scale)
         params = {**params, "params": optax.apply_updates(params["params"], updates)}
         return (params, opt_state, hparams, learning_rate, manager_state), diagnostics
 
