@@ -59,9 +59,13 @@ def main(argv=None) -> dict:
     seeds = args.seeds or c.seeds
     root = jax.random.PRNGKey(0)
     runs = [r for r in study.expand_runs(c) if r.kind in ("direct", "childhood")]
-    shared, arms = {}, {}
+    shared, compiled, arms = {}, {}, {}
     for run in runs:
-        learner = study._Learner(c, study._learner_key(c, run), shared).bind(c, run)
+        # As run_study does: one compiled learner per program (all childhood arms share one).
+        key = study._learner_key(c, run)
+        if key not in compiled:
+            compiled[key] = study._Learner(c, key, shared)
+        learner = compiled[key].bind(c, run)
         keys, hparams, samplers, _ = study._run_inputs(c, run, seeds, root)
         # Time the adult stage's chunk and stage start: every arm runs it.
         adult = samplers[c.adult.name]

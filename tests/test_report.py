@@ -84,3 +84,20 @@ def test_success_metric_and_a_population_only_study(make_study):
     only_population = make_study("population_only", arms=(), seeds=2)
     md = report.write_report(only_population, resamples=20).read_text()
     assert "No comparisons" in md and (only_population / "prodigy.png").exists()
+
+
+def test_env_steps_outside_the_budget_are_reported(make_study):
+    import pandas as pd
+
+    path = make_study(arms=("direct", "childhood/slow"), seeds=3, population=False,
+                      retention=False, drift=False)
+    table = pd.read_csv(path / "results.csv")
+    # Plant a manager's cumulative count: seed s of childhood/slow ends at 1,000 * (s + 1).
+    extra = [("childhood/slow", s, "adult", step, "train", "uncharged_env_steps", 1000.0 * (s + 1) * step / 100)
+             for s in range(3) for step in (50, 100)]
+    table = pd.concat([table, pd.DataFrame(extra, columns=table.columns)], ignore_index=True)
+    table.to_csv(path / "results.csv", index=False)
+    assert report.uncharged_env_steps(report.load_study(path)) == {"childhood/slow": 2000.0}  # mean of 1k, 2k, 3k
+    md = report.write_report(path, resamples=50).read_text()
+    assert "outside the budget" in md and "`childhood/slow` 2,000" in md
+    assert strict_json(path / "report.json")["uncharged_env_steps"] == {"childhood/slow": 2000.0}

@@ -339,6 +339,19 @@ def population(study: Study, *, resamples: int = 2000, seed: int = 0) -> dict | 
 # Figures.
 
 
+def uncharged_env_steps(study: Study) -> dict[str, float]:
+    """Per arm, the env steps its managers spent outside the budget by the end (mean over
+    seeds), for arms where that is not zero (the ``train`` metric ``uncharged_env_steps``)."""
+    out = {}
+    for arm in study.arms:
+        rows = study.rows(arm, "train", "uncharged_env_steps")
+        if rows is not None and len(rows):
+            value = float(rows.groupby("seed")["value"].max().mean())
+            if value > 0:
+                out[arm] = value
+    return out
+
+
 def _colors(study: Study) -> dict[str, str]:
     names = [n for n, a in study.arms.items() if a.get("kind") != "population"]
     return {name: f"C{i % 10}" for i, name in enumerate(names)}
@@ -578,6 +591,13 @@ def write_report(results_dir: str | Path, *, resamples: int = 2000, seed: int = 
     if len(counts) > 1:
         lines += ["Parameter counts differ between arms: a difference between them may be one "
                   "of capacity, not of how the budget was spent.", ""]
+    outside = uncharged_env_steps(study)
+    if outside:
+        lines += ["Env steps spent **outside the budget** (managers scoring candidate weights at stage "
+                  "starts, as `mixing`'s evolution strategy does; nothing is learned from them by "
+                  "gradient, but these arms saw more of the environment than their budget says), "
+                  "mean per seed: " + ", ".join(f"`{arm}` {_steps(v)}" for arm, v in outside.items())
+                  + ".", ""]
     if pop:
         lines += [f"Plus {len(pop['configs'])} population configurations (see D:prodigy below).", ""]
 
@@ -661,7 +681,7 @@ def write_report(results_dir: str | Path, *, resamples: int = 2000, seed: int = 
     lines.append("")
 
     write_json(out / "report.json", _json_safe({
-        "comparisons": rows, "arms": arm_rows, "sunk_cost": sunk,
+        "comparisons": rows, "arms": arm_rows, "sunk_cost": sunk, "uncharged_env_steps": outside,
         "population": None if pop is None else {
             "rho": pop["rho"],
             "configs": [{k: v for k, v in c.items() if not k.endswith("_seeds")}

@@ -51,8 +51,10 @@ class StageStart(NamedTuple):
     tasks: Any  # the stage's task sampler (a ``jax.tree_util.Partial``: key -> env params)
     # score(params, key) -> mean reward per env step of ``params``' policy on this stage's
     # tasks over one rollout of the learner's shape: how a manager ranks candidate weights.
-    # Its env steps are not charged to the budget; a manager that calls it says how many.
+    # Its env steps are not charged to the budget: a manager that calls it counts them in a
+    # state entry named ``uncharged_env_steps``, which the learner reports as a metric.
     score: Callable[[Any, jax.Array], jax.Array] | None = None
+    score_env_steps: int = 0  # env steps one ``score`` call spends (num_envs * num_steps)
 
 
 class Update(NamedTuple):

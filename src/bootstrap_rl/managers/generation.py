@@ -240,6 +240,8 @@ def mixing(
             "alpha": jnp.zeros_like(lib["active"]),
             "target": jnp.zeros((), jnp.int32),
             "fitness": jnp.zeros((generations,), jnp.float32),
+            # The learner reports this as the metric ``uncharged_env_steps`` (see train.py).
+            "uncharged_env_steps": jnp.zeros((), jnp.float32),
         }
 
     def mix(mstate, variables, stage):
@@ -290,6 +292,8 @@ def mixing(
             "alpha": alpha,
             "target": target,
             "fitness": fitness.astype(jnp.float32),
+            "uncharged_env_steps": mstate["uncharged_env_steps"]
+            + jnp.float32(candidates * generations * stage.score_env_steps),
         }
         return mstate, variables
 

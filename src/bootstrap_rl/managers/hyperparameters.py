@@ -89,7 +89,11 @@ def meta_gradient(
 
     1. a random ``batch_size`` transitions of the update's batch are split into a train half
        and a held-out half (Xu et al. use the next batch; a held-out half of this one costs no
-       extra env steps);
+       extra env steps). Both halves come from the batch PPO has just trained on for its
+       epochs, so the held-out loss is not on unseen data: the meta-gradient measures how a
+       step on some of the batch changes the loss on the rest of it, which is optimistic about
+       generalisation. Xu et al.'s next-batch scheme would keep a copy of the parameters and
+       a sample in the manager's state; it is not built yet;
     2. inner step, a plain gradient step as in Xu et al.:
        ``theta' = theta - lr * s * grad L_train(theta; ent_coef)``, ``lr`` the learning rate
        applied at this update (``hparams["learning_rate"]`` times the learner's linear anneal)

@@ -29,7 +29,7 @@ from bootstrap_rl.ppo.losses import gae, ppo_loss, shuffle_into_minibatches
 # Per-update scalar metrics, in the order they are written to results tables.
 EPISODE_METRICS = ("episode_return", "episode_length", "episodes", "unbootstrapped_truncations")
 LOSS_METRICS = ("total_loss", "policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction")
-METRICS = EPISODE_METRICS + LOSS_METRICS + ("learning_rate",)
+METRICS = EPISODE_METRICS + LOSS_METRICS + ("learning_rate", "uncharged_env_steps")
 
 
 @struct.dataclass
@@ -78,6 +78,16 @@ class EpisodeEnds(NamedTuple):
     done: jax.Array
     episode_return: jax.Array
     episode_length: jax.Array
+
+
+def uncharged_env_steps(manager_state) -> jax.Array:
+    """Env steps managers spent outside the budget so far (scoring candidates at stage
+    starts): the sum of every manager-state entry named ``uncharged_env_steps``."""
+    total = jnp.zeros((), jnp.float32)
+    for path, leaf in jax.tree_util.tree_flatten_with_path(manager_state)[0]:
+        if path and getattr(path[-1], "key", None) == "uncharged_env_steps":
+            total = total + jnp.asarray(leaf, jnp.float32)
+    return total
 
 
 class PPO(NamedTuple):
@@ -330,6 +340,7 @@ def make_ppo(
             "learning_rate": learning_rate.astype(jnp.float32),
         }
         state = state.replace(params=params, opt_state=opt_state, key=key, update=state.update + 1)
+        metrics["uncharged_env_steps"] = uncharged_env_steps(state.manager_state)
         flat = jax.tree.map(lambda x: x.reshape(-1, *x.shape[2:]), batch)  # [T*N, ...]
         manager_state, state = manager.after_update(
             state.manager_state, state, Update(metrics, flat, lambda p, b, h: objective(p, b, h)[0], network)

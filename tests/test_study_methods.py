@@ -1,0 +1,97 @@
+"""Every childhood arm of a study runs through one compiled program with its method chosen by
+data: each arm's own method acts, in the stages the curriculum says, on a subsystem library
+whose state is checkpointed with the weights."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from bootstrap_rl import checkpoint, study
+from bootstrap_rl.curricula.cartpole_physics import physics
+from bootstrap_rl.curriculum import Curriculum, Evaluation, Stage
+from bootstrap_rl.library import LibrarySpec
+from bootstrap_rl.managers import Manager, routing
+from bootstrap_rl.ppo import PPOConfig
+
+DEFAULT_LR = 2.5e-4
+
+
+def marker(scale: float) -> Manager:
+    """Sets the learning rate to ``scale * (stage index + 1)`` when a stage starts."""
+    def on_stage_start(mstate, state, stage):
+        lr = scale * (stage.index + 1).astype(jnp.float32)
+        return mstate, state.replace(hparams={**state.hparams, "learning_rate": lr})
+    return Manager(lambda key, params: (), on_stage_start,
+                   lambda mstate, params, obs, dist, values, policy: jnp.zeros(()),
+                   lambda mstate, state, update: (mstate, state))
+
+
+CURRICULUM = Curriculum(
+    name="tiny_methods",
+    env="CartPole-v1",
+    stages=(
+        Stage("easy", physics((3.0, 5.0), (0.8, 1.0)), env_steps=128, methods=("a", "route")),
+        Stage("medium", physics((8.0, 11.0), (0.45, 0.6)), env_steps=128),  # every method
+    ),
+    adult=Stage("hard", physics((15.0, 20.0), (0.15, 0.25)), env_steps=128, methods=("b", "route")),
+    total_env_steps=384,
+    learner=PPOConfig(num_envs=4, num_steps=16, update_epochs=1, num_minibatches=2, anneal_lr=False,
+                      learning_rate=DEFAULT_LR),
+    evaluation=Evaluation(every_env_steps=128, episodes=2, probe_observations=8),
+    methods={"a": marker(1e-3), "b": marker(2e-3), "route": routing()},
+    library=LibrarySpec(slots=3, hidden=8),
+    seeds=2,
+)
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    out = tmp_path_factory.mktemp("methods")
+    study.run_study(CURRICULUM, out, root_seed=3, log=lambda line: None)
+    return out
+
+
+def test_childhood_arms_share_one_program():
+    runs = [r for r in study.expand_runs(CURRICULUM) if r.kind == "childhood"]
+    assert len({study._learner_key(CURRICULUM, r) for r in runs}) == 1
+
+
+def test_each_arm_runs_its_own_method_in_its_stages(finished):
+    table = study.read_results(finished)
+    lr = table[(table.split == "train") & (table.metric == "learning_rate")]
+    expected = {  # by hand: on in a stage -> scale * (index + 1); off -> kept as it was
+        "childhood/a": {"easy": 1e-3, "medium": 2e-3, "hard": 2e-3},
+        "childhood/b": {"easy": DEFAULT_LR, "medium": 4e-3, "hard": 6e-3},
+        "childhood/route": {"easy": DEFAULT_LR, "medium": DEFAULT_LR, "hard": DEFAULT_LR},
+        "curriculum": {"easy": DEFAULT_LR, "medium": DEFAULT_LR, "hard": DEFAULT_LR},
+    }
+    for arm, stages in expected.items():
+        for stage, value in stages.items():
+            rows = lr[(lr.arm == arm) & (lr.stage == stage)]
+            assert len(rows) == 2, (arm, stage)  # both seeds
+            np.testing.assert_allclose(rows.value, value, rtol=1e-6, err_msg=f"{arm} in {stage}")
+
+
+def test_library_state_is_checkpointed_with_the_weights(finished):
+    def library_state(arm, folder):
+        return checkpoint.restore(finished / "checkpoints" / arm / folder)["library"]["state"]
+
+    # routing allocated a slot per stage and froze the earlier ones; the marker arm did not.
+    route = library_state("childhood-route", "2_hard")
+    np.testing.assert_array_equal(route["active"], [[1, 1, 1]] * 2)
+    np.testing.assert_array_equal(route["frozen"], [[1, 1, 0]] * 2)
+    np.testing.assert_array_equal(library_state("childhood-route", "0_easy")["active"], [[1, 0, 0]] * 2)
+    np.testing.assert_array_equal(library_state("childhood-a", "2_hard")["active"], [[1, 0, 0]] * 2)
+    # Frozen slot 0 is bit-identical from the end of medium to the end of hard.
+    before = checkpoint.restore(finished / "checkpoints" / "childhood-route" / "1_medium")["params"]["slots"]
+    after = checkpoint.restore(finished / "checkpoints" / "childhood-route" / "2_hard")["params"]["slots"]
+    jax.tree.map(lambda x, y: np.testing.assert_array_equal(np.asarray(x)[:, 0], np.asarray(y)[:, 0]), before, after)
+
+
+def test_a_method_that_does_not_fit_the_network_is_named(tmp_path):
+    from bootstrap_rl.managers import episodic_memory
+
+    broken = CURRICULUM.replace(methods={**CURRICULUM.methods, "remember": episodic_memory()})
+    with pytest.raises(study.StudyError, match="method 'remember'.*memory_size"):
+        study.run_study(broken, tmp_path / "broken", log=lambda line: None)
