@@ -37,7 +37,7 @@ LIBRARY = LibrarySpec(slots=6, hidden=64, activation="relu", memory_size=1024, m
 
 def methods(fit_updates: int = 16) -> dict:
     """Childhood arms, one per management method (D:management_methods), and one chaining
-    three of them. ``fit_updates``: adult updates that fit only the hypernetwork's new task
+    two of them. ``fit_updates``: adult updates that fit only the hypernetwork's new task
     embedding before its generated slot is fine-tuned."""
     return {
         "hyper": meta_gradient(),  # per-slot step sizes and the entropy coefficient, online
@@ -47,10 +47,8 @@ def methods(fit_updates: int = 16) -> dict:
         "memory": episodic_memory(writes_per_update=64),  # written in childhood, read always
         # Configuration switching: each stage is kickstarted from the policy built so far and
         # starts from a new slot mixed, by an evolution strategy, from the slots trained so far
-        # (6 x 2 scored rollouts per stage start, outside the budget), and childhood fills a
-        # memory the adult reads.
-        "chain": chain(kickstarting(coef=1.0, decay=0.99), mixing(candidates=6, generations=2),
-                       episodic_memory(writes_per_update=64)),
+        # (6 x 2 scored rollouts per stage start, outside the budget and reported).
+        "chain": chain(kickstarting(coef=1.0, decay=0.99), mixing(candidates=6, generations=2)),
     }
 
 

@@ -13,10 +13,10 @@ import time
 import typing
 from pathlib import Path
 
-from bootstrap_rl.curriculum import UnknownCurriculumError
-from bootstrap_rl.ppo.config import ConfigError, PPOConfig
-from bootstrap_rl.registry import UnknownEnvError
-from bootstrap_rl.study import StudyError
+# The library is imported inside functions: importing it starts JAX's backends (gymnax computes
+# at import), and `study --distributed` must call jax.distributed.initialize before that.
+if typing.TYPE_CHECKING:
+    from bootstrap_rl.ppo.config import PPOConfig
 
 
 class UsageError(ValueError):
@@ -38,6 +38,8 @@ FLAG_NAMES = {"total_timesteps": "total-steps"}
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+    from bootstrap_rl.ppo.config import PPOConfig
+
     hints = typing.get_type_hints(PPOConfig)
     group = parser.add_argument_group("PPO hyperparameters (defaults: PureJaxRL's CartPole-v1)")
     for field in dataclasses.fields(PPOConfig):
@@ -81,6 +83,21 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument("--checkpoint-seconds", type=float, default=60.0,
                        help="save the learner state at least this often (and at every stage boundary)")
     study.add_argument("--no-report", action="store_true", help="skip writing report.md")
+    study.add_argument("--devices", type=int, default=None,
+                       help="shard seeds and population members over the first N devices (default: all)")
+    study.add_argument("--compilation-cache", type=Path, default=None, metavar="DIR",
+                       help="keep compiled programs in DIR (JAX's persistent compilation cache) for later runs")
+    hosts = study.add_argument_group(
+        "many hosts", "run one process per host (or per GPU), each with the same arguments and --out on a "
+                      "shared file system; process 0 writes the report")
+    hosts.add_argument("--distributed", action="store_true",
+                       help="join the other processes with jax.distributed.initialize before anything else")
+    hosts.add_argument("--coordinator-address", default=None, metavar="HOST:PORT",
+                       help="process 0's address (default: $JAX_COORDINATOR_ADDRESS, else cluster detection)")
+    hosts.add_argument("--num-processes", type=int, default=None,
+                       help="number of processes (default: $JAX_NUM_PROCESSES, else cluster detection)")
+    hosts.add_argument("--process-id", type=int, default=None,
+                       help="this process's index, 0 to N-1 (default: $JAX_PROCESS_ID, else cluster detection)")
 
     report = commands.add_parser("report", help="write report.md and figures for a study's results directory")
     report.add_argument("results", type=Path, help="the results directory of `bootstrap-rl study`")
@@ -99,6 +116,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        _join_processes(argv)
+    except UsageError as error:
+        print(f"bootstrap-rl study: error: {error}", file=sys.stderr)
+        return 2
+    from bootstrap_rl.curriculum import UnknownCurriculumError
+    from bootstrap_rl.ppo.config import ConfigError
+    from bootstrap_rl.registry import UnknownEnvError
+    from bootstrap_rl.study import StudyError
+
     args = build_parser().parse_args(argv)
     try:
         return {"train": train, "list": list_everything, "render": render, "study": study,
@@ -108,7 +136,29 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def _join_processes(argv: list[str]) -> None:
+    """``study --distributed``: join the other processes (jax.distributed.initialize) before
+    anything imports the library, which starts JAX's backends. The flags are parsed again,
+    with their help, by :func:`build_parser`."""
+    if not argv or argv[0] != "study" or "--distributed" not in argv:
+        return
+    early = argparse.ArgumentParser(prog="bootstrap-rl study", add_help=False)
+    early.add_argument("--coordinator-address", default=None)
+    early.add_argument("--num-processes", type=int, default=None)
+    early.add_argument("--process-id", type=int, default=None)
+    cluster, _ = early.parse_known_args(argv[1:])
+    if cluster.num_processes is not None and cluster.num_processes < 1:
+        raise UsageError(f"--num-processes: must be a positive integer, got {cluster.num_processes}")
+    if cluster.process_id is not None and cluster.process_id < 0:
+        raise UsageError(f"--process-id: must be >= 0, got {cluster.process_id}")
+    from bootstrap_rl import sharding  # jax and numpy only
+
+    sharding.initialize_distributed(**vars(cluster))
+
+
 def config_from_args(args: argparse.Namespace) -> PPOConfig:
+    from bootstrap_rl.ppo.config import PPOConfig
+
     return PPOConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(PPOConfig)})
 
 
@@ -120,6 +170,8 @@ def train(args: argparse.Namespace) -> int:
     from bootstrap_rl import checkpoint, plotting, results, stats
     from bootstrap_rl.ppo import make_ppo
     from bootstrap_rl.runner import run
+
+    from bootstrap_rl.ppo.config import ConfigError
 
     # Everything is validated before anything compiles.
     config = config_from_args(args)
@@ -192,8 +244,19 @@ def train(args: argparse.Namespace) -> int:
 
 def study(args: argparse.Namespace) -> int:
     from bootstrap_rl import curriculum as curricula
-    from bootstrap_rl.study import run_study
+    from bootstrap_rl import sharding
+    from bootstrap_rl.study import enable_compilation_cache, run_study
 
+    # --distributed: the processes were joined before the library was imported (main).
+    cluster = {"coordinator_address": args.coordinator_address, "num_processes": args.num_processes,
+               "process_id": args.process_id}
+    if not args.distributed and any(value is not None for value in cluster.values()):
+        given = [f"--{name.replace('_', '-')}" for name, value in cluster.items() if value is not None]
+        raise UsageError(f"{', '.join(given)}: only with --distributed")
+    if args.devices is not None and args.devices < 1:
+        raise UsageError(f"--devices: must be a positive integer, got {args.devices}")
+    if args.compilation_cache is not None:
+        enable_compilation_cache(args.compilation_cache)
     # The curriculum validates itself (budgets, stages, tasks) when its module is loaded.
     curriculum = curricula.load(args.curriculum, args.preset)
     if args.seeds is not None and args.seeds < 1:
@@ -203,7 +266,9 @@ def study(args: argparse.Namespace) -> int:
     out = args.out or Path("runs") / (curriculum.name + (f"-{args.preset}" if args.preset else ""))
     start = time.perf_counter()
     table = run_study(curriculum, out, seeds=args.seeds, root_seed=args.seed, resume=args.resume,
-                      checkpoint_seconds=args.checkpoint_seconds)
+                      checkpoint_seconds=args.checkpoint_seconds, devices=args.devices)
+    if not sharding.is_writer():
+        return 0  # process 0 reports
     print(f"wrote {table} ({time.perf_counter() - start:.0f} s)")
     if not args.no_report:
         from bootstrap_rl.report import write_report
@@ -264,7 +329,7 @@ def _trained_policy(results_dir: Path, env_id: str):
 
     import bootstrap_rl
     from bootstrap_rl import checkpoint
-    from bootstrap_rl.ppo import make_ppo
+    from bootstrap_rl.ppo import PPOConfig, make_ppo
 
     config_path = results_dir / "config.json"
     if not config_path.exists():

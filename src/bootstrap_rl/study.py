@@ -9,7 +9,8 @@ stages only swap data (their task sampler) — and writes one results directory:
 ``parts/<run>/*.csv``     the same rows, one atomically written file per evaluation point
 ``checkpoints/<run>/``    orbax checkpoints of every seed's parameters at each stage boundary
 ``resume/<run>.npz``      the latest full learner state (for ``resume=True``)
-``timing/<run>.json``     wall time split into compilation, training and evaluation
+``timing/<run>.json``     wall time split into compilation, training and evaluation; compile
+                          seconds, persistent-cache hits, peak device memory where reported
 
 Evaluation happens at env step 0 and every ``curriculum.evaluation.every_env_steps``: each
 seed's policy plays episodes of the adult task and of every childhood stage's tasks (the
@@ -22,6 +23,12 @@ and every arm is evaluated on the same episodes (common random numbers), so arms
 by how they spend the budget. Resuming restarts from the last saved state on the same
 chunking, so an interrupted and resumed study ends with the same table as an uninterrupted one
 on the same device.
+
+Seeds and population members (the vmapped batch) are sharded over every device of every
+process (:mod:`bootstrap_rl.sharding`): the batch is padded to a multiple of the device count,
+each process writes the rows of its own devices (``parts/<run>/NNNNN.p<process>.csv`` when
+there is more than one process) and process 0 writes everything written once (``study.json``,
+checkpoints, resume state, timing, ``results.csv``).
 """
 
 from __future__ import annotations
@@ -40,12 +47,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from bootstrap_rl import checkpoint, results
+from bootstrap_rl import sharding
 from bootstrap_rl.curriculum import Curriculum
 from bootstrap_rl.evaluation import play_episodes, policy_kl
 from bootstrap_rl.library import make_library_network
 from bootstrap_rl.managers import StageStart, only_in_stages, switch
 from bootstrap_rl.ppo import make_ppo
 from bootstrap_rl.ppo.train import METRICS
+from bootstrap_rl.sharding import Layout, barrier, is_writer
 from bootstrap_rl.wrappers import TaskDistribution
 
 TABLE_COLUMNS = ("arm", "seed", "stage", "env_steps", "split", "metric", "value")
@@ -152,8 +161,12 @@ class _Learner:
     stage starts, evaluation over every split, drift probes and KL. ``bind(run)`` gives them
     with the run's manager inputs filled in."""
 
-    def __init__(self, curriculum: Curriculum, key: tuple, shared: dict | None = None):
+    def __init__(self, curriculum: Curriculum, key: tuple, shared: dict | None = None,
+                 layout: Layout | None = None):
         c = curriculum
+        self.layout = layout = layout or Layout()
+        # Every output of these programs has the batch leading: kept sharded over the devices.
+        placed = layout.jit_options()
         hidden_sizes, childhood, num_stages, budget, splits = key
         first = c.sampler(c.all_stages[0].name)
         self.env = TaskDistribution(c.family, first)
@@ -181,7 +194,7 @@ class _Learner:
             ppo = build(method, active)
             return jax.vmap(lambda s: jax.lax.scan(lambda s, _: ppo.update(s), s, None, self.updates_per_chunk))(state)
 
-        self.chunk = jax.jit(chunk, donate_argnums=0)
+        self.chunk = jax.jit(chunk, donate_argnums=0, **placed)
 
         def start_stage(state, sampler, index, is_adult, method, active):
             ppo = build(method, active)
@@ -189,7 +202,8 @@ class _Learner:
             def start(state):
                 state = ppo.reset_envs(state, sampler)
                 stage = StageStart(jnp.asarray(index, jnp.int32), jnp.asarray(is_adult, bool), sampler,
-                                   score=lambda params, key: ppo.score(params, sampler, key))
+                                   score=lambda params, key: ppo.score(params, sampler, key),
+                                   score_env_steps=config.num_envs * config.num_steps)
                 mstate, state = ppo.manager.on_stage_start(state.manager_state, state, stage)
                 return state.replace(manager_state=mstate)
 
@@ -201,8 +215,8 @@ class _Learner:
             state = jax.vmap(lambda k, h: ppo.init(k).replace(hparams=h))(keys, hparams)
             return start_stage(state, sampler, 0, is_adult, method, active)
 
-        self.begin = jax.jit(begin)
-        self.start_stage = jax.jit(start_stage)
+        self.begin = jax.jit(begin, **placed)
+        self.start_stage = jax.jit(start_stage, **placed)
         # A uniform sample of each evaluation episode's observations doubles as the drift
         # probe set of its split.
         self.probe_steps = -(-evaluation.probe_observations // evaluation.episodes)
@@ -218,13 +232,14 @@ class _Learner:
         # Learners with equal networks and splits (arms that differ only by manager) share
         # these programs, so they compile once per study (``shared``).
         programs = (shared if shared is not None else {}).setdefault((network, splits), (
-            jax.jit(jax.vmap(evaluate_splits, in_axes=(0, None, 0))),
-            jax.jit(jax.vmap(lambda old, new, obs, weights: policy_kl(network, old, new, obs, weights))),
+            jax.jit(jax.vmap(evaluate_splits, in_axes=(0, None, 0)), **placed),
+            jax.jit(jax.vmap(lambda old, new, obs, weights: policy_kl(network, old, new, obs, weights)),
+                    **placed),
         ))
         self.evaluate, self.drift = programs
 
     def bind(self, curriculum: Curriculum, run: Run) -> _RunLearner:
-        return _RunLearner(self, *_manager_inputs(curriculum, run))
+        return _RunLearner(self, *self.layout.replicate(_manager_inputs(curriculum, run)))
 
     def param_count(self) -> int:
         shapes = jax.eval_shape(self.ppo.init, jax.random.PRNGKey(0)).params["params"]
@@ -269,18 +284,24 @@ class _RunWriter:
         self.dir.mkdir(parents=True, exist_ok=True)
 
     def part(self, point: int) -> Path:
-        return self.dir / f"{point:05d}.csv"
+        """This process's file of one evaluation point (one file per point in one process)."""
+        if jax.process_count() == 1:
+            return self.dir / f"{point:05d}.csv"
+        return self.dir / f"{point:05d}.p{jax.process_index()}.csv"
 
     def write(self, point: int, rows: list[tuple]) -> None:
         import pandas as pd
 
+        if not rows:  # a process whose devices hold only padding rows
+            return
         frame = pd.DataFrame(rows, columns=TABLE_COLUMNS)
         results.write_text(self.part(point), frame.to_csv(index=False))
 
     def drop_after(self, point: int) -> None:
+        """Remove every process's parts past ``point``."""
         for path in self.dir.glob("*.csv"):
-            if int(path.stem) > point:
-                path.unlink()
+            if int(path.name.split(".")[0]) > point:
+                path.unlink(missing_ok=True)
 
     def member_seed(self):
         """(arm, seed) for every row of the vmapped batch, in batch order."""
@@ -288,7 +309,8 @@ class _RunWriter:
 
 
 def _save_resume(path: Path, point: int, stage: int, fresh: bool, state, snapshots: dict) -> None:
-    """The full run state at an evaluation point, atomically (a temporary file, then a rename)."""
+    """The full run state at an evaluation point, atomically (a temporary file, then a rename).
+    ``state`` and ``snapshots`` hold every real batch row (no padding), on the host or device."""
     arrays = {f"state/{i}": np.asarray(x) for i, x in enumerate(jax.tree.leaves(jax.device_get(state)))}
     for name, (params, probe, weights) in snapshots.items():
         for i, x in enumerate(jax.tree.leaves(jax.device_get(params))):
@@ -328,16 +350,20 @@ def _load_resume(path: Path, state_like, params_like):
         return int(data["point"]), int(data["stage"]), bool(data["fresh"]), state, snapshots
 
 
-def _run_inputs(curriculum: Curriculum, run: Run, seeds: int, root: jax.Array):
+def _run_inputs(curriculum: Curriculum, run: Run, seeds: int, root: jax.Array, layout: Layout | None = None):
     """A run's initial keys, per-member hyperparameters, stage samplers and the per-episode
-    samplers of its evaluation (every split's episodes run in one loop)."""
+    samplers of its evaluation (every split's episodes run in one loop). Keys and
+    hyperparameters are padded to the ``layout``'s batch (host arrays, not yet placed)."""
+    layout = layout or Layout()
     members = len(run.members)
     samplers = {name: curriculum.sampler(name) for name in dict(run.schedule) | dict.fromkeys(run.splits)}
     per_episode = jax.tree.map(lambda x: jnp.repeat(x, curriculum.evaluation.episodes, axis=0),
                                _stack([samplers[name] for name in run.splits]))
     hparams = {name: jnp.repeat(jnp.asarray([h[name] for h in run.hparams], jnp.float32), seeds)
                for name in run.hparams[0]}
-    return _seed_keys(root, _INIT, 0, members, seeds), hparams, samplers, per_episode
+    keys = _seed_keys(root, _INIT, 0, members, seeds)
+    keys, hparams = layout.pad((keys, hparams), members * seeds)
+    return keys, hparams, samplers, per_episode
 
 
 def _check_methods(curriculum: Curriculum, learner: _Learner) -> None:
@@ -358,7 +384,7 @@ def _check_methods(curriculum: Curriculum, learner: _Learner) -> None:
 def _preflight(curriculum: Curriculum, run: Run, learner: _RunLearner, seeds: int, root: jax.Array) -> None:
     """Trace (without compiling or running) every program of a run, so that a broken manager
     or sampler fails now, before any arm trains, with the arm named."""
-    keys, hparams, samplers, per_episode = _run_inputs(curriculum, run, seeds, root)
+    keys, hparams, samplers, per_episode = _run_inputs(curriculum, run, seeds, root, learner.learner.layout)
     first = samplers[run.schedule[0][0]]
     try:
         state = jax.eval_shape(learner.begin, keys, hparams, first, len(run.schedule) == 1)
@@ -387,8 +413,12 @@ def _train_run(
     checkpoint_seconds: float,
     log: Callable[[str], None],
 ) -> dict:
-    """Train, evaluate and record one run; resumable at any saved evaluation point."""
+    """Train, evaluate and record one run; resumable at any saved evaluation point.
+
+    Every process of a distributed study calls it: each trains and writes the rows of its own
+    devices, process 0 writes checkpoints, the resume state and the timing."""
     c = curriculum
+    layout = learner.learner.layout
     every = c.evaluation.every_env_steps
     threshold = c.evaluation.success_threshold
     episodes = c.evaluation.episodes
@@ -401,37 +431,47 @@ def _train_run(
     members, splits = len(run.members), run.splits
     rows_for = writer.member_seed()
     batch = len(rows_for)
-    init_keys, hparams, samplers, per_episode = _run_inputs(c, run, seeds, root)
+    init_keys, hparams, samplers, per_episode = _run_inputs(c, run, seeds, root, layout)
+    samplers, per_episode = layout.replicate((samplers, per_episode))
     stage_ends = np.cumsum([steps for _, steps in run.schedule])
     num_points = run.budget // every
     last_stage = len(run.schedule) - 1
     first = samplers[run.schedule[0][0]]
 
     timing = {"compile_and_first_chunk_s": 0.0, "train_s": 0.0, "eval_s": 0.0, "chunks": 0}
+    compiling = _CompileClock()
     t0 = time.perf_counter()
     snapshots: dict[str, tuple] = {}  # stage -> (params at its end, probe observations, weights)
-    if resume and resume_path.exists():
-        like = jax.eval_shape(learner.begin, init_keys, hparams, first, last_stage == 0)
+    resuming = resume and resume_path.exists()
+    if resuming:
+        like = _batch_rows(jax.eval_shape(learner.begin, init_keys, hparams, first, last_stage == 0), batch)
         point, stage, fresh_stage, state, snapshots = _load_resume(resume_path, like, like.params)
-        writer.drop_after(point)
+        state = layout.shard(state, batch)
+        snapshots = {name: layout.shard(snapshot, batch) for name, snapshot in snapshots.items()}
+        if is_writer():
+            writer.drop_after(point)
         log(f"{run.slug}: resuming at {point * every:,} env steps")
     else:
-        writer.drop_after(-1)
-        state = learner.begin(init_keys, hparams, first, last_stage == 0)
+        if is_writer():
+            writer.drop_after(-1)
+        state = learner.begin(layout.shard(init_keys, batch), layout.shard(hparams, batch), first, last_stage == 0)
         point, stage, fresh_stage = 0, 0, False
+    barrier(f"{run.slug}: parts cleared")  # before any process writes this run's parts
 
     def evaluate_now(point: int, stage_name: str, train_rows: list):
         start = time.perf_counter()
-        played = learner.evaluate(state.params, per_episode, _seed_keys(root, _EVAL, point, members, seeds))
+        keys = layout.shard(_seed_keys(root, _EVAL, point, members, seeds), batch)
+        played = learner.evaluate(state.params, per_episode, keys)
         drift = {name: learner.drift(params, state.params, probe, weights)
                  for name, (params, probe, weights) in snapshots.items()}
-        returns, lengths, drift = jax.device_get((played.returns, played.lengths, drift))
-        returns = returns.reshape(batch, len(splits), episodes)
-        lengths = lengths.reshape(batch, len(splits), episodes)
+        local, (returns, lengths, drift) = layout.local_rows((played.returns, played.lengths, drift), batch)
+        returns = returns.reshape(len(local), len(splits), episodes)
+        lengths = lengths.reshape(len(local), len(splits), episodes)
         timing["eval_s"] += time.perf_counter() - start
         env_steps = point * every
         rows = list(train_rows)
-        for b, (arm, seed) in enumerate(rows_for):
+        for b, row in enumerate(local):
+            arm, seed = rows_for[row]
             for s, split in enumerate(splits):
                 rows.append((arm, seed, stage_name, env_steps, split, "return", float(returns[b, s].mean())))
                 rows.append((arm, seed, stage_name, env_steps, split, "length", float(lengths[b, s].mean())))
@@ -443,7 +483,7 @@ def _train_run(
         writer.write(point, rows)
         return played
 
-    if point == 0 and not (resume and resume_path.exists()):
+    if point == 0 and not resuming:
         evaluate_now(0, run.schedule[0][0], [])
     last_save = time.perf_counter()
     while point < num_points:
@@ -453,7 +493,7 @@ def _train_run(
             fresh_stage = False
         start = time.perf_counter()
         state, metrics = learner.chunk(state)
-        metrics = jax.device_get(metrics)  # waits for the chunk to finish
+        local, metrics = layout.local_rows(metrics, batch)  # waits for the chunk to finish
         elapsed = time.perf_counter() - start
         if timing["chunks"] == 0:
             timing["compile_and_first_chunk_s"] = time.perf_counter() - t0
@@ -462,10 +502,13 @@ def _train_run(
         timing["chunks"] += 1
         point += 1
         env_steps = point * every
-        played = evaluate_now(point, stage_name, _train_rows(metrics, rows_for, stage_name, env_steps))
+        train_rows = _train_rows(metrics, [rows_for[row] for row in local], stage_name, env_steps)
+        played = evaluate_now(point, stage_name, train_rows)
         stage_over = env_steps == stage_ends[stage]
         if stage_over:
-            checkpoint.save(out / "checkpoints" / run.slug / f"{stage}_{stage_name}", state.params)
+            params = state.params if layout.mesh is None else layout.gather(state.params, batch)
+            # Every process calls it: orbax has process 0 write host arrays, and waits for all.
+            checkpoint.save(out / "checkpoints" / run.slug / f"{stage}_{stage_name}", params)
             if stage < last_stage:
                 # The probe set: what this end-of-stage policy saw on its own stage's tasks.
                 s = splits.index(stage_name)
@@ -474,21 +517,73 @@ def _train_run(
                 weights = played.seen[:, :, cut]
                 snapshots[stage_name] = (
                     jax.tree.map(jnp.copy, state.params),
-                    probe.reshape(batch, -1, *probe.shape[3:]),
-                    weights.reshape(batch, -1),
+                    probe.reshape(probe.shape[0], -1, *probe.shape[3:]),
+                    weights.reshape(weights.shape[0], -1),
                 )
                 stage += 1
                 fresh_stage = True
                 log(f"{run.slug}: stage {stage_name} done at {env_steps:,} env steps")
-        if point < num_points and (stage_over or time.perf_counter() - last_save >= checkpoint_seconds):
+        # Every process decides alike whether to save (the gather is a collective).
+        due = time.perf_counter() - last_save >= checkpoint_seconds
+        if jax.process_count() > 1:
+            due = bool(np.any(_all_processes(due)))
+        if point < num_points and (stage_over or due):
             # At a boundary this is saved before the next stage starts (fresh_stage), so a
             # resume enters it through start_stage, as an uninterrupted run does.
-            _save_resume(resume_path, point, stage, fresh_stage, state, snapshots)
+            whole = layout.gather((state, snapshots), batch)
+            if is_writer():
+                _save_resume(resume_path, point, stage, fresh_stage, *whole)
             last_save = time.perf_counter()
-    results.write_json(out / "timing" / f"{run.slug}.json", timing)
-    done_marker.write_text("")
-    resume_path.unlink(missing_ok=True)
+    barrier(f"{run.slug}: trained")  # every process's parts are written
+    timing.update(compiling.read())
+    timing.update(devices=layout.devices, processes=jax.process_count(), batch=batch,
+                  padded_batch=layout.padded(batch), peak_device_memory_bytes=sharding.peak_memory_bytes())
+    if is_writer():
+        results.write_json(out / "timing" / f"{run.slug}.json", timing)
+        done_marker.write_text("")
+        resume_path.unlink(missing_ok=True)
+    barrier(f"{run.slug}: done")
     return timing
+
+
+def _batch_rows(tree, rows: int):
+    """Shape structs of ``tree`` with the leading (batch) axis cut to ``rows``."""
+    return jax.tree.map(lambda x: jax.ShapeDtypeStruct((rows, *x.shape[1:]), x.dtype), tree)
+
+
+def _all_processes(flag: bool) -> np.ndarray:
+    from jax.experimental import multihost_utils
+
+    return np.asarray(multihost_utils.process_allgather(np.asarray([flag])))
+
+
+class _CompileClock:
+    """Seconds spent tracing, lowering and compiling (or fetching from the persistent cache)
+    since it was made, and the persistent-cache hits: from JAX's monitoring events."""
+
+    _TIMED = ("/jax/core/compile/jaxpr_trace_duration", "/jax/core/compile/jaxpr_to_mlir_module_duration",
+              "/jax/core/compile/backend_compile_duration")
+    _totals = {"compile_s": 0.0, "persistent_cache_hits": 0}
+    _listening = False
+
+    def __init__(self):
+        cls = type(self)
+        if not cls._listening:
+            def on_duration(event, duration, **kwargs):
+                if event in cls._TIMED:
+                    cls._totals["compile_s"] += duration
+
+            def on_event(event, **kwargs):
+                if event == "/jax/compilation_cache/cache_hits":
+                    cls._totals["persistent_cache_hits"] += 1
+
+            jax.monitoring.register_event_duration_secs_listener(on_duration)
+            jax.monitoring.register_event_listener(on_event)
+            cls._listening = True
+        self.start = dict(cls._totals)
+
+    def read(self) -> dict:
+        return {name: type(self)._totals[name] - self.start[name] for name in self.start}
 
 
 def _train_rows(metrics: dict, rows_for: list, stage_name: str, env_steps: int) -> list[tuple]:
@@ -513,6 +608,8 @@ def run_study(
     resume: bool = False,
     checkpoint_seconds: float = 60.0,
     log: Callable[[str], None] = print,
+    devices: int | None = None,
+    compilation_cache: str | Path | None = None,
 ) -> Path:
     """Train every arm of ``curriculum`` and write the results directory ``out_dir``.
 
@@ -520,7 +617,20 @@ def run_study(
     started with the same configuration); without it, ``out_dir`` must not hold a study.
     The learner state is saved at every stage boundary and at most every
     ``checkpoint_seconds`` otherwise. Returns the path of ``results.csv``.
+
+    Seeds and population members are sharded over the first ``devices`` of ``jax.devices()``
+    (default: all of them, every device of every process once ``jax.distributed`` is initialised; see
+    :mod:`bootstrap_rl.sharding`). In a distributed study every process calls ``run_study``
+    with the same arguments and ``out_dir`` on a shared file system.
+    ``compilation_cache``: a folder for JAX's persistent compilation cache (programs compiled
+    once are loaded from it by later studies and processes).
     """
+    if compilation_cache is not None:
+        enable_compilation_cache(compilation_cache)
+    try:
+        layout = Layout.over(devices)
+    except ValueError as error:
+        raise StudyError(str(error)) from None
     seeds = curriculum.seeds if seeds is None else seeds
     if not isinstance(seeds, int) or seeds < 1:
         raise StudyError(f"seeds: must be a positive integer, got {seeds!r}")
@@ -536,6 +646,7 @@ def run_study(
             raise StudyError(f"{out}: cannot resume, the configuration differs in {changed}")
     elif out.exists() and any(out.iterdir()):
         raise StudyError(f"{out} is not empty and holds no study.json; choose another directory")
+    barrier("study: checked")  # every process has looked at out_dir before process 0 writes in it
 
     runs = expand_runs(curriculum)
     compiled: dict[tuple, _Learner] = {}
@@ -543,7 +654,7 @@ def run_study(
     for run in runs:
         key = _learner_key(curriculum, run)
         if key not in compiled:
-            compiled[key] = _Learner(curriculum, key, shared)
+            compiled[key] = _Learner(curriculum, key, shared, layout)
         learners[run.slug] = compiled[key].bind(curriculum, run)
     c = curriculum
     root = jax.random.PRNGKey(root_seed)
@@ -565,18 +676,39 @@ def run_study(
                            for (n, _), a, b in zip(run.schedule, offsets[:-1], offsets[1:])],
                 "hparams": run.hparams[m] if run.kind == "population" else None,
             })
-    results.write_json(study_file, {
-        "curriculum": c.name, "description": c.description, "seeds": seeds, "root_seed": root_seed,
-        "total_env_steps": c.total_env_steps, "eval_every": c.evaluation.every_env_steps,
-        "score_metric": "success" if c.evaluation.success_threshold is not None else "return",
-        "adult_stage": c.adult.name, "stages": [s.name for s in c.all_stages], "arms": arms,
-        "population": config["population"], "config": config,
-    })
+    if is_writer():
+        results.write_json(study_file, {
+            "curriculum": c.name, "description": c.description, "seeds": seeds, "root_seed": root_seed,
+            "total_env_steps": c.total_env_steps, "eval_every": c.evaluation.every_env_steps,
+            "score_metric": "success" if c.evaluation.success_threshold is not None else "return",
+            "adult_stage": c.adult.name, "stages": [s.name for s in c.all_stages], "arms": arms,
+            "population": config["population"], "config": config,
+            "devices": layout.devices, "processes": jax.process_count(),
+        })
+    if not is_writer():
+        log = lambda line: None  # noqa: E731 — process 0 reports progress
     for run in runs:
-        log(f"{run.slug}: {len(run.members)} arm(s) x {seeds} seeds, {run.budget:,} env steps each")
+        log(f"{run.slug}: {len(run.members)} arm(s) x {seeds} seeds, {run.budget:,} env steps each"
+            + (f", on {layout.devices} devices" if layout.devices > 1 else ""))
         _train_run(c, run, learners[run.slug], out, seeds, root, resume=resume,
                    checkpoint_seconds=checkpoint_seconds, log=log)
-    return consolidate(out)
+    table = out / "results.csv"
+    if is_writer():
+        table = consolidate(out)
+    barrier("study: consolidated")
+    return table
+
+
+def enable_compilation_cache(path: str | Path) -> None:
+    """Keep compiled programs in ``path`` (JAX's persistent compilation cache), for every
+    program compiled from now on in this process, also when JAX has compiled before."""
+    from jax.experimental.compilation_cache import compilation_cache as cache
+
+    path = str(Path(path).absolute())
+    Path(path).mkdir(parents=True, exist_ok=True)
+    if jax.config.jax_compilation_cache_dir != path:
+        jax.config.update("jax_compilation_cache_dir", path)
+        cache.reset_cache()  # JAX decides once whether a cache is used; let it decide again
 
 
 def consolidate(out: str | Path) -> Path:
@@ -603,5 +735,5 @@ def read_results(out: str | Path):
     return pd.concat([pd.read_csv(p) for p in parts], ignore_index=True)
 
 
-__all__ = ["Run", "StudyError", "TABLE_COLUMNS", "consolidate", "expand_runs", "read_results",
-           "resolved_config", "run_study"]
+__all__ = ["Run", "StudyError", "TABLE_COLUMNS", "consolidate", "enable_compilation_cache", "expand_runs",
+           "read_results", "resolved_config", "run_study"]
