@@ -77,12 +77,17 @@ class Manager(NamedTuple):
     after_update: Callable[[Any, Any, dict], tuple[Any, Any]]
 
 
+def zero_loss(mstate, params, obs, dist, values, policy) -> jax.Array:
+    """The ``loss`` hook of a manager that acts only through its other hooks."""
+    return jnp.zeros((), jnp.float32)
+
+
 def identity() -> Manager:
     """The no-op manager: changes nothing (the learner with it is plain PPO)."""
     return Manager(
         init=lambda key, params: (),
         on_stage_start=lambda mstate, state, stage: (mstate, state),
-        loss=lambda mstate, params, obs, dist, values, policy: jnp.zeros((), jnp.float32),
+        loss=zero_loss,
         after_update=lambda mstate, state, metrics: (mstate, state),
     )
 

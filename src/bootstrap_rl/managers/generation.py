@@ -22,11 +22,7 @@ import jax.numpy as jnp
 import optax
 
 from bootstrap_rl import library
-from bootstrap_rl.managers.base import Manager, StageStart
-
-
-def _zero_loss(mstate, params, obs, dist, values, policy):
-    return jnp.zeros((), jnp.float32)
+from bootstrap_rl.managers.base import Manager, StageStart, zero_loss
 
 
 def _is_count(value, minimum: int) -> bool:
@@ -162,7 +158,7 @@ def hypernetwork(slot: int = 0, fit_updates: int = 100, finetune: bool = True) -
         mstate, variables = jax.lax.cond(due, switch, lambda m, v: (m, v), mstate, state.params)
         return mstate, state.replace(params=variables)
 
-    return Manager(init, on_stage_start, _zero_loss, after_update)
+    return Manager(init, on_stage_start, zero_loss, after_update)
 
 
 # --- mixing by evolution strategy -----------------------------------------------------------
@@ -315,4 +311,4 @@ def mixing(
     def after_update(mstate, state, update):
         return mstate, state
 
-    return Manager(init, on_stage_start, _zero_loss, after_update)
+    return Manager(init, on_stage_start, zero_loss, after_update)

@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from bootstrap_rl.managers.base import Manager
+from bootstrap_rl.managers.base import Manager, zero_loss
 
 CONTROLS = ("lr_scale", "learning_rate", "ent_coef")
 
@@ -40,10 +40,6 @@ def _positive_pair(name, value):
 
 def _number(value) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _zero_loss(mstate, params, obs, dist, values, policy):
-    return jnp.zeros((), jnp.float32)
 
 
 def _split_batch(key, batch, batch_size: int):
@@ -253,7 +249,7 @@ def meta_gradient(
     return Manager(
         init=init,
         on_stage_start=lambda mstate, state, stage: (mstate, state),
-        loss=_zero_loss,
+        loss=zero_loss,
         after_update=after_update,
     )
 
@@ -364,6 +360,6 @@ def pbt(
     return Manager(
         init=init,
         on_stage_start=lambda mstate, state, stage: (mstate, state),
-        loss=_zero_loss,
+        loss=zero_loss,
         after_update=after_update,
     )

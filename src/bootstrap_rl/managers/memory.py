@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 
 from bootstrap_rl import library
-from bootstrap_rl.managers.base import Manager
+from bootstrap_rl.managers.base import Manager, zero_loss
 
 
 def write(memory: dict, keys: jax.Array, values: jax.Array) -> dict:
@@ -59,9 +59,6 @@ def episodic_memory(writes_per_update: int = 64, childhood_only: bool = True) ->
         writing = ~stage.is_adult if childhood_only else jnp.ones((), bool)
         return {**mstate, "writing": writing}, state
 
-    def loss(mstate, params, obs, dist, values, policy):
-        return jnp.zeros((), jnp.float32)
-
     def after_update(mstate, state, update):
         memory = library.get(state.params)["memory"]
         batch_size = update.batch.target.shape[0]
@@ -74,4 +71,4 @@ def episodic_memory(writes_per_update: int = 64, childhood_only: bool = True) ->
         memory = jax.tree.map(lambda new, old: jnp.where(mstate["writing"], new, old), written, memory)
         return {**mstate, "key": key}, state.replace(params=library.replace(state.params, memory=memory))
 
-    return Manager(init, on_stage_start, loss, after_update)
+    return Manager(init, on_stage_start, zero_loss, after_update)

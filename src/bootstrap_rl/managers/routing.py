@@ -16,7 +16,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from bootstrap_rl import library
-from bootstrap_rl.managers.base import Manager
+from bootstrap_rl.managers.base import Manager, zero_loss
 
 
 def routing(earlier_lr: float = 0.0, adult_slot: bool = True) -> Manager:
@@ -54,10 +54,7 @@ def routing(earlier_lr: float = 0.0, adult_slot: bool = True) -> Manager:
                                  routed=jnp.ones((), jnp.float32))
         return mstate, state.replace(params=params)
 
-    def loss(mstate, params, obs, dist, values, policy):
-        return jnp.zeros((), jnp.float32)
-
     def after_update(mstate, state, update):
         return mstate, state
 
-    return Manager(init, on_stage_start, loss, after_update)
+    return Manager(init, on_stage_start, zero_loss, after_update)
