@@ -13,6 +13,12 @@ from bootstrap_rl.library import LibrarySpec, make_library_network, memory_looku
 from bootstrap_rl.managers import StageStart, Update, distral, episodic_memory, routing
 from bootstrap_rl.ppo import PPOConfig, make_ppo
 from bootstrap_rl.ppo.config import ConfigError
+from bootstrap_rl.ppo.train import Batch
+
+def minibatch(obs, targets=()):
+    """A learner minibatch that carries only what these managers' losses read."""
+    return Batch(obs, None, None, None, None, None, manager_targets=targets)
+
 
 OBS = jax.random.normal(jax.random.PRNGKey(1), (7, 4))
 
@@ -191,7 +197,7 @@ def test_distral_regularises_the_task_policy_and_distils_the_shared_one():
 
     def grads(coef, distil_coef, params):
         m = distral(coef, distil_coef)
-        return jax.grad(lambda t: m.loss((), {**params, "params": t}, OBS, policy({**params, "params": t}, OBS),
+        return jax.grad(lambda t: m.loss((), {**params, "params": t}, minibatch(OBS), policy({**params, "params": t}, OBS),
                                          None, policy))(params["params"])
 
     def slot_norm(g, i):
@@ -204,4 +210,4 @@ def test_distral_regularises_the_task_policy_and_distils_the_shared_one():
     # With the task slot equal to the shared slot, the policies agree and the loss is zero.
     same = library.set_slot(state.params, 1, library.get_slot(state.params, 2))
     m = distral(1.0, 1.0)
-    assert abs(float(m.loss((), same, OBS, policy(same, OBS), None, policy))) < 1e-6
+    assert abs(float(m.loss((), same, minibatch(OBS), policy(same, OBS), None, policy))) < 1e-6

@@ -25,9 +25,14 @@ def scaling(factor, offset, penalty):
     return Manager(
         init=lambda key, params: jnp.zeros((), jnp.int32),
         on_stage_start=change,
-        loss=lambda mstate, params, obs, dist, values, policy: jnp.float32(penalty),
+        loss=lambda mstate, params, minibatch, dist, values, policy: jnp.float32(penalty),
         after_update=change,
     )
+
+
+def penalty(m, mstate):
+    """``m``'s loss term, its targets computed first as the learner does (these read no obs)."""
+    return m.loss(mstate, {}, minibatch(None, m.targets(mstate, {}, None, None)), None, None, None)
 
 
 STATE = State(hparams={"learning_rate": jnp.float32(1.0)})
@@ -39,7 +44,7 @@ def test_identity_changes_nothing():
     mstate = m.init(jax.random.PRNGKey(0), {})
     assert m.on_stage_start(mstate, STATE, STAGE) == (mstate, STATE)
     assert m.after_update(mstate, STATE, {}) == (mstate, STATE)
-    assert m.loss(mstate, {}, None, None, None, None) == 0
+    assert penalty(m, mstate) == 0
 
 
 @pytest.mark.parametrize("hook, arg", [("on_stage_start", STAGE), ("after_update", {})])
@@ -51,7 +56,7 @@ def test_chain_applies_managers_in_order(hook, arg):
         mstate, state = getattr(m, hook)(mstate, STATE, arg)
         assert float(state.hparams["learning_rate"]) == expected  # (1*2)+1 or (1+1)*2
         assert [int(x) for x in mstate] == [1, 1]  # each kept its own state
-        assert float(m.loss(mstate, {}, None, None, None, None)) == 0.75  # losses add up
+        assert float(penalty(m, mstate)) == 0.75  # losses add up
 
 
 def test_chain_rejects_what_is_not_a_manager():
@@ -67,7 +72,7 @@ def test_only_in_stages_switches_by_stage_index():
     for index in range(3):
         mstate, state = m.on_stage_start(mstate, state, StageStart(jnp.int32(index), jnp.bool_(index == 2), None))
         mstate, state = jax.jit(m.after_update)(mstate, state, {})
-        seen.append((float(state.hparams["learning_rate"]), float(m.loss(mstate, {}, None, None, None, None))))
+        seen.append((float(state.hparams["learning_rate"]), float(penalty(m, mstate))))
     # Stage 0: x2 at start, x2 after the update; stage 1: off (kept, no loss); stage 2: x2 x2.
     assert seen == [(4.0, 1.0), (4.0, 0.0), (16.0, 1.0)]
 
@@ -76,9 +81,15 @@ def test_only_in_stages_switches_by_stage_index():
 
 from bootstrap_rl.managers import kickstarting  # noqa: E402
 from bootstrap_rl.networks import DiscreteActorCritic  # noqa: E402
+from bootstrap_rl.ppo.train import Batch  # noqa: E402
 
 NET = DiscreteActorCritic(num_actions=4, hidden_sizes=(8,))
 OBS = jax.random.normal(jax.random.PRNGKey(3), (32, 5))
+
+
+def minibatch(obs, targets=()):
+    """A learner minibatch that carries only what these managers' losses read."""
+    return Batch(obs, None, None, None, None, None, manager_targets=targets)
 
 
 def policy(params, obs):
@@ -102,7 +113,8 @@ def teacher_and_student():
 
 def kickstart_loss(m, mstate, params):
     dist, values = NET.apply(params, OBS)
-    return m.loss(mstate, params, OBS, dist, values, policy)
+    targets = m.targets(mstate, params, OBS, policy)  # once per update, in the learner
+    return m.loss(mstate, params, minibatch(OBS, targets), dist, values, policy)
 
 
 def test_kickstarting_loss_is_zero_at_the_teacher_and_its_gradient_points_to_it():
@@ -136,6 +148,42 @@ def test_kickstarting_has_no_teacher_in_the_first_stage_and_its_weight_decays():
         kickstarting(decay=1.5)
 
 
+def test_kickstarting_in_the_learner_matches_a_teacher_evaluated_on_every_minibatch():
+    """The teacher's outputs are computed once per update and shuffled with the transitions;
+    the reference evaluates the teacher on each minibatch's own observations (the textbook
+    form). Equal parameters after two updates also show the targets stay aligned with their
+    observations through the shuffle."""
+    import bootstrap_rl
+    from bootstrap_rl.ppo import PPOConfig, make_ppo
+
+    env, env_params = bootstrap_rl.make("CartPole-v1")
+    config = PPOConfig(num_envs=4, num_steps=16, num_minibatches=4, update_epochs=2, hidden_sizes=(16,),
+                       learning_rate=1e-2, total_timesteps=4 * 16 * 2)
+    new = kickstarting(coef=5.0, decay=0.9)
+
+    def on_every_minibatch(mstate, params, minibatch, dist, values, policy):
+        teacher = policy(jax.lax.stop_gradient(mstate["teacher"]), minibatch.obs)
+        return mstate["coef"] * teacher.kl(dist).mean()
+
+    reference = new._replace(loss=on_every_minibatch, targets=lambda *args: ())
+
+    def train(manager):
+        ppo = make_ppo(config, env, env_params, manager=manager)
+        state = ppo.init(jax.random.PRNGKey(0))
+        teacher = ppo.init(jax.random.PRNGKey(1))  # another network: a teacher far from the student
+        stage = StageStart(jnp.int32(1), jnp.bool_(False), None)
+        mstate, _ = manager.on_stage_start(state.manager_state, teacher, stage)
+        state = state.replace(manager_state=mstate)
+        for _ in range(2):
+            state, _ = jax.jit(ppo.update)(state)
+        return state.params
+
+    ours, textbook, plain = train(new), train(reference), train(kickstarting(coef=0.0))
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6), ours, textbook)
+    moved = max(float(jnp.abs(a - b).max()) for a, b in zip(jax.tree.leaves(ours), jax.tree.leaves(plain)))
+    assert moved > 1e-3  # the distillation term acts
+
+
 @pytest.mark.parametrize("index", [0, 1])
 def test_switch_acts_as_the_chosen_manager_and_keeps_the_others_state(index):
     double, plus_one = scaling(2.0, 0.0, 0.25), scaling(1.0, 1.0, 0.5)
@@ -149,7 +197,7 @@ def test_switch_acts_as_the_chosen_manager_and_keeps_the_others_state(index):
             state = State(hparams={"learning_rate": lr})
             mstate, state = m.on_stage_start(mstate, state, STAGE)
             mstate, state = m.after_update(mstate, state, {})
-            return mstate, state.hparams["learning_rate"], m.loss(mstate, {}, None, None, None, None)
+            return mstate, state.hparams["learning_rate"], penalty(m, mstate)
         return jax.vmap(one)(lrs)
 
     mstates, lrs, losses = run(index, jnp.array([1.0, 3.0]))

@@ -16,10 +16,18 @@ learner's :class:`~bootstrap_rl.ppo.TrainState`, whose ``manager_state`` field h
 ``on_stage_start(mstate, state, stage) -> (mstate, state)``
     at the start of every stage (``stage``: :class:`StageStart`). Allocate or generate a
     subsystem, freeze slots, keep a teacher, reset hyperparameters.
-``loss(mstate, params, obs, dist, values, policy) -> scalar``
-    added to PPO's loss on every minibatch: distillation targets, regularisers. ``dist`` and
-    ``values`` are the network's outputs on ``obs``; ``policy(params, obs) -> dist`` evaluates
-    any parameters' policy (a teacher kept in ``mstate``, say).
+``targets(mstate, params, obs, policy) -> pytree``
+    once per update, after the rollout: per-transition targets the loss will read (a teacher's
+    outputs, say), each leaf with a leading axis of ``len(obs)`` (the flattened rollout). They
+    are shuffled into minibatches with the transitions, so a target computed once serves every
+    epoch — the same numbers as computing it in ``loss``, at a fraction of the cost. Optional:
+    the default, :func:`no_targets`, returns ``()``.
+``loss(mstate, params, minibatch, dist, values, policy) -> scalar``
+    added to PPO's loss on every minibatch: distillation, regularisers. ``minibatch`` is the
+    learner's :class:`~bootstrap_rl.ppo.train.Batch` (``obs``, actions, advantages, …, and
+    ``manager_targets``: this manager's ``targets`` for these transitions); ``dist`` and
+    ``values`` are the network's outputs on ``minibatch.obs``; ``policy(params, obs) -> dist``
+    evaluates any parameters' policy.
 ``after_update(mstate, state, update) -> (mstate, state)``
     after every PPO update, inside the compiled loop: online hyperparameter control,
     population-based training, memory writes. ``update`` (:class:`Update`): that update's
@@ -68,18 +76,34 @@ class Update(NamedTuple):
     network: Any = None  # the learner's flax module (``network.apply(params, obs, method="embed")``)
 
 
+def no_targets(mstate, params, obs, policy):
+    """The ``targets`` hook of a manager whose loss needs no per-transition targets."""
+    return ()
+
+
+def zero_loss(mstate, params, minibatch, dist, values, policy) -> jax.Array:
+    """The ``loss`` hook of a manager that acts only through its other hooks."""
+    return jnp.zeros((), jnp.float32)
+
+
 class Manager(NamedTuple):
-    """A management method as four pure functions (see the module docstring)."""
+    """A management method as pure functions (see the module docstring)."""
 
     init: Callable[[jax.Array, Any], Any]
     on_stage_start: Callable[[Any, Any, StageStart], tuple[Any, Any]]
     loss: Callable[..., jax.Array]
     after_update: Callable[[Any, Any, dict], tuple[Any, Any]]
+    targets: Callable[..., Any] = no_targets
 
 
-def zero_loss(mstate, params, obs, dist, values, policy) -> jax.Array:
-    """The ``loss`` hook of a manager that acts only through its other hooks."""
-    return jnp.zeros((), jnp.float32)
+def _own_targets(minibatch, i):
+    """``minibatch`` as manager ``i`` of a combinator sees it: its own targets only."""
+    return minibatch._replace(manager_targets=minibatch.manager_targets[i])
+
+
+def _zeros_like_output(fn, *args):
+    """Zeros shaped as ``fn(*args)``'s output, without running it."""
+    return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), jax.eval_shape(fn, *args))
 
 
 def identity() -> Manager:
@@ -116,13 +140,16 @@ def chain(*managers: Manager) -> Manager:
 
         return hook
 
-    def loss(mstates, params, obs, dist, values, policy):
+    def targets(mstates, params, obs, policy):
+        return tuple(m.targets(mstate, params, obs, policy) for m, mstate in zip(managers, mstates))
+
+    def loss(mstates, params, minibatch, dist, values, policy):
         total = jnp.zeros((), jnp.float32)
-        for manager, mstate in zip(managers, mstates):
-            total = total + manager.loss(mstate, params, obs, dist, values, policy)
+        for i, (manager, mstate) in enumerate(zip(managers, mstates)):
+            total = total + manager.loss(mstate, params, _own_targets(minibatch, i), dist, values, policy)
         return total
 
-    return Manager(init, threaded("on_stage_start"), loss, threaded("after_update"))
+    return Manager(init, threaded("on_stage_start"), loss, threaded("after_update"), targets)
 
 
 def only_in_stages(manager: Manager, active: tuple[bool, ...]) -> Manager:
@@ -146,8 +173,14 @@ def only_in_stages(manager: Manager, active: tuple[bool, ...]) -> Manager:
         )
         return {"active": on, "inner": inner}, state
 
-    def loss(mstate, params, obs, dist, values, policy):
-        term = manager.loss(mstate["inner"], params, obs, dist, values, policy)
+    def targets(mstate, params, obs, policy):
+        def compute():
+            return manager.targets(mstate["inner"], params, obs, policy)
+
+        return jax.lax.cond(mstate["active"], compute, lambda: _zeros_like_output(compute))
+
+    def loss(mstate, params, minibatch, dist, values, policy):
+        term = manager.loss(mstate["inner"], params, minibatch, dist, values, policy)
         return jnp.where(mstate["active"], term, 0.0)
 
     def after_update(mstate, state, metrics):
@@ -158,7 +191,7 @@ def only_in_stages(manager: Manager, active: tuple[bool, ...]) -> Manager:
         )
         return {**mstate, "inner": inner}, state
 
-    return Manager(init, on_stage_start, loss, after_update)
+    return Manager(init, on_stage_start, loss, after_update, targets)
 
 
 def switch(managers: tuple[Manager, ...], index) -> Manager:
@@ -194,11 +227,23 @@ def switch(managers: tuple[Manager, ...], index) -> Manager:
 
         return hook
 
-    def loss(mstates, params, obs, dist, values, policy):
+    def targets(mstates, params, obs, policy):
+        # Every branch returns every manager's targets (zeros but the chosen one's): lax.switch
+        # needs one output structure.
+        compute = [lambda i=i: managers[i].targets(mstates[i], params, obs, policy) for i in range(len(managers))]
+        zeros = tuple(_zeros_like_output(fn) for fn in compute)
+
+        def branch(i):
+            return lambda: zeros[:i] + (compute[i](),) + zeros[i + 1:]
+
+        return jax.lax.switch(index, [branch(i) for i in range(len(managers))])
+
+    def loss(mstates, params, minibatch, dist, values, policy):
         branches = [
-            lambda mstates, params, i=i: managers[i].loss(mstates[i], params, obs, dist, values, policy)
+            lambda mstates, params, i=i: managers[i].loss(mstates[i], params, _own_targets(minibatch, i),
+                                                          dist, values, policy)
             for i in range(len(managers))
         ]
         return jax.lax.switch(index, branches, mstates, params)
 
-    return Manager(init, threaded("on_stage_start"), loss, threaded("after_update"))
+    return Manager(init, threaded("on_stage_start"), loss, threaded("after_update"), targets)

@@ -5,7 +5,8 @@ Kickstarting (Schmitt et al. 2018): when a stage starts, the policy as it stands
 previous stage built — is kept as a frozen teacher, and the learner's loss gains
 ``coef * KL(pi_teacher || pi)`` on the learner's own minibatch states, with ``coef`` decaying
 geometrically every update so that the student is free to surpass its teacher. The first stage
-has no teacher.
+has no teacher. The teacher's outputs are computed once per update, on the whole rollout (the
+``targets`` hook), not on every minibatch of every epoch.
 """
 
 from __future__ import annotations
@@ -39,14 +40,20 @@ def kickstarting(coef: float = 1.0, decay: float = 0.99) -> Manager:
             "coef": jnp.where(has_teacher, jnp.float32(coef), jnp.float32(0.0)),
         }, state
 
-    def loss(mstate, params, obs, dist, values, policy):
-        teacher = policy(jax.lax.stop_gradient(mstate["teacher"]), obs)
+    def targets(mstate, params, obs, policy):
+        teacher = policy(mstate["teacher"], obs)
+        # One row per transition: a state-independent parameter (a Gaussian's log-std) is
+        # broadcast over the batch so that it is shuffled into minibatches like the rest.
+        return jax.tree.map(lambda x: jnp.broadcast_to(x, (obs.shape[0], x.shape[-1])), teacher)
+
+    def loss(mstate, params, minibatch, dist, values, policy):
+        teacher = jax.lax.stop_gradient(minibatch.manager_targets)
         return mstate["coef"] * teacher.kl(dist).mean()
 
     def after_update(mstate, state, metrics):
         return {**mstate, "coef": mstate["coef"] * decay}, state
 
-    return Manager(init, on_stage_start, loss, after_update)
+    return Manager(init, on_stage_start, loss, after_update, targets)
 
 
 def distral(coef: float = 0.5, distil_coef: float = 1.0) -> Manager:
@@ -76,9 +83,9 @@ def distral(coef: float = 0.5, distil_coef: float = 1.0) -> Manager:
         return mstate, state.replace(params=library.replace(state.params, active=active,
                                                             routed=jnp.zeros((), jnp.float32)))
 
-    def loss(mstate, params, obs, dist, values, policy):
+    def loss(mstate, params, minibatch, dist, values, policy):
         slots = library.get(params)["active"].shape[0]
-        shared = policy(library.replace(params, active=jnp.zeros(slots).at[-1].set(1.0)), obs)
+        shared = policy(library.replace(params, active=jnp.zeros(slots).at[-1].set(1.0)), minibatch.obs)
         regularise = dist.kl(jax.lax.stop_gradient(shared)).mean()
         distil = jax.lax.stop_gradient(dist).kl(shared).mean()
         return coef * regularise + distil_coef * distil

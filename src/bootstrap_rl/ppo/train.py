@@ -70,6 +70,7 @@ class Batch(NamedTuple):
     value: jax.Array
     advantage: jax.Array
     target: jax.Array
+    manager_targets: Any = ()  # the manager's per-transition targets (its ``targets`` hook)
 
 
 class EpisodeEnds(NamedTuple):
@@ -265,7 +266,7 @@ def make_ppo(
         def loss_fn(trainable):
             p = {**params, "params": trainable}
             loss, (diagnostics, dist, values) = objective(p, minibatch, hparams)
-            extra = manager.loss(manager_state, p, minibatch.obs, dist, values, policy)
+            extra = manager.loss(manager_state, p, minibatch, dist, values, policy)
             return loss + extra, diagnostics
 
         grads, diagnostics = jax.grad(loss_fn, has_aux=True)(params["params"])
@@ -315,8 +316,16 @@ def make_ppo(
             transitions.terminated, transitions.truncated,
             config.gamma, config.gae_lambda,
         )
-        # Only what the loss reads is shuffled into minibatches.
-        batch = Batch(transitions.obs, transitions.action, transitions.log_prob, values, advantages, targets)
+        # Only what the loss reads is shuffled into minibatches, with what the manager's loss
+        # will read computed once for the whole rollout (a teacher's outputs, say).
+        rollout_shape = transitions.obs.shape[:2]
+        manager_targets = jax.tree.map(
+            lambda x: x.reshape(*rollout_shape, *x.shape[1:]),
+            manager.targets(state.manager_state, state.params,
+                            transitions.obs.reshape(-1, *observation_shape), policy),
+        )
+        batch = Batch(transitions.obs, transitions.action, transitions.log_prob, values, advantages, targets,
+                      manager_targets)
 
         def epoch(carry, key):
             minibatches = shuffle_into_minibatches(key, batch, config.num_minibatches)
