@@ -230,3 +230,109 @@ def test_a_broken_manager_fails_before_anything_trains(tiny_file, tmp_path, comp
         study.run_study(curriculum, tmp_path / "broken", log=lambda line: None)
     assert not (tmp_path / "broken" / "study.json").exists()
     assert isinstance(broken, Manager)
+
+
+# --- seeds in chunks (a study whose batch does not fit in device memory) ---------------------
+# Four seeds in chunks of two: each chunk runs the programs of ``finished`` (two seeds, from the
+# compilation cache), and its first chunk must give ``finished``'s table bit for bit (keys are
+# folded in per seed, whatever the chunk); the second chunk's seeds are other seeds.
+
+KEY = list(study.TABLE_COLUMNS[:-1])
+
+
+def _without_method(curriculum):
+    """The tiny curriculum's direct, curriculum and direct_adult_steps arms only (one compiled
+    learner, the same programs and numbers as these arms in ``finished``), with four seeds."""
+    import dataclasses
+
+    stages = tuple(dataclasses.replace(s, methods=None) for s in curriculum.stages)
+    return curriculum.replace(methods={}, population=None, stages=stages, seeds=4)
+
+
+def _assert_chunks_of_two_give_the_table_of_one_batch(out, finished, arms):
+    chunked = pd.read_csv(out / "results.csv")
+    whole = pd.read_csv(finished / "results.csv")
+    whole = whole[whole.arm.isin(arms)].sort_values(KEY).reset_index(drop=True)
+    first = chunked[chunked.seed < 2].sort_values(KEY).reset_index(drop=True)
+    pd.testing.assert_frame_equal(first, whole, check_exact=True)  # every row written once, no other
+    second = chunked[chunked.seed >= 2].assign(seed=lambda t: t.seed - 2).sort_values(KEY).reset_index(drop=True)
+    pd.testing.assert_frame_equal(second[KEY], whole[KEY])
+    returns = whole.metric.eq("return") & whole.env_steps.gt(0)
+    assert (second.value[returns] != whole.value[returns]).mean() > 0.5  # their own keys
+
+
+def test_seeds_in_chunks_interrupted_and_resumed_give_the_table_of_one_batch(finished, tiny_file, tmp_path,
+                                                                            compile_cache, monkeypatch):
+    curriculum, out = _without_method(cu.load(str(tiny_file))), tmp_path / "chunked"
+    write = study._RunWriter.write
+
+    class Interrupted(Exception):
+        pass
+
+    def write_then_stop(self, point, rows):  # mid-stage, in the second chunk, past its saved state
+        write(self, point, rows)
+        if self.run.slug == "curriculum" and self.tag == "seeds2-3" and point == 3:
+            raise Interrupted
+
+    monkeypatch.setattr(study._RunWriter, "write", write_then_stop)
+    with pytest.raises(Interrupted):
+        study.run_study(curriculum, out, root_seed=7, seed_chunk=2, checkpoint_seconds=0, log=lambda line: None)
+    parts = out / "parts" / "curriculum"
+    assert (parts / "DONE.seeds0-1").exists() and (parts / "00003.seeds2-3.csv").exists()
+    assert (out / "resume" / "curriculum.seeds2-3.npz").exists()
+    monkeypatch.setattr(study._RunWriter, "write", write)
+    lines = []
+    study.run_study(curriculum, out, root_seed=7, resume=True, seed_chunk=2, log=lines.append)
+    assert "arm curriculum: 4 seeds in chunks of 2, as asked" in lines
+    _assert_chunks_of_two_give_the_table_of_one_batch(out, finished, {"direct", "curriculum", "direct_adult_steps"})
+    # The chunks' checkpoints are merged into the unchunked layout; nothing of the chunks is left.
+    assert sorted(p.name for p in (out / "checkpoints" / "curriculum").iterdir()) == ["0_easy", "1_medium", "2_hard"]
+    merged = checkpoint.restore(out / "checkpoints" / "curriculum" / "1_medium")
+    whole = checkpoint.restore(finished / "checkpoints" / "curriculum" / "1_medium")
+    for a, b in zip(jax.tree.leaves(merged), jax.tree.leaves(whole)):
+        assert a.shape[0] == 4
+        np.testing.assert_array_equal(a[:2], b)
+    assert not list(parts.glob("DONE.*")) and not list((out / "resume").glob("*.npz"))
+    timing = json.loads((out / "timing" / "curriculum.json").read_text())
+    assert timing["seed_chunk"] == 2 and timing["seed_chunks_trained"] == [[2, 4]] and timing["batch"] == 4
+
+
+def test_a_batch_out_of_device_memory_is_trained_in_chunks(finished, tiny_file, tmp_path, compile_cache,
+                                                           monkeypatch):
+    curriculum, out = _without_method(cu.load(str(tiny_file))), tmp_path / "oom"
+    expand = study.expand_runs
+    monkeypatch.setattr(study, "expand_runs", lambda c: [r for r in expand(c) if r.kind != "curriculum"])
+    begin, attempts = study._RunLearner.begin, []
+
+    def begin_on_a_small_device(self, keys, *args):  # two seeds fit, four do not
+        if not isinstance(keys, jax.core.Tracer):
+            attempts.append(len(keys))
+            if len(keys) > 2:
+                # As if the failed attempt had written rows before running out of memory.
+                (out / "parts" / "direct" / "00000.csv").write_text(
+                    ",".join(study.TABLE_COLUMNS) + "\ndirect,0,hard,0,hard,return,999.0\n")
+                raise jax.errors.JaxRuntimeError("RESOURCE_EXHAUSTED: Out of memory while trying to allocate "
+                                                 "1234 bytes.")
+        return begin(self, keys, *args)
+
+    monkeypatch.setattr(study._RunLearner, "begin", begin_on_a_small_device)
+    lines = []
+    study.run_study(curriculum, out, root_seed=7, log=lines.append)
+    assert "arm direct: 4 seeds do not fit in device memory; running in chunks of 2" in lines
+    # The next run of the same program starts in chunks: it does not run out of memory first.
+    assert attempts == [4, 2, 2, 2, 2]
+    assert ("arm direct_adult_steps: 4 seeds in chunks of 2, as a batch of its program did not fit in "
+            "device memory") in lines
+    _assert_chunks_of_two_give_the_table_of_one_batch(out, finished, {"direct", "direct_adult_steps"})
+    timing = json.loads((out / "timing" / "direct.json").read_text())
+    assert timing["did_not_fit"] == [4] and timing["seed_chunk"] == 2
+
+
+def test_smaller_chunks_keep_the_devices_filled():
+    assert study._smaller_chunk(10, members=1, devices=1) == 5
+    assert study._smaller_chunk(10, members=1, devices=4) == 4  # 3 rows per device -> 1
+    assert study._smaller_chunk(4, members=1, devices=4) is None  # one row per device already
+    assert study._smaller_chunk(10, members=9, devices=1) == 5
+    assert study._smaller_chunk(1, members=9, devices=1) is None  # a seed's members are not split
+    with pytest.raises(study.StudyError, match="seed_chunk"):
+        study.run_study(cu.load("cartpole_physics", "quick"), "unused", seed_chunk=0)

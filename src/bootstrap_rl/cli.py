@@ -85,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument("--no-report", action="store_true", help="skip writing report.md")
     study.add_argument("--devices", type=int, default=None,
                        help="shard seeds and population members over the first N devices (default: all)")
+    study.add_argument("--seed-chunk", type=int, default=None, metavar="N",
+                       help="train at most N seeds of a run at once, the rest in later chunks (default: all; "
+                            "a run that does not fit in device memory is chunked by itself)")
     study.add_argument("--compilation-cache", type=Path, default=None, metavar="DIR",
                        help="keep compiled programs in DIR (JAX's persistent compilation cache) for later runs")
     hosts = study.add_argument_group(
@@ -255,6 +258,8 @@ def study(args: argparse.Namespace) -> int:
         raise UsageError(f"{', '.join(given)}: only with --distributed")
     if args.devices is not None and args.devices < 1:
         raise UsageError(f"--devices: must be a positive integer, got {args.devices}")
+    if args.seed_chunk is not None and args.seed_chunk < 1:
+        raise UsageError(f"--seed-chunk: must be a positive integer, got {args.seed_chunk}")
     if args.compilation_cache is not None:
         enable_compilation_cache(args.compilation_cache)
     # The curriculum validates itself (budgets, stages, tasks) when its module is loaded.
@@ -266,7 +271,7 @@ def study(args: argparse.Namespace) -> int:
     out = args.out or Path("runs") / (curriculum.name + (f"-{args.preset}" if args.preset else ""))
     start = time.perf_counter()
     table = run_study(curriculum, out, seeds=args.seeds, root_seed=args.seed, resume=args.resume,
-                      checkpoint_seconds=args.checkpoint_seconds, devices=args.devices)
+                      checkpoint_seconds=args.checkpoint_seconds, devices=args.devices, seed_chunk=args.seed_chunk)
     if not sharding.is_writer():
         return 0  # process 0 reports
     print(f"wrote {table} ({time.perf_counter() - start:.0f} s)")

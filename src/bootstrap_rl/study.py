@@ -10,7 +10,8 @@ stages only swap data (their task sampler) — and writes one results directory:
 ``checkpoints/<run>/``    orbax checkpoints of every seed's parameters at each stage boundary
 ``resume/<run>.npz``      the latest full learner state (for ``resume=True``)
 ``timing/<run>.json``     wall time split into compilation, training and evaluation; compile
-                          seconds, persistent-cache hits, peak device memory where reported
+                          seconds, persistent-cache hits, peak device memory where reported,
+                          the seed chunk if the run was trained in chunks
 
 Evaluation happens at env step 0 and every ``curriculum.evaluation.every_env_steps``: each
 seed's policy plays episodes of the adult task and of every childhood stage's tasks (the
@@ -29,13 +30,22 @@ process (:mod:`bootstrap_rl.sharding`): the batch is padded to a multiple of the
 each process writes the rows of its own devices (``parts/<run>/NNNNN.p<process>.csv`` when
 there is more than one process) and process 0 writes everything written once (``study.json``,
 checkpoints, resume state, timing, ``results.csv``).
+
+A run whose batch does not fit in device memory trains its seeds in sequential chunks
+(``seed_chunk``, or by itself after an out-of-memory error): each chunk writes
+``parts/<run>/NNNNN.seeds<a>-<b>.csv``, ``resume/<run>.seeds<a>-<b>.npz`` and
+``parts/<run>/DONE.seeds<a>-<b>`` once finished, and the run's checkpoints are merged into
+the unchunked layout at its end. Keys are per seed, so a chunk trains its seeds as the whole
+batch would, up to float rounding.
 """
 
 from __future__ import annotations
 
+import gc
 import itertools
 import json
 import os
+import shutil
 import time
 import warnings
 from collections.abc import Callable
@@ -268,26 +278,49 @@ def _stack(trees):
     return jax.tree.map(lambda *xs: jnp.stack(xs), *trees)
 
 
-def _seed_keys(root: jax.Array, stream: int, index: int, members: int, seeds: int) -> jax.Array:
-    """Keys ``[members*seeds]`` for one use: the same for every member (and arm) of a seed."""
+def _seed_keys(root: jax.Array, stream: int, index: int, members: int, seeds: int,
+               first_seed: int = 0) -> jax.Array:
+    """Keys ``[members*seeds]`` for one use, for seeds ``first_seed ... first_seed+seeds-1``:
+    the same for every member (and arm) of a seed, and in any chunk of seeds (each seed's key
+    is folded in from its own number)."""
     base = jax.random.fold_in(jax.random.fold_in(root, stream), index)
-    per_seed = jax.vmap(lambda s: jax.random.fold_in(base, s))(jnp.arange(seeds))
+    per_seed = jax.vmap(lambda s: jax.random.fold_in(base, s))(first_seed + jnp.arange(seeds))
     return jnp.tile(per_seed, (members, 1))
 
 
-class _RunWriter:
-    """Rows of one run, one atomically written CSV per evaluation point."""
+def _chunk_tag(first: int, stop: int, seeds: int) -> str:
+    """The file-name tag of the seed chunk ``first ... stop-1``: '' for every seed (a run
+    trained whole keeps the file names of an unchunked study)."""
+    return "" if (first, stop) == (0, seeds) else f"seeds{first}-{stop - 1}"
 
-    def __init__(self, out: Path, run: Run, seeds: int):
+
+def _tag_of(name: str) -> str:
+    """The chunk tag inside a file name (``00003.seeds0-3.p1.csv`` -> ``seeds0-3``), or ''."""
+    return next((piece for piece in name.split(".")[1:] if piece.startswith("seeds")), "")
+
+
+def _tag_range(tag: str) -> tuple[int, int]:
+    first, last = tag.removeprefix("seeds").split("-")
+    return int(first), int(last) + 1
+
+
+class _RunWriter:
+    """Rows of one run's seeds ``first ... stop-1`` (all of them unless the run is trained in
+    seed chunks), one atomically written CSV per evaluation point."""
+
+    def __init__(self, out: Path, run: Run, seeds: int, first: int = 0, stop: int | None = None):
         self.dir = out / "parts" / run.slug
         self.run, self.seeds = run, seeds
+        self.first, self.stop = first, seeds if stop is None else stop
+        self.tag = _chunk_tag(self.first, self.stop, seeds)
         self.dir.mkdir(parents=True, exist_ok=True)
 
     def part(self, point: int) -> Path:
         """This process's file of one evaluation point (one file per point in one process)."""
+        tag = f".{self.tag}" if self.tag else ""
         if jax.process_count() == 1:
-            return self.dir / f"{point:05d}.csv"
-        return self.dir / f"{point:05d}.p{jax.process_index()}.csv"
+            return self.dir / f"{point:05d}{tag}.csv"
+        return self.dir / f"{point:05d}{tag}.p{jax.process_index()}.csv"
 
     def write(self, point: int, rows: list[tuple]) -> None:
         import pandas as pd
@@ -298,14 +331,21 @@ class _RunWriter:
         results.write_text(self.part(point), frame.to_csv(index=False))
 
     def drop_after(self, point: int) -> None:
-        """Remove every process's parts past ``point``."""
+        """Remove every process's parts of these seeds past ``point``."""
         for path in self.dir.glob("*.csv"):
-            if int(path.name.split(".")[0]) > point:
+            if _tag_of(path.name) == self.tag and int(path.name.split(".")[0]) > point:
+                path.unlink(missing_ok=True)
+
+    def drop_unfinished(self, finished: set[str]) -> None:
+        """Remove the parts of every seed chunk not in ``finished`` (tags): what an attempt
+        that ran out of memory, or was killed before it saved a state, left behind."""
+        for path in self.dir.glob("*.csv"):
+            if _tag_of(path.name) not in finished:
                 path.unlink(missing_ok=True)
 
     def member_seed(self):
         """(arm, seed) for every row of the vmapped batch, in batch order."""
-        return [(arm, seed) for arm in self.run.members for seed in range(self.seeds)]
+        return [(arm, seed) for arm in self.run.members for seed in range(self.first, self.stop)]
 
 
 def _save_resume(path: Path, point: int, stage: int, fresh: bool, state, snapshots: dict) -> None:
@@ -350,10 +390,12 @@ def _load_resume(path: Path, state_like, params_like):
         return int(data["point"]), int(data["stage"]), bool(data["fresh"]), state, snapshots
 
 
-def _run_inputs(curriculum: Curriculum, run: Run, seeds: int, root: jax.Array, layout: Layout | None = None):
+def _run_inputs(curriculum: Curriculum, run: Run, seeds: int, root: jax.Array, layout: Layout | None = None,
+                first_seed: int = 0):
     """A run's initial keys, per-member hyperparameters, stage samplers and the per-episode
-    samplers of its evaluation (every split's episodes run in one loop). Keys and
-    hyperparameters are padded to the ``layout``'s batch (host arrays, not yet placed)."""
+    samplers of its evaluation (every split's episodes run in one loop), for ``seeds`` seeds
+    from ``first_seed`` on. Keys and hyperparameters are padded to the ``layout``'s batch
+    (host arrays, not yet placed)."""
     layout = layout or Layout()
     members = len(run.members)
     samplers = {name: curriculum.sampler(name) for name in dict(run.schedule) | dict.fromkeys(run.splits)}
@@ -361,7 +403,7 @@ def _run_inputs(curriculum: Curriculum, run: Run, seeds: int, root: jax.Array, l
                                _stack([samplers[name] for name in run.splits]))
     hparams = {name: jnp.repeat(jnp.asarray([h[name] for h in run.hparams], jnp.float32), seeds)
                for name in run.hparams[0]}
-    keys = _seed_keys(root, _INIT, 0, members, seeds)
+    keys = _seed_keys(root, _INIT, 0, members, seeds, first_seed)
     keys, hparams = layout.pad((keys, hparams), members * seeds)
     return keys, hparams, samplers, per_episode
 
@@ -412,55 +454,231 @@ def _train_run(
     resume: bool,
     checkpoint_seconds: float,
     log: Callable[[str], None],
+    seed_chunk: int | None = None,
+    fits: dict | None = None,
 ) -> dict:
     """Train, evaluate and record one run; resumable at any saved evaluation point.
 
+    The seeds train together, or in sequential chunks of ``seed_chunk`` seeds; when a batch
+    runs out of device memory (one process), in chunks of half as many rows per device, with
+    a message saying so. Chunks finished before are kept (and, resuming, a chunk in progress
+    continues at its own size). ``fits``: batch rows known to fit, per learner, shared by the
+    runs of a study so that runs of one program do not each run out of memory first.
+
     Every process of a distributed study calls it: each trains and writes the rows of its own
     devices, process 0 writes checkpoints, the resume state and the timing."""
+    parts = out / "parts" / run.slug
+    if (parts / "DONE").exists():
+        log(f"{run.slug}: already complete")
+        if is_writer():
+            _clear_chunks(out, run)
+        return {}
+    parts.mkdir(parents=True, exist_ok=True)
+    layout = learner.learner.layout
+    members = len(run.members)
+    name = _run_name(run)
+    finished = dict(_tag_range(path.name.removeprefix("DONE.")) for path in parts.glob("DONE.seeds*"))
+    size, why = seeds, ""
+    if seed_chunk is not None and seed_chunk < seeds:
+        size, why = seed_chunk, "as asked"
+    if fits is not None and learner.learner in fits and fits[learner.learner] // members < size:
+        size, why = max(1, fits[learner.learner] // members), "as a batch of its program did not fit in device memory"
+    if seed_chunk is None and finished and max(b - a for a, b in finished.items()) < size:
+        size, why = max(b - a for a, b in finished.items()), "as its finished chunks"
+    if size < seeds:
+        log(f"{name}: {seeds} seeds in chunks of {size}, {why}")
+    timing = {"compile_and_first_chunk_s": 0.0, "train_s": 0.0, "eval_s": 0.0, "chunks": 0}
+    compiling = _CompileClock()
+    trained, did_not_fit = [], []
+    first = 0
+    while first < seeds:
+        if first in finished:
+            first = finished[first]
+            continue
+        saved = _saved_chunk(out, run, first, seeds) if resume else None
+        stop = saved or min(first + size, seeds)
+        tags = {_chunk_tag(a, b, seeds) for a, b in finished.items()}
+        try:
+            _train_chunk(curriculum, run, learner, out, seeds, root, first, stop, resume=saved is not None,
+                         checkpoint_seconds=checkpoint_seconds, log=log, timing=timing, finished=tags)
+        except Exception as error:
+            if not _out_of_memory(error):
+                raise
+            smaller = _smaller_chunk(stop - first, members, layout.devices)
+            rows = members * (stop - first)
+            if smaller is None:
+                raise StudyError(
+                    f"{name}: {stop - first} seed(s) ({rows} batch rows, {-(-rows // layout.devices)} per device) "
+                    "do not fit in device memory, and fewer rows per device cannot be had by chunking seeds; "
+                    f"use fewer envs (learner.num_envs) or steps per update. {type(error).__name__}: {error}"
+                ) from error
+            if jax.process_count() > 1:  # the processes cannot agree on it after one has failed
+                raise StudyError(
+                    f"{name}: {stop - first} seeds do not fit in device memory; a multi-process study does "
+                    f"not chunk them by itself: rerun every process with --resume --seed-chunk {smaller}"
+                ) from error
+            log(f"{name}: {stop - first} seeds do not fit in device memory; running in chunks of {smaller}")
+            did_not_fit.append(stop - first)
+            _discard_chunk(out, run, first, stop, seeds)
+            size = smaller
+            if fits is not None:
+                fits[learner.learner] = members * smaller
+            continue
+        trained.append((first, stop))
+        finished[first] = stop
+        first = stop
+    chunks = sorted(finished.items())
+    if chunks != [(0, seeds)]:
+        _merge_checkpoints(curriculum, run, learner, out, seeds, root, chunks)
+    timing.update(compiling.read())
+    timing.update(devices=layout.devices, processes=jax.process_count(), batch=members * seeds,
+                  padded_batch=timing.get("padded_batch", layout.padded(members * seeds)),
+                  seed_chunk=None if chunks == [(0, seeds)] else max(b - a for a, b in chunks),
+                  seed_chunks_trained=[list(chunk) for chunk in trained], did_not_fit=did_not_fit,
+                  peak_device_memory_bytes=sharding.peak_memory_bytes())
+    if is_writer():
+        results.write_json(out / "timing" / f"{run.slug}.json", timing)
+        (parts / "DONE").write_text("")
+        _clear_chunks(out, run)
+    barrier(f"{run.slug}: done")
+    return timing
+
+
+def _run_name(run: Run) -> str:
+    return f"arm {run.members[0]}" if len(run.members) == 1 else f"run {run.slug} ({len(run.members)} arms)"
+
+
+def _resume_path(out: Path, run: Run, tag: str) -> Path:
+    return out / "resume" / (f"{run.slug}.{tag}.npz" if tag else f"{run.slug}.npz")
+
+
+def _saved_chunk(out: Path, run: Run, first: int, seeds: int) -> int | None:
+    """The end of the chunk from seed ``first`` whose training state is saved, if one is."""
+    if first == 0 and _resume_path(out, run, "").exists():
+        return seeds
+    for path in (out / "resume").glob(f"{run.slug}.seeds{first}-*.npz"):
+        return _tag_range(path.name.split(".")[1])[1]
+    return None
+
+
+def _discard_chunk(out: Path, run: Run, first: int, stop: int, seeds: int) -> None:
+    """Forget an attempt at seeds ``first ... stop-1`` (its rows and saved state), to be
+    trained again in smaller chunks."""
+    if is_writer():
+        _RunWriter(out, run, seeds, first, stop).drop_after(-1)
+        _resume_path(out, run, _chunk_tag(first, stop, seeds)).unlink(missing_ok=True)
+    gc.collect()  # the failed attempt's device buffers
+
+
+def _clear_chunks(out: Path, run: Run) -> None:
+    """Remove the per-chunk markers and checkpoints of a finished run (merged by then)."""
+    for path in (out / "parts" / run.slug).glob("DONE.seeds*"):
+        path.unlink(missing_ok=True)
+    folder = out / "checkpoints" / run.slug
+    if folder.exists():
+        for path in folder.iterdir():
+            if _tag_of(path.name):
+                shutil.rmtree(path, ignore_errors=True)
+
+
+def _merge_checkpoints(curriculum: Curriculum, run: Run, learner: _RunLearner, out: Path, seeds: int,
+                       root: jax.Array, chunks: list[tuple[int, int]]) -> None:
+    """One checkpoint of every seed per stage, as an unchunked run writes it, from the
+    checkpoints of the seed chunks (rows: members, then seeds). Every process calls it."""
+    members = len(run.members)
+    first, stop = chunks[0]
+    keys, hparams, samplers, _ = _run_inputs(curriculum, run, stop - first, root, learner.learner.layout, first)
+    shapes = jax.eval_shape(learner.begin, keys, hparams, samplers[run.schedule[0][0]],
+                            len(run.schedule) == 1).params
+    folder = out / "checkpoints" / run.slug
+    for stage, (stage_name, _) in enumerate(run.schedule):
+        pieces = [checkpoint.restore(folder / f"{stage}_{stage_name}.{_chunk_tag(a, b, seeds)}",
+                                     _batch_rows(shapes, members * (b - a))) for a, b in chunks]
+
+        def merge(*leaves):
+            per_member = [np.asarray(x).reshape(members, -1, *x.shape[1:]) for x in leaves]
+            return np.concatenate(per_member, axis=1).reshape(members * seeds, *leaves[0].shape[1:])
+
+        checkpoint.save(folder / f"{stage}_{stage_name}", jax.tree.map(merge, *pieces))
+
+
+def _out_of_memory(error: BaseException) -> bool:
+    """Whether ``error`` is XLA failing to get device memory (when compiling or running)."""
+    text = str(error)
+    return isinstance(error, RuntimeError) and ("RESOURCE_EXHAUSTED" in text or "out of memory" in text.lower())
+
+
+def _smaller_chunk(chunk: int, members: int, devices: int) -> int | None:
+    """Seeds per chunk with about half the batch rows per device of ``chunk`` seeds, a
+    multiple of the device count where it can be (the rest is padded); None when no chunk of
+    seeds has fewer rows per device (one row per device, or one seed's members)."""
+    per_device = -(-members * chunk // devices)
+    smaller = max(1, per_device // 2 * devices // members)
+    if smaller >= chunk or -(-members * smaller // devices) >= per_device:
+        return None
+    return smaller
+
+
+def _train_chunk(
+    curriculum: Curriculum,
+    run: Run,
+    learner: _RunLearner,
+    out: Path,
+    seeds: int,
+    root: jax.Array,
+    first: int,
+    stop: int,
+    *,
+    resume: bool,
+    checkpoint_seconds: float,
+    log: Callable[[str], None],
+    timing: dict,
+    finished: set[str] = frozenset(),
+) -> None:
+    """Train, evaluate and record seeds ``first ... stop-1`` of one run (every seed unless it
+    is trained in chunks); resumable at any saved evaluation point. Adds to ``timing``.
+    A fresh start drops the parts of every chunk not ``finished`` (tags)."""
     c = curriculum
     layout = learner.learner.layout
     every = c.evaluation.every_env_steps
     threshold = c.evaluation.success_threshold
     episodes = c.evaluation.episodes
-    writer = _RunWriter(out, run, seeds)
-    done_marker = writer.dir / "DONE"
-    resume_path = out / "resume" / f"{run.slug}.npz"
-    if done_marker.exists():
-        log(f"{run.slug}: already complete")
-        return {}
+    writer = _RunWriter(out, run, seeds, first, stop)
+    resume_path = _resume_path(out, run, writer.tag)
+    tag = f".{writer.tag}" if writer.tag else ""
+    seeds_here = stop - first
     members, splits = len(run.members), run.splits
     rows_for = writer.member_seed()
     batch = len(rows_for)
-    init_keys, hparams, samplers, per_episode = _run_inputs(c, run, seeds, root, layout)
+    init_keys, hparams, samplers, per_episode = _run_inputs(c, run, seeds_here, root, layout, first)
     samplers, per_episode = layout.replicate((samplers, per_episode))
     stage_ends = np.cumsum([steps for _, steps in run.schedule])
     num_points = run.budget // every
     last_stage = len(run.schedule) - 1
-    first = samplers[run.schedule[0][0]]
+    first_sampler = samplers[run.schedule[0][0]]
 
-    timing = {"compile_and_first_chunk_s": 0.0, "train_s": 0.0, "eval_s": 0.0, "chunks": 0}
-    compiling = _CompileClock()
     t0 = time.perf_counter()
     snapshots: dict[str, tuple] = {}  # stage -> (params at its end, probe observations, weights)
     resuming = resume and resume_path.exists()
     if resuming:
-        like = _batch_rows(jax.eval_shape(learner.begin, init_keys, hparams, first, last_stage == 0), batch)
+        like = _batch_rows(jax.eval_shape(learner.begin, init_keys, hparams, first_sampler, last_stage == 0), batch)
         point, stage, fresh_stage, state, snapshots = _load_resume(resume_path, like, like.params)
         state = layout.shard(state, batch)
         snapshots = {name: layout.shard(snapshot, batch) for name, snapshot in snapshots.items()}
         if is_writer():
             writer.drop_after(point)
-        log(f"{run.slug}: resuming at {point * every:,} env steps")
+        log(f"{run.slug}{tag}: resuming at {point * every:,} env steps")
     else:
         if is_writer():
-            writer.drop_after(-1)
-        state = learner.begin(layout.shard(init_keys, batch), layout.shard(hparams, batch), first, last_stage == 0)
+            writer.drop_unfinished(set(finished))
+        state = learner.begin(layout.shard(init_keys, batch), layout.shard(hparams, batch), first_sampler,
+                              last_stage == 0)
         point, stage, fresh_stage = 0, 0, False
     barrier(f"{run.slug}: parts cleared")  # before any process writes this run's parts
 
     def evaluate_now(point: int, stage_name: str, train_rows: list):
         start = time.perf_counter()
-        keys = layout.shard(_seed_keys(root, _EVAL, point, members, seeds), batch)
+        keys = layout.shard(_seed_keys(root, _EVAL, point, members, seeds_here, first), batch)
         played = learner.evaluate(state.params, per_episode, keys)
         drift = {name: learner.drift(params, state.params, probe, weights)
                  for name, (params, probe, weights) in snapshots.items()}
@@ -508,7 +726,7 @@ def _train_run(
         if stage_over:
             params = state.params if layout.mesh is None else layout.gather(state.params, batch)
             # Every process calls it: orbax has process 0 write host arrays, and waits for all.
-            checkpoint.save(out / "checkpoints" / run.slug / f"{stage}_{stage_name}", params)
+            checkpoint.save(out / "checkpoints" / run.slug / f"{stage}_{stage_name}{tag}", params)
             if stage < last_stage:
                 # The probe set: what this end-of-stage policy saw on its own stage's tasks.
                 s = splits.index(stage_name)
@@ -522,7 +740,7 @@ def _train_run(
                 )
                 stage += 1
                 fresh_stage = True
-                log(f"{run.slug}: stage {stage_name} done at {env_steps:,} env steps")
+                log(f"{run.slug}{tag}: stage {stage_name} done at {env_steps:,} env steps")
         # Every process decides alike whether to save (the gather is a collective).
         due = time.perf_counter() - last_save >= checkpoint_seconds
         if jax.process_count() > 1:
@@ -534,16 +752,13 @@ def _train_run(
             if is_writer():
                 _save_resume(resume_path, point, stage, fresh_stage, *whole)
             last_save = time.perf_counter()
-    barrier(f"{run.slug}: trained")  # every process's parts are written
-    timing.update(compiling.read())
-    timing.update(devices=layout.devices, processes=jax.process_count(), batch=batch,
-                  padded_batch=layout.padded(batch), peak_device_memory_bytes=sharding.peak_memory_bytes())
+    barrier(f"{run.slug}: trained{tag}")  # every process's parts are written
+    timing["padded_batch"] = max(timing.get("padded_batch", 0), layout.padded(batch))
     if is_writer():
-        results.write_json(out / "timing" / f"{run.slug}.json", timing)
-        done_marker.write_text("")
+        if tag:
+            (writer.dir / f"DONE{tag}").write_text("")
         resume_path.unlink(missing_ok=True)
-    barrier(f"{run.slug}: done")
-    return timing
+    barrier(f"{run.slug}: done{tag}")
 
 
 def _batch_rows(tree, rows: int):
@@ -610,6 +825,7 @@ def run_study(
     log: Callable[[str], None] = print,
     devices: int | None = None,
     compilation_cache: str | Path | None = None,
+    seed_chunk: int | None = None,
 ) -> Path:
     """Train every arm of ``curriculum`` and write the results directory ``out_dir``.
 
@@ -624,6 +840,11 @@ def run_study(
     with the same arguments and ``out_dir`` on a shared file system.
     ``compilation_cache``: a folder for JAX's persistent compilation cache (programs compiled
     once are loaded from it by later studies and processes).
+
+    ``seed_chunk``: train at most this many seeds of a run at once (the rest after, in
+    sequential chunks). Without it, a run whose batch does not fit in device memory is split
+    by itself (in a single-process study), with a message: chunks of seeds get the same keys
+    as in one batch, so the table is the same up to float rounding.
     """
     if compilation_cache is not None:
         enable_compilation_cache(compilation_cache)
@@ -634,6 +855,8 @@ def run_study(
     seeds = curriculum.seeds if seeds is None else seeds
     if not isinstance(seeds, int) or seeds < 1:
         raise StudyError(f"seeds: must be a positive integer, got {seeds!r}")
+    if seed_chunk is not None and (not isinstance(seed_chunk, int) or isinstance(seed_chunk, bool) or seed_chunk < 1):
+        raise StudyError(f"seed_chunk: must be a positive integer (seeds trained at once), got {seed_chunk!r}")
     out = Path(out_dir)
     config = json.loads(json.dumps(resolved_config(curriculum, seeds, root_seed), default=str))
     study_file = out / "study.json"
@@ -683,15 +906,16 @@ def run_study(
             "score_metric": "success" if c.evaluation.success_threshold is not None else "return",
             "adult_stage": c.adult.name, "stages": [s.name for s in c.all_stages], "arms": arms,
             "population": config["population"], "config": config,
-            "devices": layout.devices, "processes": jax.process_count(),
+            "devices": layout.devices, "processes": jax.process_count(), "seed_chunk": seed_chunk,
         })
     if not is_writer():
         log = lambda line: None  # noqa: E731 — process 0 reports progress
+    fits: dict = {}  # batch rows that fit in device memory, per compiled learner, once one ran out
     for run in runs:
         log(f"{run.slug}: {len(run.members)} arm(s) x {seeds} seeds, {run.budget:,} env steps each"
             + (f", on {layout.devices} devices" if layout.devices > 1 else ""))
         _train_run(c, run, learners[run.slug], out, seeds, root, resume=resume,
-                   checkpoint_seconds=checkpoint_seconds, log=log)
+                   checkpoint_seconds=checkpoint_seconds, log=log, seed_chunk=seed_chunk, fits=fits)
     table = out / "results.csv"
     if is_writer():
         table = consolidate(out)
