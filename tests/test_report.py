@@ -101,3 +101,30 @@ def test_env_steps_outside_the_budget_are_reported(make_study):
     md = report.write_report(path, resamples=50).read_text()
     assert "outside the budget" in md and "`childhood/slow` 2,000" in md
     assert strict_json(path / "report.json")["uncharged_env_steps"] == {"childhood/slow": 2000.0}
+
+
+def test_compile_time_and_peak_memory_per_run(make_study):
+    path = make_study(arms=("direct", "childhood/slow"), seeds=3, population=False, retention=False, drift=False)
+    meta = json.loads((path / "study.json").read_text())
+    for arm in meta["arms"]:
+        arm["run"] = arm["name"].replace("/", "-")
+    meta["config"]["backend"] = "cpu"
+    (path / "study.json").write_text(json.dumps(meta))
+    md = report.write_report(path, resamples=50).read_text()
+    assert "No timing in this results directory" in md  # a table without timing still reports
+
+    (path / "timing").mkdir()
+    common = {"train_s": 20.0, "eval_s": 3.0, "compile_and_first_chunk_s": 15.0, "devices": 1, "processes": 1,
+              "batch": 3, "padded_batch": 3, "persistent_cache_hits": 0}
+    (path / "timing" / "direct.json").write_text(json.dumps(
+        {**common, "compile_s": 12.5, "seed_chunk": None, "peak_device_memory_bytes": None}))
+    (path / "timing" / "childhood-slow.json").write_text(json.dumps(
+        {**common, "compile_s": 0.5, "seed_chunk": 2, "peak_device_memory_bytes": 3 * 2**30}))
+    md = report.write_report(path, resamples=50).read_text()
+    assert "## Compute" in md
+    assert "| `direct` | 1 | 12.5 | 15.0 | 20.0 | 3.0 | 1 | all seeds | n/a on CPU |" in md
+    assert "| `childhood-slow` | 1 | 0.5 | 15.0 | 20.0 | 3.0 | 1 | 2 | 3.0 GiB |" in md
+    assert "Compiling, all runs: 13.0 s." in md
+    runs = strict_json(path / "report.json")["compute"]
+    assert [r["run"] for r in runs] == ["direct", "childhood-slow"]
+    assert runs[0]["arms"] == ["direct"] and runs[1]["peak_device_memory_bytes"] == 3 * 2**30

@@ -352,6 +352,41 @@ def uncharged_env_steps(study: Study) -> dict[str, float]:
     return out
 
 
+def compute(study: Study) -> list[dict]:
+    """Per compiled run (``timing/<run>.json``, as the study wrote it): its arms, compile,
+    training and evaluation seconds, devices, seed chunk and peak device memory. Empty when
+    the results directory has no timing (a synthetic or copied table)."""
+    folder = study.path / "timing"
+    if not folder.is_dir():
+        return []
+    arms_of: dict[str, list[str]] = {}
+    for name, arm in study.arms.items():
+        if arm.get("run"):
+            arms_of.setdefault(arm["run"], []).append(name)
+    order = list(arms_of)
+    rows = []
+    for path in sorted(folder.glob("*.json"), key=lambda p: (order.index(p.stem) if p.stem in order else len(order), p.stem)):
+        timing = json.loads(path.read_text())
+        rows.append({"run": path.stem, "arms": arms_of.get(path.stem, []), **{
+            key: timing.get(key) for key in (
+                "compile_s", "compile_and_first_chunk_s", "train_s", "eval_s", "persistent_cache_hits",
+                "devices", "processes", "batch", "padded_batch", "seed_chunk", "peak_device_memory_bytes")}})
+    return rows
+
+
+def _bytes(n) -> str:
+    if n is None:
+        return "n/a"
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} B"
+
+
+def _seconds(x) -> str:
+    return "n/a" if x is None else f"{x:,.1f}"
+
+
 def _colors(study: Study) -> dict[str, str]:
     names = [n for n, a in study.arms.items() if a.get("kind") != "population"]
     return {name: f"C{i % 10}" for i, name in enumerate(names)}
@@ -583,7 +618,7 @@ def write_report(results_dir: str | Path, *, resamples: int = 2000, seed: int = 
     lines += ["## Arms", ""]
     lines += _table(
         ["arm", "kind", "stages", "budget (env steps)", "parameters",
-         f"early IQM [95% CI]", f"final IQM [95% CI]"],
+         "early IQM [95% CI]", "final IQM [95% CI]"],
         [[f"`{r['arm']}`", r["kind"], " → ".join(r["stages"]) or "—",
           _steps(r["budget_env_steps"]), _steps(r["param_count"]), _ci(r["early"]), _ci(r["final"])]
          for r in arm_rows])
@@ -661,6 +696,31 @@ def write_report(results_dir: str | Path, *, resamples: int = 2000, seed: int = 
                         [[f"`{c['arm'].removeprefix('population/')}`", _num(c["early"]),
                           _num(c["final"])] for c in pop["configs"]])
 
+    runs = compute(study)
+    lines += ["## Compute", ""]
+    if not runs:
+        lines += ["No timing in this results directory (`timing/<run>.json`).", ""]
+    else:
+        backend = (meta.get("config") or {}).get("backend")
+        no_memory = "n/a on CPU" if backend == "cpu" else "n/a"
+        lines += ["Per compiled run (arms that differ only in data train in one run; arms that share a "
+                  "program compile it once, in the first of them). Compile = tracing, lowering and "
+                  "compiling, or loading from the persistent cache; compile + first chunk = wall time "
+                  "from the run's start to the end of its first chunk of updates (initialisation and the "
+                  "step-0 evaluation included); train = the other chunks; evaluation = every evaluation. "
+                  "Peak memory: the highest of the process's devices since it started, at the run's "
+                  "end. A resumed run's times cover what it trained after resuming.", ""]
+        lines += _table(
+            ["run", "arms", "compile (s)", "compile + first chunk (s)", "train (s)", "evaluation (s)",
+             "devices", "seed chunk", "peak device memory"],
+            [[f"`{r['run']}`", len(r["arms"]) or "?", _seconds(r["compile_s"]),
+              _seconds(r["compile_and_first_chunk_s"]), _seconds(r["train_s"]), _seconds(r["eval_s"]),
+              r["devices"] if r["devices"] is not None else "n/a",
+              r["seed_chunk"] if r["seed_chunk"] is not None else "all seeds",
+              _bytes(r["peak_device_memory_bytes"]) if r["peak_device_memory_bytes"] is not None else no_memory]
+             for r in runs])
+        lines += [f"Compiling, all runs: {_seconds(sum(r['compile_s'] or 0 for r in runs))} s.", ""]
+
     lines += ["## Figures", ""]
     captions = {
         "learning_curves": f"Adult-split `{metric}` per arm: IQM over seeds with a 95% bootstrap "
@@ -682,6 +742,7 @@ def write_report(results_dir: str | Path, *, resamples: int = 2000, seed: int = 
 
     write_json(out / "report.json", _json_safe({
         "comparisons": rows, "arms": arm_rows, "sunk_cost": sunk, "uncharged_env_steps": outside,
+        "compute": runs,
         "population": None if pop is None else {
             "rho": pop["rho"],
             "configs": [{k: v for k, v in c.items() if not k.endswith("_seeds")}
