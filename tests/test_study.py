@@ -328,6 +328,24 @@ def test_a_batch_out_of_device_memory_is_trained_in_chunks(finished, tiny_file, 
     assert timing["did_not_fit"] == [4] and timing["seed_chunk"] == 2
 
 
+def test_a_seed_that_does_not_fit_stops_the_study_saying_what_to_change(tiny_file, tmp_path, monkeypatch):
+    begin = study._RunLearner.begin
+
+    def begin_out_of_memory(self, keys, *args):
+        if not isinstance(keys, jax.core.Tracer):
+            raise jax.errors.JaxRuntimeError("RESOURCE_EXHAUSTED: Out of memory while trying to allocate 1 byte.")
+        return begin(self, keys, *args)
+
+    monkeypatch.setattr(study._RunLearner, "begin", begin_out_of_memory)
+    lines = []
+    with pytest.raises(study.StudyError, match=r"arm direct: 1 seed\(s\) \(1 batch rows, 1 per device\) do not "
+                                               r"fit in device memory.*learner.num_envs"):
+        study.run_study(_without_method(cu.load(str(tiny_file))), tmp_path / "x", root_seed=7, log=lines.append)
+    assert [line for line in lines if "do not fit" in line] == [
+        "arm direct: 4 seeds do not fit in device memory; running in chunks of 2",
+        "arm direct: 2 seeds do not fit in device memory; running in chunks of 1"]
+
+
 def test_smaller_chunks_keep_the_devices_filled():
     assert study._smaller_chunk(10, members=1, devices=1) == 5
     assert study._smaller_chunk(10, members=1, devices=4) == 4  # 3 rows per device -> 1

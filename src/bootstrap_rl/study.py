@@ -518,15 +518,17 @@ def _train_run(
                     f"not chunk them by itself: rerun every process with --resume --seed-chunk {smaller}"
                 ) from error
             log(f"{name}: {stop - first} seeds do not fit in device memory; running in chunks of {smaller}")
-            did_not_fit.append(stop - first)
-            _discard_chunk(out, run, first, stop, seeds)
-            size = smaller
-            if fits is not None:
-                fits[learner.learner] = members * smaller
+        else:
+            trained.append((first, stop))
+            finished[first] = stop
+            first = stop
             continue
-        trained.append((first, stop))
-        finished[first] = stop
-        first = stop
+        # Out of the except clause: the error's traceback, which holds the batch, is gone.
+        did_not_fit.append(stop - first)
+        _discard_chunk(out, run, first, stop, seeds)
+        size = smaller
+        if fits is not None:
+            fits[learner.learner] = members * smaller
     chunks = sorted(finished.items())
     if chunks != [(0, seeds)]:
         _merge_checkpoints(curriculum, run, learner, out, seeds, root, chunks)
