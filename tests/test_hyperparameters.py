@@ -14,7 +14,7 @@ from flax import struct
 
 from bootstrap_rl.library import LibrarySpec, initial_library
 from bootstrap_rl.managers import StageStart, Update, only_in_stages
-from bootstrap_rl.managers.hyperparameters import meta_gradient, pbt
+from bootstrap_rl.managers.hyperparameters import meta_gradient, pbt, stage_schedule
 
 
 @struct.dataclass
@@ -50,6 +50,23 @@ def run(manager, state, objective, steps, batch=BATCH, key=0):
         mstate, state = hook(mstate, state)
         trace.append(float(state.hparams["learning_rate"]))
     return mstate, state, trace
+
+
+def test_stage_schedule_sets_each_stages_values_and_keeps_the_last_for_later_stages():
+    m = stage_schedule(learning_rate=(1e-3, 5e-4), ent_coef=(0.05, 0.02, 0.0))
+    hook = jax.jit(lambda s, i: m.on_stage_start((), s, StageStart(i, jnp.bool_(False), None))[1].hparams)
+    seen = [hook(plain_state(7.0, ent=9.0), jnp.int32(i)) for i in range(4)]
+    np.testing.assert_allclose([float(h["learning_rate"]) for h in seen], [1e-3, 5e-4, 5e-4, 5e-4])
+    np.testing.assert_allclose([float(h["ent_coef"]) for h in seen], [0.05, 0.02, 0.0, 0.0])
+    only_lr = jax.jit(lambda s: stage_schedule(learning_rate=(0.1,)).on_stage_start((), s, STAGE_0)[1].hparams)
+    assert float(only_lr(plain_state(7.0, ent=9.0))["ent_coef"]) == 9.0  # names not given: untouched
+    for bad, match in (({}, "at least one"), ({"gamma": (0.9,)}, "gamma"), ({"learning_rate": ()}, "learning_rate"),
+                       ({"ent_coef": (0.1, -1.0)}, "ent_coef")):
+        with pytest.raises(ValueError, match=match):
+            stage_schedule(**bad)
+
+
+STAGE_0 = StageStart(jnp.int32(0), jnp.bool_(False), None)
 
 
 @pytest.mark.parametrize("start", [0.1, 4.0])  # lr * curvature: too small; overshooting

@@ -44,25 +44,10 @@ from bootstrap_rl.sharding import Layout
 
 SMALL = textwrap.dedent('''
     """A toy CartPole curriculum: one childhood stage with a manager, then the adult stage."""
-    import jax.numpy as jnp
-
     from bootstrap_rl.curricula.cartpole_physics import physics
     from bootstrap_rl.curriculum import Curriculum, Evaluation, Stage
-    from bootstrap_rl.managers import Manager
+    from bootstrap_rl.managers import stage_schedule
     from bootstrap_rl.ppo import PPOConfig
-
-
-    def marker():
-        """Sets the learning rate to 1e-3 * (stage index + 1) when a stage starts."""
-        def on_stage_start(mstate, state, stage):
-            lr = 1e-3 * (stage.index + 1).astype(jnp.float32)
-            return mstate, state.replace(hparams={**state.hparams, "learning_rate": lr})
-        return Manager(
-            init=lambda key, params: (),
-            on_stage_start=on_stage_start,
-            loss=lambda mstate, params, obs, dist, values, policy: jnp.zeros(()),
-            after_update=lambda mstate, state, metrics: (mstate, state),
-        )
 
 
     CURRICULUM = Curriculum(
@@ -74,7 +59,7 @@ SMALL = textwrap.dedent('''
         learner=PPOConfig(num_envs=4, num_steps=16, update_epochs=1, num_minibatches=2,
                           anneal_lr=False, hidden_sizes=(16, 16)),
         evaluation=Evaluation(every_env_steps=128, episodes=4, probe_observations=32),
-        methods={"marker": marker()},
+        methods={"marker": stage_schedule(learning_rate=(1e-3, 2e-3))},
         seeds=3,
     )
 ''')
@@ -133,7 +118,7 @@ def studies(tmp_path_factory):
     curriculum = root / "small_physics.py"
     curriculum.write_text(SMALL)
     no_method = root / "small_physics_no_method.py"
-    no_method.write_text(SMALL.replace('methods={"marker": marker()},', "methods={},"))
+    no_method.write_text(SMALL.replace('methods={"marker": stage_schedule(learning_rate=(1e-3, 2e-3))},', "methods={},"))
     port = _free_port()
     distributed = ["study", str(no_method), "--seed", "7", "--out", str(root / "hosts"), "--no-report",
                    "--distributed"]

@@ -18,25 +18,10 @@ from bootstrap_rl import checkpoint, curriculum as cu, study
 
 TINY = textwrap.dedent('''
     """A toy CartPole curriculum for tests: 4 envs x 16 steps per update."""
-    import jax.numpy as jnp
-
     from bootstrap_rl.curricula.cartpole_physics import physics
     from bootstrap_rl.curriculum import Curriculum, Evaluation, Population, Stage
-    from bootstrap_rl.managers import Manager
+    from bootstrap_rl.managers import stage_schedule
     from bootstrap_rl.ppo import PPOConfig
-
-
-    def marker():
-        """Sets the learning rate to 1e-3 * (stage index + 1) when a stage starts."""
-        def on_stage_start(mstate, state, stage):
-            lr = 1e-3 * (stage.index + 1).astype(jnp.float32)
-            return mstate, state.replace(hparams={**state.hparams, "learning_rate": lr})
-        return Manager(
-            init=lambda key, params: (),
-            on_stage_start=on_stage_start,
-            loss=lambda mstate, params, obs, dist, values, policy: jnp.zeros(()),
-            after_update=lambda mstate, state, metrics: (mstate, state),
-        )
 
 
     CURRICULUM = Curriculum(
@@ -51,7 +36,7 @@ TINY = textwrap.dedent('''
         learner=PPOConfig(num_envs=4, num_steps=16, update_epochs=1, num_minibatches=2,
                           anneal_lr=False, hidden_sizes=(16, 16)),
         evaluation=Evaluation(every_env_steps=128, episodes=4, probe_observations=32),
-        methods={"marker": marker()},
+        methods={"marker": stage_schedule(learning_rate=(1e-3, 2e-3, 3e-3))},
         population=Population(learning_rate=(1e-3, 3e-4)),
         seeds=2,
     )

@@ -3,7 +3,6 @@ data: each arm's own method acts, in the stages the curriculum says, on a subsys
 whose state is checkpointed with the weights."""
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -11,20 +10,15 @@ from bootstrap_rl import checkpoint, study
 from bootstrap_rl.curricula.cartpole_physics import physics
 from bootstrap_rl.curriculum import Curriculum, Evaluation, Stage
 from bootstrap_rl.library import LibrarySpec
-from bootstrap_rl.managers import Manager, routing
+from bootstrap_rl.managers import routing, stage_schedule
 from bootstrap_rl.ppo import PPOConfig
 
 DEFAULT_LR = 2.5e-4
 
 
-def marker(scale: float) -> Manager:
+def marker(scale: float):
     """Sets the learning rate to ``scale * (stage index + 1)`` when a stage starts."""
-    def on_stage_start(mstate, state, stage):
-        lr = scale * (stage.index + 1).astype(jnp.float32)
-        return mstate, state.replace(hparams={**state.hparams, "learning_rate": lr})
-    return Manager(lambda key, params: (), on_stage_start,
-                   lambda mstate, params, obs, dist, values, policy: jnp.zeros(()),
-                   lambda mstate, state, update: (mstate, state))
+    return stage_schedule(learning_rate=(scale, 2 * scale, 3 * scale))
 
 
 CURRICULUM = Curriculum(

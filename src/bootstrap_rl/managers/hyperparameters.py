@@ -1,7 +1,9 @@
 """Hyperparameters (D:management_methods): learning rates and the entropy coefficient, online.
 
-Two managers change the learner's hyperparameters while it learns:
+Three managers change the learner's hyperparameters while it learns:
 
+- :func:`stage_schedule` — hand-set values per stage (the teacher sets the pace): the
+  reference an online method should beat besides the learner's own schedule.
 - :func:`meta_gradient` — meta-gradient RL (Xu, van Hasselt & Silver 2018): after every PPO
   update, differentiate a held-out loss through one inner update with respect to the
   log-hyperparameters and take a small meta step. Per-slot step-size multipliers
@@ -12,8 +14,8 @@ Two managers change the learner's hyperparameters while it learns:
   optimizer state and hyperparameters of a top member (exploit) and perturb the
   hyperparameters (explore).
 
-The baseline either must beat is the learner's own schedule: Adam with a linear decay of the
-learning rate to 0 over the run (``PPOConfig(anneal_lr=True)``, the default). Both managers
+The baseline the online two must beat is the learner's own schedule: Adam with a linear decay
+of the learning rate to 0 over the run (``PPOConfig(anneal_lr=True)``, the default). All three
 act on ``hparams["learning_rate"]``, which the learner still multiplies by that linear factor.
 """
 
@@ -62,6 +64,36 @@ def _adam_state(opt_state):
         raise ValueError("inner: 'adam' needs the learner's optimizer state to hold one Adam state, "
                          f"found {len(found)}")
     return found[0]
+
+
+def stage_schedule(**values: tuple[float, ...]) -> Manager:
+    """Hand-set hyperparameters per stage: at each stage start ``hparams[name]`` becomes
+    ``values[name][stage.index]`` (the last value for any later stage).
+
+    ``stage_schedule(learning_rate=(1e-3, 5e-4), ent_coef=(0.05, 0.01))`` trains the first
+    stage at 1e-3 with entropy 0.05 and every later one at 5e-4 and 0.01. Names are keys of
+    the learner's ``hparams`` (``learning_rate``, ``ent_coef``); values are non-negative.
+    """
+    if not values:
+        raise ValueError("values: give at least one of learning_rate=(...), ent_coef=(...)")
+    table = {}
+    for name, per_stage in values.items():
+        if name not in ("learning_rate", "ent_coef"):
+            raise ValueError(f"{name}: not a learner hyperparameter (learning_rate, ent_coef)")
+        if not (isinstance(per_stage, (tuple, list)) and per_stage and all(_number(v) and v >= 0 for v in per_stage)):
+            raise ValueError(f"{name}: must be a non-empty tuple of numbers >= 0, one per stage, got {per_stage!r}")
+        table[name] = jnp.asarray(per_stage, jnp.float32)
+
+    def on_stage_start(mstate, state, stage):
+        chosen = {name: column[jnp.minimum(stage.index, column.shape[0] - 1)] for name, column in table.items()}
+        return mstate, state.replace(hparams={**state.hparams, **chosen})
+
+    return Manager(
+        init=lambda key, params: (),
+        on_stage_start=on_stage_start,
+        loss=zero_loss,
+        after_update=lambda mstate, state, update: (mstate, state),
+    )
 
 
 def meta_gradient(
