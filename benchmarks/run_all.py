@@ -40,6 +40,7 @@ import json
 import os
 import re
 import signal
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -235,6 +236,8 @@ def run_study_twice(args, work: Path) -> dict:
         target = [args.study_curriculum]
         preset = ["--preset", args.study_preset] if args.study_preset else []
     seeds = ["--seeds", str(args.study_seeds)] if args.study_seeds else []
+    # A reused --work folder: start cold for real (an empty cache, no earlier study to refuse).
+    shutil.rmtree(work / "study", ignore_errors=True)
     cache = work / "study" / "jax-cache"
     entry = {"curriculum": target[0], "preset": args.study_preset or None, "passes": {}}
     for attempt in ("cold", "warm"):

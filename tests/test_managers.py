@@ -148,6 +148,29 @@ def test_kickstarting_has_no_teacher_in_the_first_stage_and_its_weight_decays():
         kickstarting(decay=1.5)
 
 
+def test_combinators_give_each_manager_its_own_targets():
+    """Manager k's targets are obs + k and its loss reads them back: every combinator must
+    route the right targets to the right loss."""
+    def offset(k):
+        return Manager(lambda key, params: (), lambda m, s, stage: (m, s),
+                       lambda m, params, batch, dist, values, policy: jnp.mean(batch.manager_targets - batch.obs) * k,
+                       lambda m, s, update: (m, s), targets=lambda m, params, obs, policy: obs + k)
+
+    obs = jnp.arange(6.0).reshape(3, 2)
+
+    def loss_of(m, stage_index=0):
+        mstate = m.init(jax.random.PRNGKey(0), {})
+        mstate, _ = m.on_stage_start(mstate, STATE, StageStart(jnp.int32(stage_index), jnp.bool_(False), None))
+        targets = jax.jit(lambda: m.targets(mstate, {}, obs, None))()
+        return float(m.loss(mstate, {}, minibatch(obs, targets), None, None, None))
+
+    assert loss_of(chain(offset(1), offset(2))) == 1 + 4
+    assert loss_of(switch((offset(1), offset(2), offset(3)), 2)) == 9
+    assert loss_of(chain(offset(1), switch((offset(2), chain(offset(3), offset(4))), 1))) == 1 + 9 + 16
+    assert loss_of(only_in_stages(offset(3), (False, True)), stage_index=1) == 9
+    assert loss_of(only_in_stages(offset(3), (False, True)), stage_index=0) == 0
+
+
 def test_kickstarting_in_the_learner_matches_a_teacher_evaluated_on_every_minibatch():
     """The teacher's outputs are computed once per update and shuffled with the transitions;
     the reference evaluates the teacher on each minibatch's own observations (the textbook

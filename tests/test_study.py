@@ -267,7 +267,7 @@ def test_seeds_in_chunks_interrupted_and_resumed_give_the_table_of_one_batch(fin
     assert (out / "resume" / "curriculum.seeds2-3.npz").exists()
     monkeypatch.setattr(study._RunWriter, "write", write)
     lines = []
-    study.run_study(curriculum, out, root_seed=7, resume=True, seed_chunk=2, log=lines.append)
+    study.run_study(curriculum, out, root_seed=7, resume=True, log=lines.append)  # the study's chunk is kept
     assert "arm curriculum: 4 seeds in chunks of 2, as asked" in lines
     _assert_chunks_of_two_give_the_table_of_one_batch(out, finished, {"direct", "curriculum", "direct_adult_steps"})
     # The chunks' checkpoints are merged into the unchunked layout; nothing of the chunks is left.
@@ -329,6 +329,15 @@ def test_a_seed_that_does_not_fit_stops_the_study_saying_what_to_change(tiny_fil
     assert [line for line in lines if "do not fit" in line] == [
         "arm direct: 4 seeds do not fit in device memory; running in chunks of 2",
         "arm direct: 2 seeds do not fit in device memory; running in chunks of 1"]
+
+
+def test_a_chunk_of_seeds_starts_from_those_seeds_keys(tiny_file):
+    curriculum = cu.load(str(tiny_file))
+    run = next(r for r in study.expand_runs(curriculum) if r.kind == "population")  # 2 members
+    root = jax.random.PRNGKey(7)
+    whole = np.asarray(study._run_inputs(curriculum, run, 4, root)[0])  # rows: members, then seeds
+    chunk = np.asarray(study._run_inputs(curriculum, run, 2, root, first_seed=2)[0])
+    np.testing.assert_array_equal(chunk, whole[[2, 3, 6, 7]])
 
 
 def test_smaller_chunks_keep_the_devices_filled():

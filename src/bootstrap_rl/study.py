@@ -42,6 +42,7 @@ batch would, up to float rounding.
 from __future__ import annotations
 
 import gc
+import glob
 import itertools
 import json
 import os
@@ -486,7 +487,9 @@ def _train_run(
     if seed_chunk is None and finished and max(b - a for a, b in finished.items()) < size:
         size, why = max(b - a for a, b in finished.items()), "as its finished chunks"
     if size < seeds:
-        log(f"{name}: {seeds} seeds in chunks of {size}, {why}")
+        uneven = "" if seeds % size == 0 else (
+            f"; the last chunk ({seeds % size} seeds) compiles its own programs (a chunk size dividing the seeds avoids it)")
+        log(f"{name}: {seeds} seeds in chunks of {size}, {why}{uneven}")
     timing = {"compile_and_first_chunk_s": 0.0, "train_s": 0.0, "eval_s": 0.0, "chunks": 0}
     compiling = _CompileClock()
     trained, did_not_fit = [], []
@@ -496,6 +499,11 @@ def _train_run(
             first = finished[first]
             continue
         saved = _saved_chunk(out, run, first, seeds) if resume else None
+        if saved is not None and seed_chunk is not None and saved - first > seed_chunk:
+            log(f"{name}: the saved state of seeds {first}-{saved - 1} holds more than --seed-chunk "
+                f"{seed_chunk} seeds; training them again in chunks of {seed_chunk}")
+            _discard_chunk(out, run, first, saved, seeds)
+            saved = None
         stop = saved or min(first + size, seeds)
         tags = {_chunk_tag(a, b, seeds) for a, b in finished.items()}
         try:
@@ -541,6 +549,7 @@ def _train_run(
     if is_writer():
         results.write_json(out / "timing" / f"{run.slug}.json", timing)
         (parts / "DONE").write_text("")
+        _resume_path(out, run, "").unlink(missing_ok=True)
         _clear_chunks(out, run)
     barrier(f"{run.slug}: done")
     return timing
@@ -558,8 +567,8 @@ def _saved_chunk(out: Path, run: Run, first: int, seeds: int) -> int | None:
     """The end of the chunk from seed ``first`` whose training state is saved, if one is."""
     if first == 0 and _resume_path(out, run, "").exists():
         return seeds
-    for path in (out / "resume").glob(f"{run.slug}.seeds{first}-*.npz"):
-        return _tag_range(path.name.split(".")[1])[1]
+    for path in (out / "resume").glob(f"{glob.escape(run.slug)}.seeds{first}-*.npz"):
+        return _tag_range(_tag_of(path.name.removeprefix(run.slug)))[1]
     return None
 
 
@@ -575,6 +584,8 @@ def _discard_chunk(out: Path, run: Run, first: int, stop: int, seeds: int) -> No
 def _clear_chunks(out: Path, run: Run) -> None:
     """Remove the per-chunk markers and checkpoints of a finished run (merged by then)."""
     for path in (out / "parts" / run.slug).glob("DONE.seeds*"):
+        path.unlink(missing_ok=True)
+    for path in (out / "resume").glob(f"{glob.escape(run.slug)}.seeds*.npz"):  # left by a crash after DONE
         path.unlink(missing_ok=True)
     folder = out / "checkpoints" / run.slug
     if folder.exists():
@@ -679,7 +690,7 @@ def _train_chunk(
     barrier(f"{run.slug}: parts cleared")  # before any process writes this run's parts
 
     def evaluate_now(point: int, stage_name: str, train_rows: list):
-        start = time.perf_counter()
+        start, clock = time.perf_counter(), _CompileClock()
         keys = layout.shard(_seed_keys(root, _EVAL, point, members, seeds_here, first), batch)
         played = learner.evaluate(state.params, per_episode, keys)
         drift = {name: learner.drift(params, state.params, probe, weights)
@@ -687,7 +698,7 @@ def _train_chunk(
         local, (returns, lengths, drift) = layout.local_rows((played.returns, played.lengths, drift), batch)
         returns = returns.reshape(len(local), len(splits), episodes)
         lengths = lengths.reshape(len(local), len(splits), episodes)
-        timing["eval_s"] += time.perf_counter() - start
+        timing["eval_s"] += max(time.perf_counter() - start - clock.read()["compile_s"], 0.0)
         env_steps = point * every
         rows = list(train_rows)
         for b, row in enumerate(local):
@@ -711,14 +722,15 @@ def _train_chunk(
         if fresh_stage:
             state = learner.start_stage(state, samplers[stage_name], stage, stage == last_stage)
             fresh_stage = False
-        start = time.perf_counter()
+        start, clock = time.perf_counter(), _CompileClock()
         state, metrics = learner.chunk(state)
         local, metrics = layout.local_rows(metrics, batch)  # waits for the chunk to finish
-        elapsed = time.perf_counter() - start
+        # A later seed chunk of another size compiles anew: that is not training time.
+        elapsed = time.perf_counter() - start - clock.read()["compile_s"]
         if timing["chunks"] == 0:
             timing["compile_and_first_chunk_s"] = time.perf_counter() - t0
         else:
-            timing["train_s"] += elapsed
+            timing["train_s"] += max(elapsed, 0.0)
         timing["chunks"] += 1
         point += 1
         env_steps = point * every
@@ -756,9 +768,8 @@ def _train_chunk(
             last_save = time.perf_counter()
     barrier(f"{run.slug}: trained{tag}")  # every process's parts are written
     timing["padded_batch"] = max(timing.get("padded_batch", 0), layout.padded(batch))
-    if is_writer():
-        if tag:
-            (writer.dir / f"DONE{tag}").write_text("")
+    if is_writer() and tag:  # a run trained whole drops its resume state once DONE is written
+        (writer.dir / f"DONE{tag}").write_text("")
         resume_path.unlink(missing_ok=True)
     barrier(f"{run.slug}: done{tag}")
 
@@ -865,7 +876,13 @@ def run_study(
     if study_file.exists():
         if not resume:
             raise StudyError(f"{out} already holds a study; pass --resume to continue it, or choose another directory")
-        saved = json.loads(study_file.read_text())["config"]
+        saved_study = json.loads(study_file.read_text())
+        saved = saved_study["config"]
+        if seed_chunk is None:  # resuming keeps the chunking, so the table stays as it would have been
+            seed_chunk = saved_study.get("seed_chunk")
+        elif seed_chunk != saved_study.get("seed_chunk"):
+            log(f"resuming with --seed-chunk {seed_chunk} (the study started with {saved_study.get('seed_chunk')}): "
+                "seeds trained from now on may differ from an uninterrupted run in the last bits")
         if saved != config:
             changed = sorted(k for k in set(saved) | set(config) if saved.get(k) != config.get(k))
             raise StudyError(f"{out}: cannot resume, the configuration differs in {changed}")

@@ -43,8 +43,9 @@ def kickstarting(coef: float = 1.0, decay: float = 0.99) -> Manager:
     def targets(mstate, params, obs, policy):
         teacher = policy(mstate["teacher"], obs)
         # One row per transition: a state-independent parameter (a Gaussian's log-std) is
-        # broadcast over the batch so that it is shuffled into minibatches like the rest.
-        return jax.tree.map(lambda x: jnp.broadcast_to(x, (obs.shape[0], x.shape[-1])), teacher)
+        # broadcast to the per-transition outputs' shape, to be shuffled into minibatches.
+        shape = max((x.shape for x in jax.tree.leaves(teacher)), key=len)
+        return jax.tree.map(lambda x: jnp.broadcast_to(x, shape), teacher)
 
     def loss(mstate, params, minibatch, dist, values, policy):
         teacher = jax.lax.stop_gradient(minibatch.manager_targets)
