@@ -11,7 +11,7 @@ stage of every arm runs through one compiled training program.
 
 from bootstrap_rl.curriculum import Curriculum, Evaluation, Stage
 from bootstrap_rl.library import LibrarySpec
-from bootstrap_rl.managers import (chain, episodic_memory, hypernetwork, kickstarting, meta_gradient, mixing,
+from bootstrap_rl.managers import (chain, episodic_memory, hypernetwork, kickstarting, meta_gradient, mixing, pbt,
                                    routing)
 from bootstrap_rl.ppo import PPOConfig
 
@@ -35,10 +35,11 @@ LIBRARY = LibrarySpec(slots=6, hidden=64, activation="relu", memory_size=1024, m
                       hyper_dim=8, tasks=6)
 
 
-def methods(fit_updates: int = 16) -> dict:
+def methods(fit_updates: int = 16, population: bool = True) -> dict:
     """Childhood arms, one per management method (D:management_methods), and one chaining
     two of them. ``fit_updates``: adult updates that fit only the hypernetwork's new task
-    embedding before its generated slot is fine-tuned."""
+    embedding before its generated slot is fine-tuned. ``population``: add ``pbt``, which
+    trains 4 learners per seed on a quarter of the envs each (a program of its own)."""
     return {
         "hyper": meta_gradient(),  # per-slot step sizes and the entropy coefficient, online
         "route": routing(earlier_lr=0.0),  # a slot per stage, earlier ones frozen, learned router
@@ -49,6 +50,8 @@ def methods(fit_updates: int = 16) -> dict:
         # starts from a new slot mixed, by an evolution strategy, from the slots trained so far
         # (6 x 2 scored rollouts per stage start, outside the budget and reported).
         "chain": chain(kickstarting(coef=1.0, decay=0.99), mixing(candidates=6, generations=2)),
+        # Population-based training: 4 learners per seed, exploit/explore every 10 updates.
+        **({"pbt": pbt(size=4, every=10)} if population else {}),
     }
 
 
@@ -87,7 +90,8 @@ QUICK_LEARNER = LEARNER.replace(num_envs=32, num_steps=32)
 PRESETS = {
     "quick": ladder(  # 327,680 env steps per arm, 10 evaluations
         32 * 1024, rungs={"turn": 1, "step": 1, "goto": 1, "pickup": 1, "unlock": 1},
-        learner=QUICK_LEARNER, every=32 * 1024, episodes=16, seeds=2, methods=methods(fit_updates=4),
+        # Without pbt: its program would take the quick study past 10 minutes on 2 cores.
+        learner=QUICK_LEARNER, every=32 * 1024, episodes=16, seeds=2, methods=methods(fit_updates=4, population=False),
         library=LIBRARY.replace(memory_size=256, memory_k=4),
         description="playroom_ladder, quick preset: a smoke test, not a result",
     ),

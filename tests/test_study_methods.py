@@ -2,6 +2,8 @@
 data: each arm's own method acts, in the stages the curriculum says, on a subsystem library
 whose state is checkpointed with the weights."""
 
+import json
+
 import jax
 import numpy as np
 import pytest
@@ -10,7 +12,7 @@ from bootstrap_rl import checkpoint, study
 from bootstrap_rl.curricula.cartpole_physics import physics
 from bootstrap_rl.curriculum import Curriculum, Evaluation, Stage
 from bootstrap_rl.library import LibrarySpec
-from bootstrap_rl.managers import routing, stage_schedule
+from bootstrap_rl.managers import pbt, routing, stage_schedule
 from bootstrap_rl.ppo import PPOConfig
 
 DEFAULT_LR = 2.5e-4
@@ -33,7 +35,9 @@ CURRICULUM = Curriculum(
     learner=PPOConfig(num_envs=4, num_steps=16, update_epochs=1, num_minibatches=2, anneal_lr=False,
                       learning_rate=DEFAULT_LR),
     evaluation=Evaluation(every_env_steps=128, episodes=2, probe_observations=8),
-    methods={"a": marker(1e-3), "b": marker(2e-3), "route": routing()},
+    # pbt: 2 learners per seed on 2 envs each, on in medium only (the stages' method lists).
+    methods={"a": marker(1e-3), "b": marker(2e-3), "route": routing(),
+             "pbt": pbt(size=2, every=1, fraction=0.5, perturb=(2.0,))},
     library=LibrarySpec(slots=3, hidden=8),
     seeds=2,
 )
@@ -46,9 +50,26 @@ def finished(tmp_path_factory):
     return out
 
 
-def test_childhood_arms_share_one_program():
+def test_childhood_arms_share_one_program_but_a_population_method():
     runs = [r for r in study.expand_runs(CURRICULUM) if r.kind == "childhood"]
-    assert len({study._learner_key(CURRICULUM, r) for r in runs}) == 1
+    shared = {study._learner_key(CURRICULUM, r) for r in runs if r.method != "pbt"}
+    own = study._learner_key(CURRICULUM, next(r for r in runs if r.method == "pbt"))
+    assert len(shared) == 1 and own not in shared
+
+
+def test_a_population_arm_spends_one_learners_budget_and_acts_with_one_network(finished):
+    table = study.read_results(finished)
+    pbt_rows, direct_rows = table[table.arm == "childhood/pbt"], table[table.arm == "direct"]
+    # The same evaluation points, and each as many env steps: 2 members x 2 envs = 4 envs.
+    assert sorted(set(pbt_rows.env_steps)) == sorted(set(direct_rows.env_steps)) == [0, 128, 256, 384]
+    lr = pbt_rows[(pbt_rows.split == "train") & (pbt_rows.metric == "learning_rate")]
+    np.testing.assert_allclose(lr[lr.stage == "easy"].value, DEFAULT_LR, rtol=1e-6)  # off in easy
+    arms = {a["name"]: a for a in json.loads((finished / "study.json").read_text())["arms"]}
+    assert arms["childhood/pbt"]["param_count"] == arms["direct"]["param_count"]
+    # Checkpoints hold the acting member's network: one per seed, like every arm's.
+    ours = checkpoint.restore(finished / "checkpoints" / "childhood-pbt" / "2_hard")
+    theirs = checkpoint.restore(finished / "checkpoints" / "direct" / "0_hard")
+    assert jax.tree.map(np.shape, ours) == jax.tree.map(np.shape, theirs)
 
 
 def test_each_arm_runs_its_own_method_in_its_stages(finished):

@@ -311,6 +311,16 @@ class Curriculum:
                 raise ConfigError("methods", f"method names must be non-empty strings without '/', got {name!r}")
             if not isinstance(manager, Manager):
                 raise ConfigError(f"methods[{name!r}]", f"must be a Manager, got {type(manager).__name__}")
+            size = manager.population
+            if size > 1:  # the members split the learner's envs (ppo.population)
+                envs = self.learner.num_envs
+                if envs % size or (envs // size * self.learner.num_steps) % self.learner.num_minibatches:
+                    raise ConfigError(
+                        f"methods[{name!r}]",
+                        f"a population of {size} learners per seed splits learner.num_envs = {envs} among them: "
+                        f"it must divide it, and each member's batch ({envs} / {size} envs x "
+                        f"{self.learner.num_steps} steps) must divide into {self.learner.num_minibatches} minibatches",
+                    )
         for where, stage in self._named_stages():
             for method in stage.methods or ():
                 if method not in self.methods:

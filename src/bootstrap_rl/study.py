@@ -63,7 +63,7 @@ from bootstrap_rl.curriculum import Curriculum
 from bootstrap_rl.evaluation import play_episodes, policy_kl
 from bootstrap_rl.library import make_library_network
 from bootstrap_rl.managers import StageStart, only_in_stages, switch
-from bootstrap_rl.ppo import make_ppo
+from bootstrap_rl.ppo import make_population, make_ppo
 from bootstrap_rl.ppo.train import METRICS
 from bootstrap_rl.sharding import Layout, barrier, is_writer
 from bootstrap_rl.wrappers import TaskDistribution
@@ -153,7 +153,14 @@ def _learner_key(curriculum: Curriculum, run: Run) -> tuple:
     childhood = run.kind == "childhood"
     # The anneal (if any) spans the run's own budget: a Python constant in the program.
     budget = run.budget if curriculum.learner.anneal_lr else curriculum.total_env_steps
-    return (run.hidden_sizes, childhood, len(run.schedule) if childhood else 0, budget, run.splits)
+    # A method that trains a population of learners per seed has a program of its own.
+    population = run.method if childhood and curriculum.methods[run.method].population > 1 else None
+    return (run.hidden_sizes, childhood, len(run.schedule) if childhood else 0, budget, run.splits, population)
+
+
+def _shared_methods(curriculum: Curriculum) -> list[str]:
+    """The methods whose arms share one program, chosen by data: all but population methods."""
+    return [name for name, m in curriculum.methods.items() if m.population == 1]
 
 
 def _manager_inputs(curriculum: Curriculum, run: Run) -> tuple[jax.Array, jax.Array]:
@@ -164,7 +171,9 @@ def _manager_inputs(curriculum: Curriculum, run: Run) -> tuple[jax.Array, jax.Ar
     stages = {s.name: s for s in curriculum.all_stages}
     active = [run.method in (stages[name].methods if stages[name].methods is not None else names)
               for name, _ in run.schedule]
-    return jnp.int32(names.index(run.method)), jnp.asarray(active, bool)
+    shared = _shared_methods(curriculum)
+    index = shared.index(run.method) if run.method in shared else 0  # a population method: its own program
+    return jnp.int32(index), jnp.asarray(active, bool)
 
 
 class _Learner:
@@ -178,26 +187,33 @@ class _Learner:
         self.layout = layout = layout or Layout()
         # Every output of these programs has the batch leading: kept sharded over the devices.
         placed = layout.jit_options()
-        hidden_sizes, childhood, num_stages, budget, splits = key
+        hidden_sizes, childhood, num_stages, budget, splits, population_method = key
         first = c.sampler(c.all_stages[0].name)
         self.env = TaskDistribution(c.family, first)
-        config = c.learner.replace(total_timesteps=budget, hidden_sizes=hidden_sizes)
+        # A population method's members split the seed's envs: the arm spends one learner's budget.
+        members = c.methods[population_method].population if population_method else 1
+        config = c.learner.replace(total_timesteps=budget // members, hidden_sizes=hidden_sizes,
+                                   num_envs=c.learner.num_envs // members)
         self.config = config
         network = None
         if c.library is not None:
             spec = c.library.replace(hidden=hidden_sizes[0]) if hidden_sizes != c.learner.hidden_sizes else c.library
             network = make_library_network(spec, self.env.action_space(first))
-        methods = tuple(c.methods.values())
+        methods = tuple(c.methods[name] for name in _shared_methods(c))
 
         def build(method, active):
             # Every childhood arm: one program, the method and its stage mask passed as data.
             # Outside the seeds' vmap they are not batched, so only the chosen manager runs.
-            manager = only_in_stages(switch(methods, method), active) if childhood else None
-            return make_ppo(config, self.env, first, network=network, manager=manager,
-                            episode_limit=c.episode_limit)
+            if population_method:
+                manager = only_in_stages(c.methods[population_method], active)
+            else:
+                manager = only_in_stages(switch(methods, method), active) if childhood else None
+            ppo = make_ppo(config, self.env, first, network=network, manager=manager,
+                           episode_limit=c.episode_limit)
+            return make_population(ppo, members) if members > 1 else ppo
 
         self.ppo = build(0, jnp.ones(num_stages, bool))
-        self.updates_per_chunk = c.evaluation.every_env_steps // config.batch_size
+        self.updates_per_chunk = c.evaluation.every_env_steps // (config.batch_size * members)
         evaluation = c.evaluation
         network = self.ppo.network
 
@@ -215,19 +231,21 @@ class _Learner:
                 stage = StageStart(jnp.asarray(index, jnp.int32), jnp.asarray(is_adult, bool), sampler,
                                    score=lambda params, key: ppo.score(params, sampler, key),
                                    score_env_steps=config.num_envs * config.num_steps)
-                mstate, state = ppo.manager.on_stage_start(state.manager_state, state, stage)
-                return state.replace(manager_state=mstate)
+                return ppo.start_stage(state, stage)
 
             return jax.vmap(start)(state)
 
         def begin(keys, hparams, sampler, is_adult, method, active):
             # Initialisation enters the first stage in the same program (one compile fewer).
             ppo = build(method, active)
-            state = jax.vmap(lambda k, h: ppo.init(k).replace(hparams=h))(keys, hparams)
+            state = jax.vmap(ppo.init)(keys, hparams)
             return start_stage(state, sampler, 0, is_adult, method, active)
 
         self.begin = jax.jit(begin, **placed)
         self.start_stage = jax.jit(start_stage, **placed)
+        # The variables that act, per seed: the state's own, or a population's fittest member's.
+        self.acting = (lambda state: state.params) if members == 1 else jax.jit(
+            jax.vmap(self.ppo.acting_params), **placed)
         # A uniform sample of each evaluation episode's observations doubles as the drift
         # probe set of its split.
         self.probe_steps = -(-evaluation.probe_observations // evaluation.episodes)
@@ -253,7 +271,7 @@ class _Learner:
         return _RunLearner(self, *self.layout.replicate(_manager_inputs(curriculum, run)))
 
     def param_count(self) -> int:
-        shapes = jax.eval_shape(self.ppo.init, jax.random.PRNGKey(0)).params["params"]
+        shapes = jax.eval_shape(lambda key: self.ppo.acting_params(self.ppo.init(key)), jax.random.PRNGKey(0))["params"]
         return int(sum(np.prod(x.shape) for x in jax.tree.leaves(shapes)))
 
 
@@ -263,7 +281,7 @@ class _RunLearner:
     def __init__(self, learner: _Learner, method: jax.Array, active: jax.Array):
         self.learner, self.method, self.active = learner, method, active
         self.ppo, self.config, self.evaluate, self.drift = learner.ppo, learner.config, learner.evaluate, learner.drift
-        self.param_count = learner.param_count
+        self.param_count, self.acting = learner.param_count, learner.acting
 
     def begin(self, keys, hparams, sampler, is_adult):
         return self.learner.begin(keys, hparams, sampler, is_adult, self.method, self.active)
@@ -433,11 +451,12 @@ def _preflight(curriculum: Curriculum, run: Run, learner: _RunLearner, seeds: in
         state = jax.eval_shape(learner.begin, keys, hparams, first, len(run.schedule) == 1)
         jax.eval_shape(learner.start_stage, state, first, 0, False)
         jax.eval_shape(learner.chunk, state)
-        played = jax.eval_shape(learner.evaluate, state.params, per_episode, keys)
+        params = jax.eval_shape(learner.acting, state)
+        played = jax.eval_shape(learner.evaluate, params, per_episode, keys)
         batch, steps, episodes = played.seen.shape
         probe = jax.ShapeDtypeStruct((batch, steps * episodes, *played.observations.shape[3:]),
                                      played.observations.dtype)
-        jax.eval_shape(learner.drift, state.params, state.params, probe,
+        jax.eval_shape(learner.drift, params, params, probe,
                        jax.ShapeDtypeStruct((batch, steps * episodes), bool))
     except Exception as error:
         what = f" (method {run.method!r})" if run.method else ""
@@ -487,8 +506,8 @@ def _train_run(
     if seed_chunk is None and finished and max(b - a for a, b in finished.items()) < size:
         size, why = max(b - a for a, b in finished.items()), "as its finished chunks"
     if size < seeds:
-        uneven = "" if seeds % size == 0 else (
-            f"; the last chunk ({seeds % size} seeds) compiles its own programs (a chunk size dividing the seeds avoids it)")
+        uneven = "" if seeds % size == 0 else (f"; the last chunk ({seeds % size} seeds) compiles its own "
+                                               "programs (a chunk size dividing the seeds avoids it)")
         log(f"{name}: {seeds} seeds in chunks of {size}, {why}{uneven}")
     timing = {"compile_and_first_chunk_s": 0.0, "train_s": 0.0, "eval_s": 0.0, "chunks": 0}
     compiling = _CompileClock()
@@ -601,8 +620,8 @@ def _merge_checkpoints(curriculum: Curriculum, run: Run, learner: _RunLearner, o
     members = len(run.members)
     first, stop = chunks[0]
     keys, hparams, samplers, _ = _run_inputs(curriculum, run, stop - first, root, learner.learner.layout, first)
-    shapes = jax.eval_shape(learner.begin, keys, hparams, samplers[run.schedule[0][0]],
-                            len(run.schedule) == 1).params
+    shapes = jax.eval_shape(learner.acting, jax.eval_shape(learner.begin, keys, hparams, samplers[run.schedule[0][0]],
+                                                           len(run.schedule) == 1))
     folder = out / "checkpoints" / run.slug
     for stage, (stage_name, _) in enumerate(run.schedule):
         pieces = [checkpoint.restore(folder / f"{stage}_{stage_name}.{_chunk_tag(a, b, seeds)}",
@@ -675,7 +694,8 @@ def _train_chunk(
     resuming = resume and resume_path.exists()
     if resuming:
         like = _batch_rows(jax.eval_shape(learner.begin, init_keys, hparams, first_sampler, last_stage == 0), batch)
-        point, stage, fresh_stage, state, snapshots = _load_resume(resume_path, like, like.params)
+        point, stage, fresh_stage, state, snapshots = _load_resume(resume_path, like,
+                                                                   jax.eval_shape(learner.acting, like))
         state = layout.shard(state, batch)
         snapshots = {name: layout.shard(snapshot, batch) for name, snapshot in snapshots.items()}
         if is_writer():
@@ -692,8 +712,9 @@ def _train_chunk(
     def evaluate_now(point: int, stage_name: str, train_rows: list):
         start, clock = time.perf_counter(), _CompileClock()
         keys = layout.shard(_seed_keys(root, _EVAL, point, members, seeds_here, first), batch)
-        played = learner.evaluate(state.params, per_episode, keys)
-        drift = {name: learner.drift(params, state.params, probe, weights)
+        acting = learner.acting(state)
+        played = learner.evaluate(acting, per_episode, keys)
+        drift = {name: learner.drift(params, acting, probe, weights)
                  for name, (params, probe, weights) in snapshots.items()}
         local, (returns, lengths, drift) = layout.local_rows((played.returns, played.lengths, drift), batch)
         returns = returns.reshape(len(local), len(splits), episodes)
@@ -738,7 +759,8 @@ def _train_chunk(
         played = evaluate_now(point, stage_name, train_rows)
         stage_over = env_steps == stage_ends[stage]
         if stage_over:
-            params = state.params if layout.mesh is None else layout.gather(state.params, batch)
+            acting = learner.acting(state)
+            params = acting if layout.mesh is None else layout.gather(acting, batch)
             # Every process calls it: orbax has process 0 write host arrays, and waits for all.
             checkpoint.save(out / "checkpoints" / run.slug / f"{stage}_{stage_name}{tag}", params)
             if stage < last_stage:
@@ -748,7 +770,7 @@ def _train_chunk(
                 probe = played.observations[:, :, cut]  # [batch, steps, episodes, ...]
                 weights = played.seen[:, :, cut]
                 snapshots[stage_name] = (
-                    jax.tree.map(jnp.copy, state.params),
+                    jax.tree.map(jnp.copy, acting),
                     probe.reshape(probe.shape[0], -1, *probe.shape[3:]),
                     weights.reshape(weights.shape[0], -1),
                 )

@@ -94,6 +94,17 @@ class Manager(NamedTuple):
     loss: Callable[..., jax.Array]
     after_update: Callable[[Any, Any, dict], tuple[Any, Any]]
     targets: Callable[..., Any] = no_targets
+    # Learners per seed this manager acts across (vmapped with the axis name "population",
+    # :mod:`bootstrap_rl.ppo.population`); a study splits the seed's envs among them.
+    population: int = 1
+
+
+def _population(managers) -> int:
+    """The population size of managers combined: 1, or the one size > 1 among them."""
+    sizes = {m.population for m in managers} - {1}
+    if len(sizes) > 1:
+        raise ValueError(f"managers: population managers of different sizes {sorted(sizes)} cannot be combined")
+    return sizes.pop() if sizes else 1
 
 
 def _own_targets(minibatch, i):
@@ -149,7 +160,7 @@ def chain(*managers: Manager) -> Manager:
             total = total + manager.loss(mstate, params, _own_targets(minibatch, i), dist, values, policy)
         return total
 
-    return Manager(init, threaded("on_stage_start"), loss, threaded("after_update"), targets)
+    return Manager(init, threaded("on_stage_start"), loss, threaded("after_update"), targets, _population(managers))
 
 
 def only_in_stages(manager: Manager, active: tuple[bool, ...]) -> Manager:
@@ -191,7 +202,7 @@ def only_in_stages(manager: Manager, active: tuple[bool, ...]) -> Manager:
         )
         return {**mstate, "inner": inner}, state
 
-    return Manager(init, on_stage_start, loss, after_update, targets)
+    return Manager(init, on_stage_start, loss, after_update, targets, manager.population)
 
 
 def switch(managers: tuple[Manager, ...], index) -> Manager:
@@ -209,6 +220,8 @@ def switch(managers: tuple[Manager, ...], index) -> Manager:
             raise TypeError(f"managers[{i}]: expected a Manager, got {type(manager).__name__}")
     if not managers:
         raise ValueError("managers: switch needs at least one manager")
+    if any(m.population > 1 for m in managers):
+        raise ValueError("managers: a population manager changes the learner's shape; it cannot be switched by data")
     index = jnp.asarray(index, jnp.int32)
 
     def init(key, params):

@@ -293,6 +293,7 @@ def pbt(
     axis_name: str = "population",
     ema: float = 0.9,
     copy_opt_state: bool = True,
+    size: int = 4,
 ) -> Manager:
     """Population-based training across a vmapped population.
 
@@ -324,6 +325,11 @@ def pbt(
         axis_name: the vmap axis name of the population.
         ema: the fitness average's weight on the past, in [0, 1).
         copy_opt_state: also copy the optimizer state (Jaderberg et al. copy the whole state).
+        size: members per seed when a study runs it (``Manager.population``): the study
+            builds the population with :func:`bootstrap_rl.ppo.population.make_population`,
+            each member on ``num_envs / size`` envs, so the arm spends the budget of one
+            learner, and evaluates the member with the highest fitness (this manager's
+            ``fitness`` entry).
     """
     if not (isinstance(every, int) and not isinstance(every, bool) and every >= 1):
         raise ValueError(f"every: must be a positive integer, got {every!r}")
@@ -337,6 +343,8 @@ def pbt(
         raise ValueError(f"ema: must lie in [0, 1), got {ema!r}")
     if not isinstance(copy_opt_state, bool):
         raise ValueError(f"copy_opt_state: must be a bool, got {copy_opt_state!r}")
+    if not (isinstance(size, int) and not isinstance(size, bool) and size >= 2):
+        raise ValueError(f"size: must be an integer >= 2 (members per seed), got {size!r}")
     factors = jnp.asarray(perturb, jnp.float32)
 
     def init(key, params):
@@ -394,4 +402,5 @@ def pbt(
         on_stage_start=lambda mstate, state, stage: (mstate, state),
         loss=zero_loss,
         after_update=after_update,
+        population=size,
     )

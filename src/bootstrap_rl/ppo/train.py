@@ -92,10 +92,15 @@ def uncharged_env_steps(manager_state) -> jax.Array:
 
 
 class PPO(NamedTuple):
-    """A PPO learner: pure ``init(key) -> state`` and ``update(state) -> (state, metrics)``.
+    """A PPO learner: pure ``init(key, hparams=None) -> state`` and
+    ``update(state) -> (state, metrics)``.
 
     ``reset_envs(state, env_params)`` starts every env afresh on new env params (a new
     stage's tasks): same structure, new data, so the compiled ``update`` is reused.
+    ``start_stage(state, stage)`` runs the manager's stage-start hook (``stage``: a
+    :class:`~bootstrap_rl.managers.StageStart`). ``acting_params(state)`` are the variables
+    that act, are evaluated and checkpointed: ``state.params`` (for a population of learners,
+    :mod:`bootstrap_rl.ppo.population`, one member's).
     """
 
     config: PPOConfig
@@ -108,6 +113,8 @@ class PPO(NamedTuple):
     # score(params, env_params, key) -> mean reward per env step of the sampling policy over
     # one rollout of the learner's shape from fresh resets (managers rank candidates with it).
     score: Callable[[Any, Any, jax.Array], jax.Array]
+    start_stage: Callable[[Any, Any], Any] = None
+    acting_params: Callable[[Any], Any] = None
 
 
 def learning_rate_schedule(config: PPOConfig) -> Callable[[jax.Array], jax.Array]:
@@ -185,7 +192,8 @@ def make_ppo(
         # vmap, initialise the seeds one after another instead; it happens once per run.
         init_params = jax.custom_batching.sequential_vmap(init_params)
 
-    def init(key: jax.Array) -> TrainState:
+    def init(key: jax.Array, hparams: dict | None = None) -> TrainState:
+        """A fresh learner; ``hparams`` ({"learning_rate", "ent_coef"}) replace the config's."""
         key, net_key, env_key, manager_key = jax.random.split(key, 4)
         obs, env_state = reset_envs(jax.random.split(env_key, num_envs), env_params)
         params = init_params(net_key, obs)
@@ -202,6 +210,7 @@ def make_ppo(
             hparams={
                 "learning_rate": jnp.asarray(config.learning_rate, jnp.float32),
                 "ent_coef": jnp.asarray(config.ent_coef, jnp.float32),
+                **({} if hparams is None else {k: jnp.asarray(v, jnp.float32) for k, v in hparams.items()}),
             },
             manager_state=manager.init(manager_key, params),
         )
@@ -376,7 +385,12 @@ def make_ppo(
         state = init(key)
         return jax.lax.scan(lambda s, _: update(s), state, None, config.num_updates)
 
+    def start_stage(state: TrainState, stage) -> TrainState:
+        mstate, state = manager.on_stage_start(state.manager_state, state, stage)
+        return state.replace(manager_state=mstate)
+
     return PPO(
         config=config, network=network, init=init, update=update, train=train,
         reset_envs=restart_envs, manager=manager, score=score,
+        start_stage=start_stage, acting_params=lambda state: state.params,
     )

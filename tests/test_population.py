@@ -1,0 +1,85 @@
+"""A population of learners per seed: members are independent learners unless a manager
+couples them, their metrics pool into one learner's, and the fittest member acts."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import bootstrap_rl
+from bootstrap_rl.managers import pbt
+from bootstrap_rl.ppo import PPOConfig, make_population, make_ppo
+from bootstrap_rl.ppo.population import pooled_metrics
+
+CONFIG = PPOConfig(num_envs=2, num_steps=16, num_minibatches=2, update_epochs=1, hidden_sizes=(8,),
+                   total_timesteps=2 * 16 * 3)
+
+
+@pytest.fixture(scope="module")
+def cartpole():
+    return bootstrap_rl.make("CartPole-v1")
+
+
+def test_members_train_as_independent_learners_from_their_own_keys(cartpole):
+    member = make_ppo(CONFIG, *cartpole)
+    population = make_population(member, 3)
+    key = jax.random.PRNGKey(4)
+    state, metrics = jax.jit(population.train)(key)
+    for m, member_key in enumerate([key, jax.random.fold_in(key, 1), jax.random.fold_in(key, 2)]):
+        alone, _ = jax.jit(member.train)(member_key)
+        for a, b in zip(jax.tree.leaves(alone.params), jax.tree.leaves(state.members.params)):
+            np.testing.assert_allclose(b[m], a, rtol=1e-5, atol=1e-6)
+    assert metrics["episodes"].shape == (CONFIG.num_updates,)  # pooled: one scalar per update
+    # Without a fitness, member 0 acts: a population of learners starts as the seed's learner.
+    acting = population.acting_params(state)
+    jax.tree.map(lambda a, b: np.testing.assert_array_equal(a, b[0]), acting, state.members.params)
+
+
+def test_pooled_metrics_weight_episode_statistics_by_episodes():
+    metrics = {"episodes": jnp.array([1.0, 3.0, 0.0]), "episode_return": jnp.array([10.0, 2.0, jnp.nan]),
+               "episode_length": jnp.array([5.0, 1.0, jnp.nan]), "uncharged_env_steps": jnp.array([1.0, 2.0, 3.0]),
+               "entropy": jnp.array([0.5, 1.0, 1.5])}
+    pooled = pooled_metrics(metrics)
+    assert float(pooled["episodes"]) == 4.0
+    assert float(pooled["episode_return"]) == pytest.approx((10 + 3 * 2) / 4)
+    assert float(pooled["episode_length"]) == pytest.approx((5 + 3 * 1) / 4)
+    assert float(pooled["uncharged_env_steps"]) == 6.0 and float(pooled["entropy"]) == 1.0
+    none = pooled_metrics({**metrics, "episodes": jnp.zeros(3)})
+    assert np.isnan(float(none["episode_return"]))
+
+
+def test_pbt_in_a_population_acts_with_its_fittest_member(cartpole):
+    manager = pbt(every=1, fraction=0.5, size=2, perturb=(2.0,))
+    population = make_population(make_ppo(CONFIG, *cartpole, manager=manager), manager.population)
+    state, _ = jax.jit(population.train)(jax.random.PRNGKey(0))
+    fitness = np.asarray(state.members.manager_state["fitness"])
+    assert np.all(np.isfinite(fitness))
+    best = int(np.argmax(fitness))
+    acting = population.acting_params(state)
+    jax.tree.map(lambda a, b: np.testing.assert_array_equal(a, b[best]), acting, state.members.params)
+    # Exploit and explore happened: some member's learning rate is the perturbed copy of another's.
+    rates = np.asarray(state.members.hparams["learning_rate"])
+    assert sorted(rates.tolist()) != [CONFIG.learning_rate] * 2
+
+
+def test_a_population_that_does_not_split_the_envs_is_rejected_naming_the_method():
+    from bootstrap_rl import curriculum as cu
+    from bootstrap_rl.ppo.config import ConfigError
+
+    quick = cu.load("cartpole_physics", "quick")  # 16 envs
+    with pytest.raises(ConfigError, match=r"methods\['pbt'\].*population of 3.*num_envs = 16"):
+        quick.replace(methods={"pbt": pbt(size=3)})
+    assert quick.replace(methods={"pbt": pbt(size=4)}).methods["pbt"].population == 4
+
+
+def test_population_managers_combine_only_at_one_size():
+    from bootstrap_rl.managers import chain, identity, only_in_stages, switch
+
+    assert chain(identity(), pbt(size=4)).population == 4
+    assert only_in_stages(pbt(size=2), (True,)).population == 2
+    with pytest.raises(ValueError, match="different sizes"):
+        chain(pbt(size=2), pbt(size=4))
+    with pytest.raises(ValueError, match="switched by data"):
+        switch((identity(), pbt(size=2)), 0)
+    with pytest.raises(ValueError, match="size"):
+        pbt(size=1)
