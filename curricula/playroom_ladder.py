@@ -6,7 +6,8 @@ reaching an object, carrying it, opening a door with a key; treasure needs all o
 
 Every stage is a task distribution over Playroom's one body and one observation space, built
 by ``Playroom.task_distribution`` — the same function with other kind weights — so every
-stage of every arm runs through one compiled training program.
+stage runs through one compiled training program, and so do the arms (``pbt``, which trains 4
+learners per seed, compiles its own).
 """
 
 from bootstrap_rl.curriculum import Curriculum, Evaluation, Stage

@@ -25,14 +25,26 @@ def test_members_train_as_independent_learners_from_their_own_keys(cartpole):
     population = make_population(member, 3)
     key = jax.random.PRNGKey(4)
     state, metrics = jax.jit(population.train)(key)
+    fitness = []
     for m, member_key in enumerate([key, jax.random.fold_in(key, 1), jax.random.fold_in(key, 2)]):
-        alone, _ = jax.jit(member.train)(member_key)
+        alone, alone_metrics = jax.jit(member.train)(member_key)
         for a, b in zip(jax.tree.leaves(alone.params), jax.tree.leaves(state.members.params)):
             np.testing.assert_allclose(b[m], a, rtol=1e-5, atol=1e-6)
+        average = np.nan  # the moving average of training return, by hand (0.9 on the past)
+        for ret in np.asarray(alone_metrics["episode_return"]):
+            if not np.isnan(ret):
+                average = ret if np.isnan(average) else 0.9 * average + 0.1 * ret
+        fitness.append(average)
+    np.testing.assert_allclose(state.fitness, fitness, rtol=1e-5)
     assert metrics["episodes"].shape == (CONFIG.num_updates,)  # pooled: one scalar per update
-    # Without a fitness, member 0 acts: a population of learners starts as the seed's learner.
+    # The member with the best average acts.
     acting = population.acting_params(state)
-    jax.tree.map(lambda a, b: np.testing.assert_array_equal(a, b[0]), acting, state.members.params)
+    best = int(np.nanargmax(fitness))
+    jax.tree.map(lambda a, b: np.testing.assert_array_equal(a, b[best]), acting, state.members.params)
+    # Before any member finished an episode, member 0 acts: it starts as the seed's learner does.
+    fresh = population.init(key)
+    jax.tree.map(lambda a, b: np.testing.assert_array_equal(a, b[0]), population.acting_params(fresh),
+                 fresh.members.params)
 
 
 def test_pooled_metrics_weight_episode_statistics_by_episodes():
@@ -44,17 +56,17 @@ def test_pooled_metrics_weight_episode_statistics_by_episodes():
     assert float(pooled["episode_return"]) == pytest.approx((10 + 3 * 2) / 4)
     assert float(pooled["episode_length"]) == pytest.approx((5 + 3 * 1) / 4)
     assert float(pooled["uncharged_env_steps"]) == 6.0 and float(pooled["entropy"]) == 1.0
+    assert np.isnan(float(pooled_metrics({**metrics, "entropy": jnp.array([0.5, jnp.nan, 1.0])})["entropy"]))
     none = pooled_metrics({**metrics, "episodes": jnp.zeros(3)})
     assert np.isnan(float(none["episode_return"]))
 
 
-def test_pbt_in_a_population_acts_with_its_fittest_member(cartpole):
+def test_pbt_in_a_population_copies_and_the_fittest_member_acts(cartpole):
     manager = pbt(every=1, fraction=0.5, size=2, perturb=(2.0,))
     population = make_population(make_ppo(CONFIG, *cartpole, manager=manager), manager.population)
     state, _ = jax.jit(population.train)(jax.random.PRNGKey(0))
-    fitness = np.asarray(state.members.manager_state["fitness"])
-    assert np.all(np.isfinite(fitness))
-    best = int(np.argmax(fitness))
+    assert np.all(np.isfinite(np.asarray(state.fitness)))
+    best = int(np.argmax(state.fitness))
     acting = population.acting_params(state)
     jax.tree.map(lambda a, b: np.testing.assert_array_equal(a, b[best]), acting, state.members.params)
     # Exploit and explore happened: some member's learning rate is the perturbed copy of another's.

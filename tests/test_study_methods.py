@@ -8,7 +8,7 @@ import jax
 import numpy as np
 import pytest
 
-from bootstrap_rl import checkpoint, study
+from bootstrap_rl import checkpoint, report, study
 from bootstrap_rl.curricula.cartpole_physics import physics
 from bootstrap_rl.curriculum import Curriculum, Evaluation, Stage
 from bootstrap_rl.library import LibrarySpec
@@ -58,18 +58,24 @@ def test_childhood_arms_share_one_program_but_a_population_method():
 
 
 def test_a_population_arm_spends_one_learners_budget_and_acts_with_one_network(finished):
+    run = next(r for r in study.expand_runs(CURRICULUM) if r.method == "pbt")
+    learner = study._Learner(CURRICULUM, study._learner_key(CURRICULUM, run))
+    member = learner.config  # 2 members x 2 envs x 16 steps per update: the direct arm's 4 x 16
+    assert (member.num_envs, 2 * member.num_envs * member.num_steps * learner.updates_per_chunk) == (2, 128)
     table = study.read_results(finished)
     pbt_rows, direct_rows = table[table.arm == "childhood/pbt"], table[table.arm == "direct"]
-    # The same evaluation points, and each as many env steps: 2 members x 2 envs = 4 envs.
     assert sorted(set(pbt_rows.env_steps)) == sorted(set(direct_rows.env_steps)) == [0, 128, 256, 384]
     lr = pbt_rows[(pbt_rows.split == "train") & (pbt_rows.metric == "learning_rate")]
     np.testing.assert_allclose(lr[lr.stage == "easy"].value, DEFAULT_LR, rtol=1e-6)  # off in easy
     arms = {a["name"]: a for a in json.loads((finished / "study.json").read_text())["arms"]}
     assert arms["childhood/pbt"]["param_count"] == arms["direct"]["param_count"]
+    assert (arms["childhood/pbt"]["learners_per_seed"], arms["direct"]["learners_per_seed"]) == (2, 1)
     # Checkpoints hold the acting member's network: one per seed, like every arm's.
     ours = checkpoint.restore(finished / "checkpoints" / "childhood-pbt" / "2_hard")
     theirs = checkpoint.restore(finished / "checkpoints" / "direct" / "0_hard")
     assert jax.tree.map(np.shape, ours) == jax.tree.map(np.shape, theirs)
+    md = report.write_report(finished, resamples=20).read_text()
+    assert "`childhood/pbt` trains 2 learners per seed" in md
 
 
 def test_each_arm_runs_its_own_method_in_its_stages(finished):

@@ -252,6 +252,7 @@ def arm_summary(study: Study, *, resamples: int = 2000, seed: int = 0) -> list[d
             "arm": name, "kind": arm.get("kind", ""),
             "budget_env_steps": arm.get("budget_env_steps"),
             "param_count": arm.get("param_count"),
+            "learners_per_seed": arm.get("learners_per_seed", 1),
             "stages": [s.get("name") for s in arm.get("stages", [])],
             "early": _iqm_ci(windows["early"], resamples, seed),
             "final": _iqm_ci(windows["final"], resamples, seed),
@@ -626,6 +627,12 @@ def write_report(results_dir: str | Path, *, resamples: int = 2000, seed: int = 
     if len(counts) > 1:
         lines += ["Parameter counts differ between arms: a difference between them may be one "
                   "of capacity, not of how the budget was spent.", ""]
+    for r in arm_rows:
+        if r["learners_per_seed"] > 1:
+            lines += [f"`{r['arm']}` trains {r['learners_per_seed']} learners per seed, each on "
+                      f"1/{r['learners_per_seed']} of the envs (its budget is one learner's), and acts, "
+                      "is evaluated and probed for drift with the fittest at each point: its parameter "
+                      "count is one learner's.", ""]
     outside = uncharged_env_steps(study)
     if outside:
         lines += ["Env steps spent **outside the budget** (managers scoring candidate weights at stage "

@@ -25,7 +25,8 @@ by how they spend the budget. Resuming restarts from the last saved state on the
 chunking, so an interrupted and resumed study ends with the same table as an uninterrupted one
 on the same device.
 
-Seeds and population members (the vmapped batch) are sharded over every device of every
+Seeds and the arms of a D:prodigy population (the vmapped batch rows; a population method's
+learners per seed live inside a row) are sharded over every device of every
 process (:mod:`bootstrap_rl.sharding`): the batch is padded to a multiple of the device count,
 each process writes the rows of its own devices (``parts/<run>/NNNNN.p<process>.csv`` when
 there is more than one process) and process 0 writes everything written once (``study.json``,
@@ -148,8 +149,9 @@ def resolved_config(curriculum: Curriculum, seeds: int, root_seed: int) -> dict:
 
 def _learner_key(curriculum: Curriculum, run: Run) -> tuple:
     """What makes two runs' programs differ. Runs with equal keys share one compiled learner:
-    direct, curriculum and direct_adult_steps do, and so do all childhood arms — the method
-    and the stages it is on in are data (see :func:`_manager_inputs`)."""
+    direct, curriculum and direct_adult_steps do, and so do the childhood arms — the method
+    and the stages it is on in are data (see :func:`_manager_inputs`) — except an arm whose
+    method trains a population of learners per seed (``Manager.population``), which has its own."""
     childhood = run.kind == "childhood"
     # The anneal (if any) spans the run's own budget: a Python constant in the program.
     budget = run.budget if curriculum.learner.anneal_lr else curriculum.total_env_steps
@@ -164,7 +166,7 @@ def _shared_methods(curriculum: Curriculum) -> list[str]:
 
 
 def _manager_inputs(curriculum: Curriculum, run: Run) -> tuple[jax.Array, jax.Array]:
-    """A run's method (its index in ``curriculum.methods``) and the stages where it is on."""
+    """A run's method (its index among :func:`_shared_methods`) and the stages where it is on."""
     names = list(curriculum.methods)
     if run.method is None:  # no manager: the inputs are unused, and shaped alike for every run
         return jnp.int32(0), jnp.zeros(0, bool)
@@ -451,7 +453,7 @@ def _preflight(curriculum: Curriculum, run: Run, learner: _RunLearner, seeds: in
         state = jax.eval_shape(learner.begin, keys, hparams, first, len(run.schedule) == 1)
         jax.eval_shape(learner.start_stage, state, first, 0, False)
         jax.eval_shape(learner.chunk, state)
-        params = jax.eval_shape(learner.acting, state)
+        params = jax.eval_shape(jax.vmap(learner.ppo.acting_params), state)
         played = jax.eval_shape(learner.evaluate, params, per_episode, keys)
         batch, steps, episodes = played.seen.shape
         probe = jax.ShapeDtypeStruct((batch, steps * episodes, *played.observations.shape[3:]),
@@ -620,8 +622,9 @@ def _merge_checkpoints(curriculum: Curriculum, run: Run, learner: _RunLearner, o
     members = len(run.members)
     first, stop = chunks[0]
     keys, hparams, samplers, _ = _run_inputs(curriculum, run, stop - first, root, learner.learner.layout, first)
-    shapes = jax.eval_shape(learner.acting, jax.eval_shape(learner.begin, keys, hparams, samplers[run.schedule[0][0]],
-                                                           len(run.schedule) == 1))
+    shapes = jax.eval_shape(jax.vmap(learner.ppo.acting_params),
+                            jax.eval_shape(learner.begin, keys, hparams, samplers[run.schedule[0][0]],
+                                           len(run.schedule) == 1))
     folder = out / "checkpoints" / run.slug
     for stage, (stage_name, _) in enumerate(run.schedule):
         pieces = [checkpoint.restore(folder / f"{stage}_{stage_name}.{_chunk_tag(a, b, seeds)}",
@@ -694,8 +697,9 @@ def _train_chunk(
     resuming = resume and resume_path.exists()
     if resuming:
         like = _batch_rows(jax.eval_shape(learner.begin, init_keys, hparams, first_sampler, last_stage == 0), batch)
-        point, stage, fresh_stage, state, snapshots = _load_resume(resume_path, like,
-                                                                   jax.eval_shape(learner.acting, like))
+        # Shapes from the unjitted function: ``like`` has the batch's rows, not the padded rows.
+        acting_like = jax.eval_shape(jax.vmap(learner.ppo.acting_params), like)
+        point, stage, fresh_stage, state, snapshots = _load_resume(resume_path, like, acting_like)
         state = layout.shard(state, batch)
         snapshots = {name: layout.shard(snapshot, batch) for name, snapshot in snapshots.items()}
         if is_writer():
@@ -935,7 +939,9 @@ def run_study(
             arms.append({
                 "name": name, "kind": run.kind, "run": run.slug, "method": run.method,
                 "budget_env_steps": run.budget,
-                "param_count": learners[run.slug].param_count(),
+                "param_count": learners[run.slug].param_count(),  # of the network that acts
+                # Learners trained per seed (a population method's members, each on its share of the envs).
+                "learners_per_seed": c.methods[run.method].population if run.method else 1,
                 "stages": [{"name": n, "start_env_steps": int(a), "end_env_steps": int(b)}
                            for (n, _), a, b in zip(run.schedule, offsets[:-1], offsets[1:])],
                 "hparams": run.hparams[m] if run.kind == "population" else None,

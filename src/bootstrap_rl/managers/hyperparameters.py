@@ -345,6 +345,9 @@ def pbt(
         raise ValueError(f"copy_opt_state: must be a bool, got {copy_opt_state!r}")
     if not (isinstance(size, int) and not isinstance(size, bool) and size >= 2):
         raise ValueError(f"size: must be an integer >= 2 (members per seed), got {size!r}")
+    if int(fraction * size) < 1:
+        raise ValueError(f"fraction: {fraction} of a population of size {size} is no member: nothing would be "
+                         "copied (raise fraction or size)")
     factors = jnp.asarray(perturb, jnp.float32)
 
     def init(key, params):

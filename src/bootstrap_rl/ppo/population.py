@@ -12,9 +12,10 @@ axis see one seed's members and nothing else (seeds are vmapped outside, with no
 Each member runs its own envs; an update of the population steps every member once, so it
 spends ``size`` times a member's batch. Metrics are pooled into the one-learner scalars:
 episode statistics weighted by the episodes each member finished, counts summed, the rest
-averaged. The member that acts (is evaluated and checkpointed, :attr:`PPO.acting_params`) is
-the one with the highest ``fitness`` entry in its manager state (``pbt``'s moving average of
-training return), member 0 while none has one.
+averaged. The member that acts (is evaluated, checkpointed and probed for drift,
+:attr:`PPO.acting_params`) is the one with the highest moving average of its training return
+(weight ``ema`` on the past, updated where it finished episodes; member 0 while none has),
+kept by the population itself, so it holds in stages where a manager is switched off.
 
 Not the curriculum's :class:`~bootstrap_rl.curriculum.Population`: that is a grid of separate
 arms (D:prodigy); this is one arm whose members interact.
@@ -38,12 +39,7 @@ _PER_EPISODE = ("episode_return", "episode_length")
 @struct.dataclass
 class PopulationState:
     members: Any  # a member's TrainState, every leaf with a leading [size] axis
-
-
-def _entries(tree, name: str) -> list[jax.Array]:
-    """Every leaf of ``tree`` stored under a dict key ``name``."""
-    return [leaf for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]
-            if path and getattr(path[-1], "key", None) == name]
+    fitness: jax.Array  # [size]: moving average of each member's training return (NaN: none yet)
 
 
 def pooled_metrics(metrics: dict[str, jax.Array]) -> dict[str, jax.Array]:
@@ -57,12 +53,12 @@ def pooled_metrics(metrics: dict[str, jax.Array]) -> dict[str, jax.Array]:
         elif name in _PER_EPISODE:
             weighted = jnp.where(episodes > 0, values * episodes, 0.0).sum()
             pooled[name] = jnp.where(finished > 0, weighted / jnp.where(finished > 0, finished, 1.0), jnp.nan)
-        else:
-            pooled[name] = jnp.nanmean(values)
+        else:  # a member's NaN loss shows, as a single learner's would
+            pooled[name] = values.mean()
     return pooled
 
 
-def make_population(ppo: PPO, size: int, axis_name: str = AXIS) -> PPO:
+def make_population(ppo: PPO, size: int, axis_name: str = AXIS, ema: float = 0.9) -> PPO:
     """``size`` copies of the learner ``ppo`` per seed, as one learner (see the module docstring).
 
     Member 0 starts from the seed's own key, so it starts as a single learner of that seed
@@ -70,33 +66,33 @@ def make_population(ppo: PPO, size: int, axis_name: str = AXIS) -> PPO:
     """
     if not (isinstance(size, int) and not isinstance(size, bool) and size >= 1):
         raise ValueError(f"size: must be a positive integer (members per seed), got {size!r}")
+    if not (isinstance(ema, (int, float)) and 0 <= ema < 1):
+        raise ValueError(f"ema: must lie in [0, 1), got {ema!r}")
 
     def members(fn, *args, in_axes=0):
         return jax.vmap(fn, in_axes=in_axes, axis_name=axis_name)(*args)
 
     def init(key, hparams=None):
         keys = jnp.stack([key] + [jax.random.fold_in(key, m) for m in range(1, size)])
-        return PopulationState(members(lambda k: ppo.init(k, hparams), keys))
+        return PopulationState(members(lambda k: ppo.init(k, hparams), keys), jnp.full((size,), jnp.nan))
 
     def update(state):
         new, metrics = members(ppo.update, state.members)
-        return PopulationState(new), pooled_metrics(metrics)
+        ret, old = metrics["episode_return"], state.fitness
+        fitness = jnp.where(jnp.isnan(ret), old, jnp.where(jnp.isnan(old), ret, ema * old + (1 - ema) * ret))
+        return PopulationState(new, fitness), pooled_metrics(metrics)
 
     def train(key):
         return jax.lax.scan(lambda s, _: update(s), init(key), None, ppo.config.num_updates)
 
     def reset_envs(state, env_params):
-        return PopulationState(members(ppo.reset_envs, state.members, env_params, in_axes=(0, None)))
+        return state.replace(members=members(ppo.reset_envs, state.members, env_params, in_axes=(0, None)))
 
     def start_stage(state, stage):
-        return PopulationState(members(lambda s: ppo.start_stage(s, stage), state.members))
+        return state.replace(members=members(lambda s: ppo.start_stage(s, stage), state.members))
 
     def acting_params(state):
-        fitness = _entries(state.members.manager_state, "fitness")
-        best = jnp.int32(0)
-        if fitness:
-            score = sum(jnp.where(jnp.isnan(f), -jnp.inf, f) for f in fitness)
-            best = jnp.argmax(score)  # the first of equals: member 0 while none has a fitness
+        best = jnp.argmax(jnp.where(jnp.isnan(state.fitness), -jnp.inf, state.fitness))  # ties: the first
         return jax.tree.map(lambda x: x[best], state.members.params)
 
     return ppo._replace(init=init, update=update, train=train, reset_envs=reset_envs,
