@@ -80,7 +80,7 @@ def test_a_population_that_does_not_split_the_envs_is_rejected_naming_the_method
 
     quick = cu.load("cartpole_physics", "quick")  # 16 envs
     with pytest.raises(ConfigError, match=r"methods\['pbt'\].*population of 3.*num_envs = 16"):
-        quick.replace(methods={"pbt": pbt(size=3)})
+        quick.replace(methods={"pbt": pbt(size=3, fraction=0.5)})
     assert quick.replace(methods={"pbt": pbt(size=4)}).methods["pbt"].population == 4
 
 
@@ -88,10 +88,12 @@ def test_population_managers_combine_only_at_one_size():
     from bootstrap_rl.managers import chain, identity, only_in_stages, switch
 
     assert chain(identity(), pbt(size=4)).population == 4
-    assert only_in_stages(pbt(size=2), (True,)).population == 2
+    assert only_in_stages(pbt(size=2, fraction=0.5), (True,)).population == 2
     with pytest.raises(ValueError, match="different sizes"):
-        chain(pbt(size=2), pbt(size=4))
+        chain(pbt(size=2, fraction=0.5), pbt(size=4))
     with pytest.raises(ValueError, match="switched by data"):
-        switch((identity(), pbt(size=2)), 0)
+        switch((identity(), pbt(size=2, fraction=0.5)), 0)
     with pytest.raises(ValueError, match="size"):
         pbt(size=1)
+    with pytest.raises(ValueError, match="fraction.*nothing would be copied"):
+        pbt(size=2)  # a quarter of 2 members is none
