@@ -4,9 +4,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import scipy.stats
 
 from bootstrap_rl.distributions import Categorical
-from bootstrap_rl.ppo import ppo_loss, shuffle_into_minibatches
+from bootstrap_rl.ppo import permutation, ppo_loss, shuffle_into_minibatches
 
 
 def log_softmax(x):
@@ -88,8 +89,50 @@ def test_minibatches_partition_the_batch_and_keep_fields_aligned():
     np.testing.assert_array_equal(np.asarray(minibatches["obs"])[..., 0], actions)
     np.testing.assert_array_equal(np.asarray(minibatches["obs"])[..., 1], -actions)
     # ... and the split is the time-major flattening, permuted, cut into M equal pieces.
-    permutation = np.asarray(jax.random.permutation(key, T * N))
-    np.testing.assert_array_equal(actions, index.reshape(-1)[permutation].reshape(M, -1))
+    order = np.asarray(permutation(key, T * N))
+    np.testing.assert_array_equal(actions, index.reshape(-1)[order].reshape(M, -1))
     # A different key gives a different order (the shuffle is real).
     other = np.asarray(shuffle_into_minibatches(jax.random.key(4), batch, M)["action"])
     assert not np.array_equal(other, actions)
+
+
+def _reference_permutation(key, n):
+    """The documented construction, by numpy: a stable sort of ``range(n)`` by the random
+    key made of the digits above ``ceil(log2 n)`` bits of each pass's ``uint32``, the last
+    pass's digit most significant (``np.lexsort`` sorts by its last key first)."""
+    index_bits = int(np.ceil(np.log2(n)))
+    passes = int(np.ceil(max(32, 3 * np.log2(n)) / (32 - index_bits)))
+    digits = np.asarray(jax.random.bits(key, (passes, n), jnp.uint32)) >> index_bits
+    return np.lexsort(list(digits))
+
+
+@pytest.mark.parametrize("n", [2, 3, 7, 64, 1000, 10_000, 70_000])
+def test_permutation_is_the_stable_sort_by_its_random_key(n):
+    key = jax.random.key(n)
+    order = np.asarray(jax.jit(permutation, static_argnums=1)(key, n))
+    assert order.dtype == np.int32
+    assert sorted(order.tolist()) == list(range(n))
+    np.testing.assert_array_equal(order, _reference_permutation(key, n))
+
+
+def test_permutation_is_uniform_and_vmaps():
+    # All 24 orderings of 4 elements, 24,000 draws: a chi-square test of uniformity, and each
+    # element equally likely at each position. The seeds are fixed, so this cannot flake.
+    keys = jax.random.split(jax.random.key(0), 24_000)
+    orders = np.asarray(jax.jit(jax.vmap(lambda k: permutation(k, 4)))(keys))
+    np.testing.assert_array_equal(orders[:5], [np.asarray(permutation(k, 4)) for k in keys[:5]])
+    codes = orders @ np.array([64, 16, 4, 1])
+    counts = np.array([np.sum(codes == c) for c in np.unique(codes)])
+    assert len(counts) == 24
+    assert scipy.stats.chisquare(counts).pvalue > 1e-3
+    for position in range(4):
+        assert scipy.stats.chisquare(np.bincount(orders[:, position], minlength=4)).pvalue > 1e-3
+
+
+def test_permutation_edge_sizes():
+    key = jax.random.key(1)
+    assert permutation(key, 0).shape == (0,)
+    np.testing.assert_array_equal(permutation(key, 1), [0])
+    # Past 2^18 elements it is jax.random.permutation's.
+    n = 2**18 + 1
+    np.testing.assert_array_equal(permutation(key, n), jax.random.permutation(key, n))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 
@@ -38,14 +40,54 @@ def gae(
     return advantages, advantages + values
 
 
+def _radix_layout(n: int) -> tuple[int, int, int]:
+    """:func:`permutation`'s bits: (index bits, random bits per pass, passes)."""
+    index_bits = math.ceil(math.log2(n))
+    digit_bits = 32 - index_bits
+    return index_bits, digit_bits, math.ceil(max(32, 3 * math.log2(n)) / digit_bits)
+
+
+def permutation(key: jax.Array, n: int) -> jax.Array:
+    """A uniformly random ordering of ``range(n)`` (int32), as ``jax.random.permutation(key, n)``
+    gives, in about a quarter of its time on CPU.
+
+    Both sort by random keys. ``jax.random.permutation`` sorts (key, index) pairs, and XLA's CPU
+    sort calls a compiled comparator for every comparison of a multi-operand sort; a sort of
+    one ``uint32`` array takes its fast path. So this packs a random digit above each
+    element's current position into one ``uint32`` — sorting those is a stable sort by the
+    digit — and sorts by several digits, least significant first (LSD radix): the result is
+    ordered by the concatenated digits, ties (equal full keys) kept in index order. It has at
+    least ``max(32, 3 log2 n)`` random key bits (``jax.random.permutation`` draws as many), so
+    a tie — the only departure from a uniform permutation — has probability about
+    ``n^2 / 2^(bits + 1)``: below 1e-8 for ``n = 10^4``. Beyond ``2^18`` elements the digits
+    get short enough to need five passes, and this hands over to ``jax.random.permutation``.
+    """
+    if n < 2:
+        return jnp.arange(n, dtype=jnp.int32)
+    index_bits, digit_bits, passes = _radix_layout(n)
+    if passes > 4:  # short digits: more work than jax's two pair sorts
+        return jax.random.permutation(key, n).astype(jnp.int32)
+    position = jax.lax.iota(jnp.uint32, n)
+    index_mask = jnp.uint32((1 << index_bits) - 1)
+    digits = jax.random.bits(key, (passes, n), jnp.uint32) & ~index_mask
+    order = None  # order[j]: the element now at position j
+    for digit in digits:
+        if order is not None:
+            digit = digit[order]  # each element keeps its own digit as it moves
+        moved = (jax.lax.sort(digit | position) & index_mask).astype(jnp.int32)
+        order = moved if order is None else order[moved]
+    return order
+
+
 def shuffle_into_minibatches(key: jax.Array, batch, num_minibatches: int):
-    """Flatten ``[T, N, ...]`` leaves to ``[T*N, ...]``, permute, split into ``[M, T*N/M, ...]``."""
+    """Flatten ``[T, N, ...]`` leaves to ``[T*N, ...]``, permute (:func:`permutation`), split
+    into ``[M, T*N/M, ...]``."""
     leaves = jax.tree.leaves(batch)
     size = leaves[0].shape[0] * leaves[0].shape[1]
-    permutation = jax.random.permutation(key, size)
+    order = permutation(key, size)
 
     def split(x):
-        x = x.reshape(size, *x.shape[2:])[permutation]
+        x = x.reshape(size, *x.shape[2:])[order]
         return x.reshape(num_minibatches, size // num_minibatches, *x.shape[1:])
 
     return jax.tree.map(split, batch)
