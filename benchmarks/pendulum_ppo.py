@@ -20,8 +20,10 @@ normaliser for ours), IQM over seeds with a percentile-bootstrap 95% CI.
 Known differences at equal hyperparameters (as for CartPole): rejax clips gradients
 element-wise and keeps separate Adam states (eps 1e-8) for actor and critic, initialises
 layers with lecun-normal rather than orthogonal weights, evaluates the critic inside the
-rollout loop, and treats Pendulum's time limit (its only episode end) as a termination, so
-its value targets never bootstrap across it; ours bootstrap from ``final_observation``.
+rollout loop, treats Pendulum's time limit (its only episode end) as a termination, so its
+value targets never bootstrap across it (ours bootstrap from ``final_observation``), and
+shuffles minibatches with ``jax.random.permutation`` (ours: ``bootstrap_rl.ppo.permutation``,
+the same distribution from cheaper sorts; see ``PROFILE_NOTE``).
 
     python benchmarks/pendulum_ppo.py                  # 1 and 10 seeds, 2 repeats
     python benchmarks/pendulum_ppo.py --seeds 4 --total-steps 200000 --no-readme
@@ -56,29 +58,22 @@ from ppo_throughput import GymnaxZeroStep  # noqa: E402
 ENV_ID = "Pendulum-v1"
 EVAL_EPISODES = 128
 START, END = "<!-- pendulum-ppo:start -->", "<!-- pendulum-ppo:end -->"
-# Kept in the generated section: where the throughput gap to rejax comes from (a one-off profile).
+# Kept in the generated section: where the throughput difference to rejax comes from.
 PROFILE_NOTE = (
-    'Where the remaining gap is (profiled 2026-11-26 at ad84d0f, 1 seed, same process; machine '
-    'load 2–6 on 2 cores, so these are ±5% at best): the heavy kernels are the same in both. '
-    'Per minibatch step both run the same 8 Eigen dots and 10–12 YNNPACK dot fusions, and the '
-    'same 44 swish forward/backward fusions, and these take the same time in the profile. Ours '
-    "has 131 thunks per minibatch step against rejax's 110. The 21 extra are small reductions "
-    'and selects: the global-norm clip over 13 parameter leaves (rejax clips element-wise, '
-    'fused into Adam), and the six loss diagnostics (approx_kl, clip_fraction, entropy, '
-    'losses), which rejax does not compute. Timed alone (100 minibatch steps, interleaved, '
-    "best of 20) our update phase takes 1.03–1.08× rejax's time; without the clip and with the "
-    'diagnostics folded into one reduction it takes 0.96× (that variant changes the numbers, '
-    'so it is not used). Rollout and collection are level: with 1 epoch × 1 minibatch both '
-    'take the same time (1.04×, best of 7). Our rollout step is cheaper (136 vs 158 µs of '
-    'thunks, no critic inside the loop), and that pays for the batched critic pass after the '
-    'rollout (about 3.7 ms per update, with the final-observation bootstrap). Tried without '
-    'gain: separate actor and critic gradients under the same global clip (1.09×), and a '
-    'custom-VJP Dense whose weight gradient uses a materialised transpose so YNNPACK takes it '
-    '(the dot alone is 35% faster, the step 1.2–1.3× slower from the copies). Thunk-level '
-    "concurrency is 1.02 in both. In quiet periods both use about 1.5 cores through Eigen's "
-    'intra-op threads. Full runs at 300,000 steps, best of 4, gave 0.93×. The gap is about the '
-    'size of the run-to-run noise here, so it should be measured again on an idle machine or a '
-    'GPU.'
+    'Where the difference comes from (profiled 2026-11-26, 1 seed, 30,000 steps, idle CPU). The '
+    'heavy kernels are the same in both: per minibatch step the same 8 Eigen dots, 10–12 '
+    'YNNPACK dot fusions and 44 swish fusions, taking the same time; the rollouts are level. '
+    'Both shuffle each epoch\'s 10,000 transitions by a random permutation, and '
+    '`jax.random.permutation` (rejax\'s, and ours until then) took about a fifth of either '
+    'run\'s thunk time: it sorts (key, index) pairs in two rounds, and XLA\'s CPU sort calls a '
+    'compiled comparator for each comparison of a multi-array sort. Ours now shuffles with '
+    '`bootstrap_rl.ppo.permutation`, three single-array sorts of random digits packed above '
+    'each position (a uniform permutation, 1.5 ms against 6.0 ms for 10,000 elements), and runs '
+    'the global-norm clip and Adam on the parameters flattened into one vector (`optax.flatten`): '
+    '90 thunks per minibatch step against rejax\'s 109 and our earlier 131. Same-process A/B, '
+    'each against rejax in the same run: 1 seed, 100,000 steps, best of 7 — before 0.96×, with '
+    'the permutation 1.34×, with both 1.41×; 10 seeds, 50,000 steps, best of 5 — with the '
+    'permutation 1.20×, with both 1.29×. On a GPU neither change has been measured.'
 )
 
 CONFIG = PPOConfig(
@@ -257,7 +252,9 @@ def section(report: dict, json_path: str) -> str:
         "Differences at equal hyperparameters: rejax clips gradients element-wise, keeps separate "
         "Adam states for actor and critic, uses lecun-normal initialisation, and cuts the value "
         "bootstrap at Pendulum's time limit (its only episode end); ours bootstraps it from "
-        "`final_observation`. The machine is shared: repeat-to-repeat noise is ±10–15%.",
+        "`final_observation`, and shuffles with `jax.random.permutation` (ours: "
+        "`bootstrap_rl.ppo.permutation`, the same distribution). The machine is shared: "
+        "repeat-to-repeat noise is ±10–15%.",
         "",
         PROFILE_NOTE,
         END,

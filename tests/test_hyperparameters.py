@@ -123,17 +123,25 @@ def test_meta_gradient_tunes_each_slot_multiplier_of_the_library():
 def test_meta_gradient_preconditions_the_inner_step_with_the_learners_adam_state():
     # nu_hat = 4 (count 1: nu / (1 - 0.999)), so the Adam-shaped inner step is lr * g / 2:
     # lr * curvature = 1.5 overshoots a plain step but is 0.75 of the preconditioned optimum.
+    # The learner keeps its Adam moments flattened into one vector (optax.flatten); a tree
+    # shaped like the parameters is read the same way.
     params = {"params": {"w": jnp.array([1.0, -2.0])}}
-    adam = optax.ScaleByAdamState(count=jnp.int32(1), mu={"w": jnp.zeros(2)}, nu={"w": jnp.full(2, 0.004)})
-    state = State(params=params, hparams={"learning_rate": jnp.float32(0.15), "ent_coef": jnp.float32(0.01)},
-                  opt_state=(optax.EmptyState(), adam))
-    moved = {}
-    for inner in ("sgd", "adam"):
-        m = meta_gradient(meta_lr=0.1, optimizer="sign", inner=inner, learning_rate_bounds=(1e-3, 1.0))
-        _, out, _ = run(m, state, quadratic(10.0), 1)
-        moved[inner] = float(out.hparams["learning_rate"]) / 0.15
-    assert moved["sgd"] == pytest.approx(np.exp(-0.1), rel=1e-5)
-    assert moved["adam"] == pytest.approx(np.exp(0.1), rel=1e-5)
+    for moments in ({"w": jnp.full(2, 0.004)}, jnp.full(2, 0.004)):
+        adam = optax.ScaleByAdamState(count=jnp.int32(1), mu=jax.tree.map(jnp.zeros_like, moments), nu=moments)
+        state = State(params=params, hparams={"learning_rate": jnp.float32(0.15), "ent_coef": jnp.float32(0.01)},
+                      opt_state=(optax.EmptyState(), adam))
+        moved = {}
+        for inner in ("sgd", "adam"):
+            m = meta_gradient(meta_lr=0.1, optimizer="sign", inner=inner, learning_rate_bounds=(1e-3, 1.0))
+            _, out, _ = run(m, state, quadratic(10.0), 1)
+            moved[inner] = float(out.hparams["learning_rate"]) / 0.15
+        assert moved["sgd"] == pytest.approx(np.exp(-0.1), rel=1e-5)
+        assert moved["adam"] == pytest.approx(np.exp(0.1), rel=1e-5)
+    # Moments of another shape are an error that names them.
+    adam = optax.ScaleByAdamState(count=jnp.int32(1), mu=jnp.zeros(3), nu=jnp.full(3, 0.004))
+    state = state.replace(opt_state=(optax.EmptyState(), adam))
+    with pytest.raises(ValueError, match="flattened into one vector of 2"):
+        run(meta_gradient(inner="adam"), state, quadratic(10.0), 1)
 
 
 def entropic(h):

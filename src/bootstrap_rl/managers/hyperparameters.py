@@ -25,6 +25,7 @@ import math
 import numbers
 
 import jax
+import jax.flatten_util
 import jax.numpy as jnp
 import optax
 
@@ -56,14 +57,22 @@ def _split_batch(key, batch, batch_size: int):
     return train, held_out
 
 
-def _adam_state(opt_state):
-    """The learner's ``ScaleByAdamState`` inside its optimizer state."""
+def _adam_state(opt_state, params):
+    """The learner's ``ScaleByAdamState`` inside its optimizer state, with its moments shaped
+    like ``params`` (the learner's Adam runs on them flattened into one vector)."""
     found = [s for s in jax.tree.leaves(opt_state, is_leaf=lambda x: isinstance(x, optax.ScaleByAdamState))
              if isinstance(s, optax.ScaleByAdamState)]
     if len(found) != 1:
         raise ValueError("inner: 'adam' needs the learner's optimizer state to hold one Adam state, "
                          f"found {len(found)}")
-    return found[0]
+    adam = found[0]
+    if jax.tree.structure(adam.nu) == jax.tree.structure(params):
+        return adam
+    flat, unflatten = jax.flatten_util.ravel_pytree(params)
+    if jax.tree.structure(adam.nu).num_leaves != 1 or jnp.shape(adam.nu) != flat.shape:
+        raise ValueError("inner: 'adam' needs Adam moments shaped like the parameters or flattened "
+                         f"into one vector of {flat.size}, got {jax.tree.map(jnp.shape, adam.nu)}")
+    return adam._replace(mu=unflatten(adam.mu), nu=unflatten(adam.nu))
 
 
 def stage_schedule(**values: tuple[float, ...]) -> Manager:
@@ -231,7 +240,7 @@ def meta_gradient(
         applied = jnp.asarray(update.metrics.get("learning_rate", base_lr), jnp.float32)
         anneal = jax.lax.stop_gradient(jnp.where(base_lr > 0, applied / jnp.where(base_lr > 0, base_lr, 1.0), 1.0))
         if inner == "adam":
-            adam = _adam_state(state.opt_state)
+            adam = _adam_state(state.opt_state, variables["params"])
             correction = jnp.where(adam.count > 0, 1.0 - 0.999 ** adam.count.astype(jnp.float32), 1.0)
             preconditioner = jax.tree.map(lambda nu: 1.0 / (jnp.sqrt(nu / correction) + inner_eps), adam.nu)
         values = current(state, chosen)

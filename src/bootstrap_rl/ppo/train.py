@@ -166,11 +166,14 @@ def make_ppo(
     )
     manager = manager or identity()
     # Adam without its learning rate: the step size is applied from ``state.hparams`` (data),
-    # so it can differ per vmapped seed and be changed online.
-    optimizer = optax.chain(
+    # so it can differ per vmapped seed and be changed online. It runs on the parameters
+    # concatenated into one vector (``optax.flatten``: same arithmetic), so the clip's global
+    # norm is one reduction and Adam one fused update instead of one of each per leaf: 40
+    # fewer ops per minibatch step for a 64x64 actor-critic, where op count bounds the speed.
+    optimizer = optax.flatten(optax.chain(
         optax.clip_by_global_norm(config.max_grad_norm),
         optax.scale_by_adam(eps=config.adam_eps),
-    )
+    ))
     num_envs = config.num_envs
     observation_shape = tuple(env.observation_space(env_params).shape)
     truncation_budget = max_truncations(config, env_params, episode_limit)
@@ -284,7 +287,7 @@ def make_ppo(
         # depend on how much of the network is frozen.
         scale = scale_updates(params, jax.tree.map(jnp.ones_like, grads))
         grads = jax.tree.map(lambda g, s: jnp.where(s != 0, g, 0.0), grads, scale)
-        updates, opt_state = optimizer.update(grads, opt_state, params["params"])
+        updates, opt_state = optimizer.update(grads, opt_state)
         updates = jax.tree.map(lambda u, s: -learning_rate * s * u, updates, scale)
         params = {**params, "params": optax.apply_updates(params["params"], updates)}
         return (params, opt_state, hparams, learning_rate, manager_state), diagnostics
