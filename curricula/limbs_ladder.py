@@ -9,7 +9,7 @@ Every stage is a task distribution over Limbs' one arm (3 links) and one observa
 built by ``Limbs.task_distribution`` — the same function with other kind weights — so every
 stage of every arm runs through one compiled training program. The learner is the Gaussian
 PPO (``ContinuousActorCritic``) that ``benchmarks/limbs_reach.py`` found to learn reach to a
-mean final distance under 5% of the arm's length in 3M env steps.
+mean final distance under 5% of the arm's length in 6M env steps.
 """
 
 from bootstrap_rl.curriculum import Curriculum, Evaluation, Stage
