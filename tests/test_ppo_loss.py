@@ -7,7 +7,7 @@ import pytest
 import scipy.stats
 
 from bootstrap_rl.distributions import Categorical
-from bootstrap_rl.ppo import permutation, ppo_loss, shuffle_into_minibatches
+from bootstrap_rl.ppo import permutation, ppo_loss, radix_permutation, shuffle_into_minibatches
 
 
 def log_softmax(x):
@@ -107,20 +107,20 @@ def _reference_permutation(key, n):
 
 
 @pytest.mark.parametrize("n", [2, 3, 7, 64, 1000, 10_000, 70_000])
-def test_permutation_is_the_stable_sort_by_its_random_key(n):
+def test_radix_permutation_is_the_stable_sort_by_its_random_key(n):
     key = jax.random.key(n)
-    order = np.asarray(jax.jit(permutation, static_argnums=1)(key, n))
+    order = np.asarray(jax.jit(radix_permutation, static_argnums=1)(key, n))
     assert order.dtype == np.int32
     assert sorted(order.tolist()) == list(range(n))
     np.testing.assert_array_equal(order, _reference_permutation(key, n))
 
 
-def test_permutation_is_uniform_and_vmaps():
+def test_radix_permutation_is_uniform_and_vmaps():
     # All 24 orderings of 4 elements, 24,000 draws: a chi-square test of uniformity, and each
     # element equally likely at each position. The seeds are fixed, so this cannot flake.
     keys = jax.random.split(jax.random.key(0), 24_000)
-    orders = np.asarray(jax.jit(jax.vmap(lambda k: permutation(k, 4)))(keys))
-    np.testing.assert_array_equal(orders[:5], [np.asarray(permutation(k, 4)) for k in keys[:5]])
+    orders = np.asarray(jax.jit(jax.vmap(lambda k: radix_permutation(k, 4)))(keys))
+    np.testing.assert_array_equal(orders[:5], [np.asarray(radix_permutation(k, 4)) for k in keys[:5]])
     codes = orders @ np.array([64, 16, 4, 1])
     counts = np.array([np.sum(codes == c) for c in np.unique(codes)])
     assert len(counts) == 24
@@ -129,10 +129,15 @@ def test_permutation_is_uniform_and_vmaps():
         assert scipy.stats.chisquare(np.bincount(orders[:, position], minlength=4)).pvalue > 1e-3
 
 
-def test_permutation_edge_sizes():
+def test_permutation_picks_by_size():
     key = jax.random.key(1)
     assert permutation(key, 0).shape == (0,)
     np.testing.assert_array_equal(permutation(key, 1), [0])
-    # Past 2^18 elements it is jax.random.permutation's.
-    n = 2**18 + 1
-    np.testing.assert_array_equal(permutation(key, n), jax.random.permutation(key, n))
+    # Up to 1625 elements (one pair sort for jax) and past 2^18 it is jax.random.permutation's;
+    # between, the radix sort's.
+    for n, expected in [(2, jax.random.permutation), (1625, jax.random.permutation),
+                        (1626, radix_permutation), (10_000, radix_permutation),
+                        (2**18, radix_permutation), (2**18 + 1, jax.random.permutation)]:
+        order = permutation(key, n)
+        assert order.dtype == jnp.int32, n
+        np.testing.assert_array_equal(order, expected(key, n), err_msg=f"n={n}")
