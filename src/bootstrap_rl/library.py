@@ -43,7 +43,7 @@ from gymnax.environments import spaces
 
 from bootstrap_rl.distributions import Categorical, Gaussian
 from bootstrap_rl.networks import ACTIVATIONS, _flat
-from bootstrap_rl.ppo.config import ConfigError
+from bootstrap_rl.validation import ConfigError
 
 # The parameter groups besides the slots; each has a step-size multiplier in ``group_scale``.
 GROUPS = ("encoder", "router", "hyper", "task_embedding", "log_std")

@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-import math
-import numbers
 from dataclasses import dataclass
 
 from bootstrap_rl.networks import ACTIVATIONS
+from bootstrap_rl.validation import ConfigError
+from bootstrap_rl.validation import is_finite_number as _number
+from bootstrap_rl.validation import is_integer as _integer
 
-
-class ConfigError(ValueError):
-    """A configuration value is invalid; ``field`` names the offending field."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
-        self.field = field
+__all__ = ["ConfigError", "PPOConfig"]
 
 
 @dataclass(frozen=True)
@@ -102,11 +97,3 @@ class PPOConfig:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
-
-def _number(value) -> bool:
-    """A finite real number (NaN and inf are rejected everywhere)."""
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _integer(value) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
