@@ -1,0 +1,57 @@
+"""The results schema, defined once: the tidy table's columns and ``study.json``'s arm record.
+
+The study writes them, the report and notebooks read them, ``train`` writes the same table
+(its ``arm`` is the run's name, its ``stage`` and ``split`` are ``train``), and the tests
+check against them. A column or field changes here or nowhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+# One row per (arm, seed, stage, env_steps, split, metric), value a float. ``split`` is
+# ``train`` for training metrics averaged over the evaluation interval, else the name of the
+# stage whose tasks were evaluated.
+TABLE_COLUMNS = ("arm", "seed", "stage", "env_steps", "split", "metric", "value")
+TRAIN_SPLIT = "train"
+
+
+@dataclass(frozen=True)
+class StageSpan:
+    """Where a stage lies in an arm's budget, in env steps: ``(start, end]``."""
+
+    name: str
+    start_env_steps: int
+    end_env_steps: int
+
+
+@dataclass(frozen=True)
+class ArmRecord:
+    """One arm as ``study.json`` records it."""
+
+    name: str  # e.g. direct, curriculum, childhood/route, grid/lr=...
+    kind: str  # direct | curriculum | childhood | direct_adult_steps | population
+    run: str  # the compiled run (folder name) that trains it; arms of one run share a batch
+    method: str | None
+    budget_env_steps: int
+    param_count: int  # trainable parameters of the network that acts
+    learners_per_seed: int  # learners trained per seed (a PBT method's members)
+    stages: tuple[StageSpan, ...] = ()
+    hparams: dict | None = None  # a D:prodigy grid member's learning rate and entropy coefficient
+    extra: dict = field(default_factory=dict)  # fields a later schema adds, kept on round trips
+
+    def to_json(self) -> dict:
+        record = asdict(self)
+        record["stages"] = [asdict(s) for s in self.stages]
+        record.update(record.pop("extra"))
+        return record
+
+    @classmethod
+    def from_json(cls, record: dict) -> ArmRecord:
+        known = {f for f in cls.__dataclass_fields__ if f != "extra"}
+        values = {k: v for k, v in record.items() if k in known}
+        values["stages"] = tuple(StageSpan(**s) for s in record.get("stages", ()))
+        values.setdefault("method", None)
+        values.setdefault("learners_per_seed", 1)
+        values.setdefault("param_count", 0)
+        return cls(**values, extra={k: v for k, v in record.items() if k not in known})
