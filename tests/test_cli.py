@@ -8,6 +8,7 @@ import pytest
 
 from bootstrap_rl import cli
 from bootstrap_rl.ppo import PPOConfig
+from bootstrap_rl.schema import TABLE_COLUMNS
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +26,9 @@ def test_train_writes_a_tidy_table_config_and_curve(train_dir):
     ppo = PPOConfig(**config["ppo"])  # the resolved config round-trips
     assert (config["env_id"], config["seeds"], ppo.num_steps, ppo.hidden_sizes) == (
         "Playroom-Goto-v0", 2, 32, (32,))
-    table = pd.read_csv(train_dir / "metrics.csv")
-    assert list(table.columns) == ["seed", "env_steps", "metric", "value"]
+    table = pd.read_csv(train_dir / "results.csv")
+    assert tuple(table.columns) == TABLE_COLUMNS  # the study's schema
+    assert set(table.arm) == {"Playroom-Goto-v0"} and set(table.split) == set(table.stage) == {"train"}
     assert set(table.seed) == {0, 1}
     # One row per seed, update and metric (minus updates where no episode finished).
     losses = table[table.metric == "policy_loss"]

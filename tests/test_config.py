@@ -85,7 +85,7 @@ def test_cli_reads_step_counts_in_scientific_notation():
 
 
 def test_cli_refuses_to_overwrite_results(tmp_path, capsys, no_compiling):
-    (tmp_path / "metrics.csv").write_text("earlier results")
+    (tmp_path / "results.csv").write_text("earlier results")
     assert cli.main(["train", "--out", str(tmp_path)]) == 2
     assert "--overwrite" in capsys.readouterr().err
-    assert (tmp_path / "metrics.csv").read_text() == "earlier results"
+    assert (tmp_path / "results.csv").read_text() == "earlier results"

@@ -166,89 +166,18 @@ def config_from_args(args: argparse.Namespace) -> PPOConfig:
 
 
 def train(args: argparse.Namespace) -> int:
-    import jax
-    import numpy as np
+    from bootstrap_rl.training import OutputExistsError, train as run_training
 
-    import bootstrap_rl
-    from bootstrap_rl import checkpoint, plotting, results, stats
-    from bootstrap_rl.ppo import make_ppo
-    from bootstrap_rl.runner import run
-
-    from bootstrap_rl.ppo.config import ConfigError
-
-    # Everything is validated before anything compiles.
-    config = config_from_args(args)
-    if args.seeds < 1:
-        raise ConfigError("seeds", f"must be a positive integer, got {args.seeds}")
-    if args.chunks < 1:
-        raise ConfigError("chunks", f"must be a positive integer, got {args.chunks}")
-    env, env_params = bootstrap_rl.make(args.env)
-    out: Path = args.out
-    if out.exists() and any(out.iterdir()) and not args.overwrite:
-        raise UsageError(f"--out {out} already holds results; pass --overwrite to replace them")
-    if args.overwrite and out.exists():
-        import shutil
-
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
-    results.write_json(out / "config.json", {
-        "command": "train",
-        "env_id": args.env,
-        "seeds": args.seeds,
-        "root_seed": args.seed,
-        "ppo": config.to_dict(),
-        "env_steps_per_seed": config.env_steps,
-        "env_params": _jsonable(env_params),
-        "device": str(jax.devices()[0].device_kind),
-        "versions": _versions(),
-    })
-    table = results.MetricsTable(out / "metrics.csv", config.batch_size)
-    ppo = make_ppo(config, env, env_params)
-    keys = jax.random.split(jax.random.key(args.seed), args.seeds)
-
-    bar = None if args.no_progress else _progress_bar(config.env_steps, args.seeds)
-    start = time.perf_counter()
-    state, metrics = run(
-        ppo.init, ppo.update, keys, config.num_updates,
-        chunks=args.chunks,
-        on_chunk=table.append,
-        progress=None if bar is None else bar.advance(config.batch_size),
-    )
-    wall = time.perf_counter() - start
-    if bar is not None:
-        bar.close()
-
-    checkpoint.save(out / "params", state.params)
-    final = stats.final_window(metrics["episode_return"])
-    final = final[~np.isnan(final)]  # a seed that finished no episode in the window has no score
-    summary = {
-        "env_steps_per_seed": config.env_steps,
-        "wall_s_including_compile": wall,
-        "env_steps_per_s_including_compile": args.seeds * config.env_steps / wall,
-        "final_window_episode_return": stats.iqm_with_ci(final) if final.size else None,
-    }
-    results.write_json(out / "summary.json", summary)
-    env_steps = (1 + np.arange(config.num_updates)) * config.batch_size
-    plotting.plot_learning_curve(
-        env_steps, metrics["episode_return"], out / "learning_curve.png",
-        title=f"PPO on {args.env}",
-    )
-    dropped = int(metrics["unbootstrapped_truncations"].sum())
-    if dropped:
-        print(f"warning: {dropped} truncated steps exceeded the bootstrap budget and were "
-              "bootstrapped from the next observation (see make_ppo's max_truncations)", file=sys.stderr)
-    score = summary["final_window_episode_return"]
-    if score is not None:
-        print(f"final 10% episode return, IQM over {score['n']} seeds: {score['iqm']:.1f} "
-              f"[{score['ci_low']:.1f}, {score['ci_high']:.1f}]")
-    print(f"wrote {out}/: config.json metrics.csv summary.json learning_curve.png params/")
+    try:
+        run_training(args.env, config_from_args(args), seeds=args.seeds, seed=args.seed, out=args.out,
+                     overwrite=args.overwrite, chunks=args.chunks, progress=not args.no_progress)
+    except OutputExistsError as error:
+        raise UsageError(str(error)) from None
     return 0
 
 
 def study(args: argparse.Namespace) -> int:
-    from bootstrap_rl import curriculum as curricula
-    from bootstrap_rl import sharding
-    from bootstrap_rl.study import enable_compilation_cache, run_study
+    from bootstrap_rl import api, sharding
 
     # --distributed: the processes were joined before the library was imported (main).
     cluster = {"coordinator_address": args.coordinator_address, "num_processes": args.num_processes,
@@ -256,29 +185,22 @@ def study(args: argparse.Namespace) -> int:
     if not args.distributed and any(value is not None for value in cluster.values()):
         given = [f"--{name.replace('_', '-')}" for name, value in cluster.items() if value is not None]
         raise UsageError(f"{', '.join(given)}: only with --distributed")
-    if args.devices is not None and args.devices < 1:
-        raise UsageError(f"--devices: must be a positive integer, got {args.devices}")
-    if args.seed_chunk is not None and args.seed_chunk < 1:
-        raise UsageError(f"--seed-chunk: must be a positive integer, got {args.seed_chunk}")
-    if args.compilation_cache is not None:
-        enable_compilation_cache(args.compilation_cache)
-    # The curriculum validates itself (budgets, stages, tasks) when its module is loaded.
-    curriculum = curricula.load(args.curriculum, args.preset)
-    if args.seeds is not None and args.seeds < 1:
-        raise UsageError(f"--seeds: must be a positive integer, got {args.seeds}")
+    for flag, value in (("--devices", args.devices), ("--seed-chunk", args.seed_chunk), ("--seeds", args.seeds)):
+        if value is not None and value < 1:
+            raise UsageError(f"{flag}: must be a positive integer, got {value}")
     if args.checkpoint_seconds < 0:
         raise UsageError(f"--checkpoint-seconds: must be >= 0, got {args.checkpoint_seconds}")
+    curriculum = api.load_curriculum(args.curriculum, args.preset)
     out = args.out or Path("runs") / (curriculum.name + (f"-{args.preset}" if args.preset else ""))
     start = time.perf_counter()
-    table = run_study(curriculum, out, seeds=args.seeds, root_seed=args.seed, resume=args.resume,
-                      checkpoint_seconds=args.checkpoint_seconds, devices=args.devices, seed_chunk=args.seed_chunk)
+    results = api.run_study(curriculum, out, report=not args.no_report, seeds=args.seeds, root_seed=args.seed,
+                            resume=args.resume, checkpoint_seconds=args.checkpoint_seconds, devices=args.devices,
+                            seed_chunk=args.seed_chunk, compilation_cache=args.compilation_cache)
     if not sharding.is_writer():
         return 0  # process 0 reports
-    print(f"wrote {table} ({time.perf_counter() - start:.0f} s)")
-    if not args.no_report:
-        from bootstrap_rl.report import write_report
-
-        print(f"wrote {write_report(out)}")
+    print(f"wrote {results.path / 'results.csv'} ({time.perf_counter() - start:.0f} s)")
+    if results.report_path is not None:
+        print(f"wrote {results.report_path}")
     return 0
 
 
@@ -351,52 +273,6 @@ def _trained_policy(results_dir: Path, env_id: str):
         return ppo.network.apply(params, obs[None], method="policy").sample(key)[0]
 
     return policy
-
-
-class _progress_bar:
-    """tqdm over env steps per seed, with throughput over all seeds after the first chunk
-    (the first chunk includes compilation, so it is timed separately)."""
-
-    def __init__(self, steps_per_seed: int, seeds: int):
-        from tqdm import tqdm
-
-        self.seeds = seeds
-        # tqdm's own rate and ETA would count compilation, so the bar shows ours instead.
-        self.bar = tqdm(total=steps_per_seed, unit_scale=True, desc="env steps/seed",
-                        bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]",
-                        dynamic_ncols=True)
-        self.first = None
-
-    def advance(self, env_steps_per_update: int):
-        def callback(updates_done: int, seconds: float):
-            steps = updates_done * env_steps_per_update
-            if self.first is None:
-                self.first = (steps, seconds)
-                self.bar.set_postfix_str(f"first chunk incl. compile {seconds:.1f}s")
-            else:
-                rate = self.seeds * (steps - self.first[0]) / max(seconds - self.first[1], 1e-9)
-                self.bar.set_postfix_str(f"{rate:,.0f} env-steps/s")
-            self.bar.update(steps - self.bar.n)
-
-        return callback
-
-    def close(self):
-        self.bar.close()
-
-
-def _jsonable(tree):
-    import jax
-    import numpy as np
-
-    if dataclasses.is_dataclass(tree):
-        return {f.name: _jsonable(getattr(tree, f.name)) for f in dataclasses.fields(tree)}
-    return jax.tree.map(lambda x: np.asarray(x).tolist(), tree)
-
-
-def _versions() -> dict[str, str]:
-    from importlib.metadata import version
-
-    return {name: version(name) for name in ("bootstrap-rl", "jax", "flax", "optax", "gymnax")}
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Results on disk: a tidy (long) metrics table, written as it grows, and JSON written atomically.
 
-The table has one row per (seed, env_steps, metric) with a float ``value`` — the shape
-pandas, seaborn and notebooks want. Rows are appended and flushed after every chunk of
+The table has the study's schema (:data:`bootstrap_rl.schema.TABLE_COLUMNS`), one row per
+(seed, env_steps, metric) with a float ``value`` — the shape pandas, seaborn and notebooks want. Rows are appended and flushed after every chunk of
 updates, so a crash keeps everything recorded before it.
 """
 
@@ -13,15 +13,17 @@ from pathlib import Path
 
 import numpy as np
 
-TABLE_COLUMNS = ("seed", "env_steps", "metric", "value")
+from bootstrap_rl.schema import TABLE_COLUMNS, TRAIN_SPLIT
 
 
 class MetricsTable:
-    """Append-only CSV writer for ``[seeds, updates]`` metric arrays."""
+    """Append-only CSV writer for ``[seeds, updates]`` training-metric arrays of one run
+    (``arm``); every row's stage and split are ``train``."""
 
-    def __init__(self, path: str | Path, env_steps_per_update: int):
+    def __init__(self, path: str | Path, env_steps_per_update: int, *, arm: str = "train"):
         self.path = Path(path)
         self.env_steps_per_update = env_steps_per_update
+        self.arm = arm
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, "w", newline="") as f:
             f.write(",".join(TABLE_COLUMNS) + "\n")
@@ -40,11 +42,14 @@ class MetricsTable:
         values = values.ravel()
         keep = ~np.isnan(values)
         rows = pd.DataFrame({
+            "arm": self.arm,
             "seed": seed[keep],
+            "stage": TRAIN_SPLIT,
             "env_steps": (first_update + update[keep] + 1) * self.env_steps_per_update,
+            "split": TRAIN_SPLIT,
             "metric": np.asarray(names, dtype=object)[metric[keep]],
             "value": values[keep],
-        })
+        }, columns=list(TABLE_COLUMNS))
         with open(self.path, "a", newline="") as f:
             rows.to_csv(f, header=False, index=False)
             f.flush()

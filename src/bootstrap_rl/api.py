@@ -1,0 +1,106 @@
+"""The Python API that the command line and the notebooks both sit on.
+
+    import bootstrap_rl as b
+    curriculum = b.load_curriculum("playroom_ladder", preset="quick")
+    results = b.run_study(curriculum, "runs/ladder-quick")
+    results.table            # the tidy results table (pandas)
+    results.analysis         # typed statistics: arm summaries, comparisons, sunk cost, prodigy
+    b.load_study("runs/ladder-quick")   # the same object, from disk
+    b.train("CartPole-v1", b.PPOConfig(total_timesteps=100_000), seeds=4, out="runs/cp")
+
+Every function validates its input before anything compiles.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bootstrap_rl.training import TrainResult, train
+
+__all__ = ["StudyResults", "TrainResult", "load_curriculum", "load_study", "run_study", "train"]
+
+
+def load_curriculum(name_or_path: str, preset: str | None = None):
+    """A curriculum by name (``bootstrap-rl list curricula``) or path to a ``.py`` file, with
+    one of its ``PRESETS`` applied. Loading compiles nothing; :meth:`Curriculum.validate`
+    (called by :func:`run_study`) resolves the env and draws tasks."""
+    from bootstrap_rl import curriculum
+
+    return curriculum.load(name_or_path, preset)
+
+
+@dataclass
+class StudyResults:
+    """A study's results directory, loaded: its tables as DataFrames and its statistics.
+
+    ``analysis`` is computed on first access (stratified bootstraps take a few seconds).
+    """
+
+    path: Path
+    study: Any  # bootstrap_rl.report.Study: study.json and results.csv
+    report_path: Path | None = None
+
+    @property
+    def table(self):
+        """The tidy results table (columns :data:`bootstrap_rl.schema.TABLE_COLUMNS`)."""
+        return self.study.table
+
+    @property
+    def meta(self) -> dict:
+        """``study.json``: the resolved configuration and every arm."""
+        return self.study.meta
+
+    @functools.cached_property
+    def analysis(self):
+        """The report's statistics as typed results (see :mod:`bootstrap_rl.report`)."""
+        from bootstrap_rl.report import analyse
+
+        return analyse(self.study)
+
+
+def load_study(results_dir: str | Path) -> StudyResults:
+    """Read a study's results directory (``study.json`` and ``results.csv``)."""
+    from bootstrap_rl.report import load_study as load
+
+    path = Path(results_dir)
+    if not (path / "study.json").is_file():
+        raise FileNotFoundError(f"{path} holds no study.json (not a study results directory)")
+    report = path / "report.md"
+    return StudyResults(path=path, study=load(path), report_path=report if report.exists() else None)
+
+
+def run_study(curriculum, out: str | Path | None = None, *, preset: str | None = None,
+              report: bool = True, **options) -> StudyResults:
+    """Train every arm of ``curriculum`` (a ``Curriculum``, or a name or path for
+    :func:`load_curriculum` with ``preset``) and write its results directory ``out`` (default
+    ``runs/NAME[-PRESET]``), then the report unless ``report=False``.
+
+    ``options`` go to :func:`bootstrap_rl.study.run_study`: ``seeds``, ``root_seed``, ``resume``,
+    ``checkpoint_seconds``, ``log``, ``devices``, ``compilation_cache``, ``seed_chunk``.
+    """
+    from bootstrap_rl import sharding, study
+
+    if isinstance(curriculum, (str, Path)):
+        curriculum = load_curriculum(str(curriculum), preset)
+    elif preset is not None:
+        raise ValueError("preset: only with a curriculum given by name or path")
+    _validate(curriculum)
+    out = Path(out) if out is not None else Path("runs") / (curriculum.name + (f"-{preset}" if preset else ""))
+    study.run_study(curriculum, out, **options)
+    report_path = None
+    if report and sharding.is_writer():
+        from bootstrap_rl.report import write_report
+
+        report_path = write_report(out)
+    results = load_study(out)
+    results.report_path = report_path or results.report_path
+    return results
+
+
+def _validate(curriculum) -> None:
+    validate = getattr(curriculum, "validate", None)  # Curriculum.validate: env and task draws
+    if validate is not None:
+        validate()
