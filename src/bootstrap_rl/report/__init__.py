@@ -30,7 +30,7 @@ _EXPORTS = {
                  "ArmSummary", "Comparison", "Compute", "Crossover", "Estimate", "PoI", "Prodigy",
                  "ProdigyConfig", "Rho", "SunkCost", "to_frame"),
     "figures": ("plot_learning_curves", "plot_sunk_cost", "plot_retention", "plot_policy_drift",
-                "plot_prodigy", "save_figures", "new_axes"),
+                "plot_prodigy", "plot_training_metrics", "save_figures", "new_axes"),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 _MODULES = ("load", "analysis", "curves", "comparisons", "summaries", "results", "figures",

@@ -21,6 +21,7 @@ from bootstrap_rl.report.comparisons import COMPARED_KINDS
 from bootstrap_rl.report.curves import adult_step_curves, arm_curves, score_curves, stage_boundaries
 from bootstrap_rl.report.load import Study
 from bootstrap_rl.report.results import ArmSummary, Prodigy
+from bootstrap_rl.schema import TRAIN_SPLIT
 
 WIDE = {"figsize": (7.5, 4.2), "dpi": 120}  # one panel
 PANEL = (4.2, 3.6)  # per panel of a row of panels
@@ -202,6 +203,30 @@ def _prodigy_scatter(ax, study: Study, prodigy: Prodigy, arms: Sequence[ArmSumma
                  f"{fmt.num(rho.ci_high)}] over {rho.n_configs} configs", fontsize=9)
     _finish(ax, xlabel=f"early-window IQM ({study.score_metric})",
             ylabel=f"final-window IQM ({study.score_metric})")
+
+
+TRAINING_METRICS = ("episode_return", "entropy", "approx_kl", "total_loss")
+
+
+def plot_training_metrics(study: Study, metrics: Sequence[str] | None = None, axes=None):
+    """One panel per training metric (default: the first three of ``TRAINING_METRICS`` in the
+    table): each arm's mean over evaluation intervals (a study) or updates (a train run)."""
+    available = set(study.table.loc[study.table["split"] == TRAIN_SPLIT, "metric"])
+    metrics = list(metrics) if metrics is not None else [m for m in TRAINING_METRICS if m in available][:3]
+    if not metrics:
+        return None
+    axes, created = _panels(axes, len(metrics), "plot_training_metrics",
+                            figsize=(4.3 * len(metrics), 3.4), dpi=100)
+    arms = [a for a, arm in study.arms.items() if arm.kind != "population"]
+    for ax, metric in zip(axes, metrics):
+        for i, arm in enumerate(arms):
+            steps, curves, _ = arm_curves(study, arm, TRAIN_SPLIT, metric)
+            plotting.plot_band(ax, steps, curves, color=f"C{i % 10}", label=arm)
+        ax.set(title=metric, xlabel="env steps")
+        ax.grid(alpha=0.3)
+    if axes[0].get_legend_handles_labels()[0]:
+        axes[0].legend(fontsize=7)
+    return _done(axes[0].figure, created)
 
 
 def report_figures(study: Study, analysis: Analysis) -> dict:
