@@ -84,6 +84,13 @@ def _arms(analysis: Analysis) -> list[str]:
          "early IQM [95% CI]", "final IQM [95% CI]"],
         [[f"`{r.arm}`", r.kind, " → ".join(r.stages) or "—", steps(r.budget_env_steps),
           steps(r.param_count), _est(r.early), _est(r.final)] for r in arms])
+    return lines + _arm_notes(analysis)
+
+
+def _arm_notes(analysis: Analysis) -> list[str]:
+    """What the arms table cannot say: capacity differences, population-based learners, env
+    steps outside the budget, the population."""
+    arms, lines = analysis.arms, []
     if len({r.param_count for r in arms if r.param_count is not None}) > 1:
         lines += ["Parameter counts differ between arms: a difference between them may be one "
                   "of capacity, not of how the budget was spent.", ""]
@@ -131,6 +138,11 @@ def _comparisons(analysis: Analysis) -> list[str]:
     lines += ["The *slow child, strong adult* signature (A:childhood_implications) holds when "
               "the final-window PoI CI lies entirely above 0.5 and the early-window PoI is "
               "below 0.5.", ""]
+    return lines + _signatures(rows)
+
+
+def _signatures(rows) -> list[str]:
+    lines = []
     for r in rows:
         verdict = "holds" if r.signature else "does not hold"
         lines.append(f"- `{r.a}` vs `{r.b}`: the slow child, strong adult signature "

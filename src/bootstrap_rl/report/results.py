@@ -41,14 +41,14 @@ def _to_json(value):
     return json_safe(value)
 
 
-def _from_json(cls, d: dict, typed: bool = False):
-    """A result's fields from its JSON form: a missing field takes its default, a null float
-    field (NaN in JSON is null) reads as NaN. ``typed``: the result itself, else a dict."""
+def _from_json(cls, d: dict):
+    """A result from its JSON form: a missing field takes its default, and a null float field
+    (report.json writes NaN as null) reads as NaN."""
     values = {}
     for f in fields(cls):
         value = d.get(f.name, f.default)
         values[f.name] = NAN if value is None and f.type == "float" else value
-    return cls(**values) if typed else values
+    return cls(**values)
 
 
 def to_frame(results: Sequence):
@@ -197,8 +197,7 @@ class Comparison:
         """Back from report.json's form (nulls read as NaN)."""
         parts = {"early_a": Estimate, "early_b": Estimate, "final_a": Estimate, "final_b": Estimate,
                  "early_poi": PoI, "final_poi": PoI, "crossover": Crossover}
-        values = _from_json(cls, d)
-        return cls(**{**values, **{k: _from_json(t, d[k], typed=True) for k, t in parts.items()}})
+        return _from_json(cls, {**d, **{key: _from_json(kind, d[key]) for key, kind in parts.items()}})
 
 
 @dataclass(frozen=True)
