@@ -20,28 +20,28 @@
 # `bootstrap-rl study`) and shows the arms, the adult-task learning curves, the comparisons
 # (early- and final-window IQM, probability of improvement, crossover, the *slow child, strong
 # adult* signature, Holm-corrected p-values), the sunk-cost view, D:prodigy's rho, retention and
-# policy drift. Every number comes from `bootstrap_rl.report` and `bootstrap_rl.stats`, the
-# code behind `report.md`, so the notebook and the report agree.
+# policy drift. Every number comes from `bootstrap_rl.report`'s `analyse`, and every figure from
+# its `figures`: the code behind `report.md`, so the notebook and the report agree. Tables are
+# the typed results as DataFrames (`to_frame`).
 #
 # The directory is `$BOOTSTRAP_RL_RESULTS`, else the first command-line argument (when run as a
 # script: `python notebooks/learning_curves.py runs/playroom_ladder`), else
 # `runs/playroom_ladder`. A `bootstrap-rl train` directory (`metrics.csv`) works too: only its
-# training curves are shown. Figures are written next to the results as `notebook_*.png`.
-# Set `$BOOTSTRAP_RL_RESAMPLES` to use fewer bootstrap resamples (default 2000).
+# training curves are shown. Figures are shown inline and also written next to the results as
+# `notebook_*.png`. Set `$BOOTSTRAP_RL_RESAMPLES` to use fewer bootstrap resamples (default 2000).
 
 # %%
+# %matplotlib inline
 import os
 import sys
 from pathlib import Path
 
-import pandas as pd
-
-from bootstrap_rl import plotting, report
+from bootstrap_rl.report import MIN_SEEDS_FOR_CLAIMS, analyse, figures, load_study, load_train_run, to_frame
 
 try:
-    from IPython.display import Image, display
+    from IPython.display import display
 except ImportError:  # run as a plain script without IPython
-    display, Image = print, str
+    display = print
 
 
 def results_dir() -> Path:
@@ -51,15 +51,20 @@ def results_dir() -> Path:
     return Path(args[0] if args and Path(args[0]).is_dir() else "runs/playroom_ladder")
 
 
+def show(fig, name: str) -> None:
+    """Show a figure inline and keep it next to the results as ``notebook_<name>.png``."""
+    if fig is None:
+        print(f"{name}: no data in this study")
+        return
+    fig.savefig(RESULTS / f"notebook_{name}.png")
+    display(fig)
+
+
 RESULTS = results_dir()
 RESAMPLES = int(os.environ.get("BOOTSTRAP_RL_RESAMPLES", "2000"))
 IS_STUDY = (RESULTS / "study.json").exists()
-if IS_STUDY:
-    study = report.load_study(RESULTS)
-else:  # a `train` directory: one arm, training metrics only
-    metrics = pd.read_csv(RESULTS / "metrics.csv").assign(arm="train", split="train")
-    study = report.Study(path=RESULTS, meta={"total_env_steps": int(metrics.env_steps.max())},
-                         table=metrics, arms={"train": {"name": "train", "kind": "direct"}})
+study = load_study(RESULTS) if IS_STUDY else load_train_run(RESULTS)  # train: one arm, training metrics
+analysis = analyse(study, resamples=RESAMPLES) if IS_STUDY else None
 print(f"{RESULTS}: {'study' if IS_STUDY else 'train run'}, {len(study.table):,} rows")
 study.table.head()
 
@@ -75,17 +80,9 @@ if IS_STUDY:
     print(f"curriculum {study.meta.get('curriculum')}, {study.seeds} seeds, "
           f"{study.total_env_steps:,} env steps per arm, score: {study.score_metric} "
           f"on {study.adult_stage}")
-    if study.seeds < report.MIN_SEEDS_FOR_CLAIMS:
-        print(f"Fewer than {report.MIN_SEEDS_FOR_CLAIMS} seeds: a smoke test, not evidence.")
-    arms = pd.DataFrame([
-        {"arm": r["arm"], "kind": r["kind"], "budget": r["budget_env_steps"],
-         "parameters": r["param_count"],
-         "early IQM": r["early"]["estimate"], "early low": r["early"]["ci_low"],
-         "early high": r["early"]["ci_high"],
-         "final IQM": r["final"]["estimate"], "final low": r["final"]["ci_low"],
-         "final high": r["final"]["ci_high"]}
-        for r in report.arm_summary(study, resamples=RESAMPLES)])
-    display(arms)
+    if analysis.smoke_test:
+        print(f"Fewer than {MIN_SEEDS_FOR_CLAIMS} seeds: a smoke test, not evidence.")
+    display(to_frame(analysis.arms))
 
 # %% [markdown]
 # ## Adult-task learning curves
@@ -95,9 +92,7 @@ if IS_STUDY:
 
 # %%
 if IS_STUDY:
-    figure = report.plot_learning_curves(study, RESULTS / "notebook_learning_curves.png")
-    if figure:
-        display(Image(str(figure)))
+    show(figures.plot_learning_curves(study), "learning_curves")
 
 # %% [markdown]
 # ## Comparisons
@@ -108,9 +103,7 @@ if IS_STUDY:
 
 # %%
 if IS_STUDY:
-    rows = report.comparisons(study, resamples=RESAMPLES)
-    comparison = report.comparison_table(rows)
-    display(comparison)
+    display(to_frame(analysis.comparisons))
 
 # %% [markdown]
 # ## Sunk-cost view and D:prodigy
@@ -119,32 +112,21 @@ if IS_STUDY:
 # Spearman correlation between the population's early and final scores.
 
 # %%
-if IS_STUDY:
-    sunk = report.sunk_cost(study, resamples=RESAMPLES)
-    if sunk:
-        display(pd.DataFrame([
-            {"arm": r["arm"], "early IQM": r["early_arm"]["estimate"],
-             "reference early": r["early_ref"]["estimate"], "early PoI": r["early_poi"]["poi"],
-             "final IQM": r["final_arm"]["estimate"], "reference final": r["final_ref"]["estimate"],
-             "final PoI": r["final_poi"]["poi"], "final PoI low": r["final_poi"]["ci_low"]}
-            for r in sunk]))
-        display(Image(str(report.plot_sunk_cost(study, RESULTS / "notebook_sunk_cost.png"))))
-    population = report.population(study, resamples=RESAMPLES)
-    if population:
-        print("prodigy rho:", population["rho"])
-        figure = report.plot_prodigy(study, population, RESULTS / "notebook_prodigy.png",
-                                     report.arm_summary(study, resamples=RESAMPLES))
-        display(Image(str(figure)))
+if IS_STUDY and analysis.sunk_cost:
+    display(to_frame(analysis.sunk_cost))
+    show(figures.plot_sunk_cost(study), "sunk_cost")
+if IS_STUDY and analysis.prodigy:
+    print("prodigy rho:", analysis.prodigy.rho)
+    display(to_frame(analysis.prodigy.configs))
+    show(figures.plot_prodigy(study, analysis.prodigy, analysis.arms), "prodigy")
 
 # %% [markdown]
 # ## Retention and policy drift
 
 # %%
 if IS_STUDY:
-    for name, plot in [("retention", report.plot_retention),
-                       ("policy_drift", report.plot_policy_drift)]:
-        figure = plot(study, RESULTS / f"notebook_{name}.png")
-        display(Image(str(figure)) if figure else f"{name}: no data in this study")
+    show(figures.plot_retention(study), "retention")
+    show(figures.plot_policy_drift(study), "policy_drift")
 
 # %% [markdown]
 # ## Training metrics
@@ -152,18 +134,4 @@ if IS_STUDY:
 # Means over each evaluation interval (a study) or per update (a `train` run), IQM over seeds.
 
 # %%
-plt = plotting.pyplot()
-available = set(study.table.loc[study.table.split == "train", "metric"])
-shown = [m for m in ("episode_return", "entropy", "approx_kl", "total_loss") if m in available][:3]
-fig, axes = plt.subplots(1, max(1, len(shown)), figsize=(4.3 * max(1, len(shown)), 3.4),
-                         squeeze=False)
-for ax, metric in zip(axes[0], shown):
-    for i, arm in enumerate(a for a in study.arms if study.arms[a].get("kind") != "population"):
-        steps, curves, _ = report.arm_curves(study, arm, "train", metric)
-        plotting.plot_band(ax, steps, curves, color=f"C{i % 10}", label=arm)
-    ax.set(title=metric, xlabel="env steps")
-    ax.grid(alpha=0.3)
-if axes[0][0].get_legend_handles_labels()[0]:
-    axes[0][0].legend(fontsize=7)
-fig.tight_layout()
-display(Image(str(plotting.save_figure(fig, RESULTS / "notebook_curves.png"))))
+show(figures.plot_training_metrics(study), "curves")

@@ -128,3 +128,60 @@ def test_compile_time_and_peak_memory_per_run(make_study):
     runs = strict_json(path / "report.json")["compute"]
     assert [r["run"] for r in runs] == ["direct", "childhood-slow"]
     assert runs[0]["arms"] == ["direct"] and runs[1]["peak_device_memory_bytes"] == 3 * 2**30
+
+
+def test_analysis_is_typed_and_its_results_make_dataframes(make_study):
+    path = make_study(seeds=4)
+    analysis = report.analyse(report.load_study(path), resamples=50)
+    assert all(isinstance(c, report.Comparison) for c in analysis.comparisons)
+    slow = next(c for c in analysis.comparisons if (c.a, c.b) == ("childhood/slow", "direct"))
+    assert isinstance(slow.final_poi, report.PoI) and slow.final_poi.poi > 0.9
+    assert slow.pvalue <= slow.pvalue_holm
+
+    comparisons = report.to_frame(analysis.comparisons)
+    assert list(comparisons["A"]) == [c.a for c in analysis.comparisons]
+    assert comparisons.loc[comparisons["A"] == "childhood/slow", "final PoI"].min() > 0.9
+    arms = report.to_frame(analysis.arms)
+    assert list(arms.columns[:4]) == ["arm", "kind", "budget", "parameters"]
+    assert arms.set_index("arm").loc["direct_adult_steps", "budget"] == 60_000
+    assert set(report.to_frame(analysis.sunk_cost)["arm"]) == {"curriculum", "childhood/slow",
+                                                               "childhood/null"}
+    configs = report.to_frame(analysis.prodigy.configs)
+    assert len(configs) == 6 and {"lr", "ent", "early IQM", "final IQM"} <= set(configs.columns)
+    assert len(report.to_frame(analysis.compute)) == 0  # no timing in a synthetic study
+
+    # report.json is the analysis's to_json, and its comparisons read back into the same table
+    report.write_report(path, resamples=50)
+    summary = strict_json(path / "report.json")
+    assert {k: v for k, v in summary.items() if k != "figures"} == \
+        json.loads(json.dumps(analysis.to_json()))
+    assert report.comparison_table(summary["comparisons"]).equals(comparisons)
+
+
+def test_figures_draw_on_the_axes_they_are_given(make_study, tmp_path):
+    from matplotlib.figure import Figure
+
+    path = make_study(seeds=3)
+    study = report.load_study(path)
+    figure = Figure()
+    ax = figure.subplots()
+    assert report.plot_learning_curves(study, ax=ax) is figure
+    assert len(ax.lines) >= 5 and "IQM over seeds" in ax.get_title()
+    panels = Figure().subplots(1, 2)
+    prodigy = report.prodigy(study, resamples=20)
+    assert report.plot_prodigy(study, prodigy, axes=panels) is panels[0].figure
+    assert "Spearman rho" in panels[1].get_title()
+    with pytest.raises(ValueError, match="2 panel"):
+        report.plot_retention(study, axes=[Figure().subplots()])  # two childhood stages
+    own = report.plot_policy_drift(study)  # no Axes given: a new figure, one panel per arm
+    assert len(own.axes) == len(report.figures.drift_arms(study))
+    assert sorted(p.name for p in path.iterdir()) == ["results.csv", "study.json"]  # no files
+
+
+def test_importing_the_report_loads_neither_pandas_nor_matplotlib():
+    import subprocess
+    import sys
+
+    code = ("import sys, bootstrap_rl.report as r; r.write_report; "
+            "assert not {'pandas', 'matplotlib'} & set(sys.modules), sorted(sys.modules)")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import warnings
 from pathlib import Path
 
@@ -21,15 +22,19 @@ def pyplot():
 
 
 def save_figure(fig, path: str | Path) -> Path:
-    """Save ``fig`` as a PNG atomically (a temporary file, then a rename) and close it."""
-    plt = pyplot()
+    """Save ``fig`` as a PNG atomically (a temporary file, then a rename) and close it.
+
+    Closing concerns pyplot's figures only: a ``matplotlib.figure.Figure`` made without pyplot
+    is saved without loading pyplot or choosing a backend.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.tmp.png")
     try:
         fig.savefig(tmp)
     finally:
-        plt.close(fig)
+        if "matplotlib.pyplot" in sys.modules:
+            sys.modules["matplotlib.pyplot"].close(fig)
     tmp.replace(path)
     return path
 

@@ -1,0 +1,71 @@
+"""The study report: data, then views.
+
+- ``load``: ``load_study(results_dir) -> Study`` reads ``study.json``, ``results.csv`` and
+  ``timing/``.
+- ``analysis``: ``analyse(study) -> Analysis``, every statistic the report shows as typed
+  results (``ArmSummary``, ``Comparison``, ``SunkCost``, ``Prodigy``, ``Compute``), each with
+  ``to_json()`` (its report.json form) and ``as_row()``; ``to_frame(results)`` makes a
+  DataFrame. The pieces live in ``curves``, ``comparisons``, ``summaries`` and ``results``.
+- ``figures``: ``plot_*`` functions draw on given Axes (or a new figure) and return the figure;
+  ``save_figures`` writes the PNGs.
+- ``markdown``: ``render(analysis, figures)`` is report.md's text.
+
+``write_report(results_dir)`` does all of it: ``report.md``, ``report.json`` and PNG figures
+next to the results. Names are imported on first use, so importing this package loads neither
+pandas nor matplotlib, and the package imports none of its modules at import time (they import
+each other).
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+_EXPORTS = {
+    "load": ("Study", "load_study", "load_train_run"),
+    "analysis": ("Analysis", "analyse", "MIN_SEEDS_FOR_CLAIMS", "COMPARED_KINDS", "compare",
+                 "comparisons", "comparison_pairs", "comparison_table", "crossover", "arm_summary",
+                 "sunk_cost", "prodigy", "uncharged_env_steps", "compute", "arm_curves",
+                 "score_curves", "adult_step_curves", "stage_boundaries", "window_scores_of",
+                 "ArmSummary", "Comparison", "Compute", "Crossover", "Estimate", "PoI", "Prodigy",
+                 "ProdigyConfig", "Rho", "SunkCost", "to_frame"),
+    "figures": ("plot_learning_curves", "plot_sunk_cost", "plot_retention", "plot_policy_drift",
+                "plot_prodigy", "plot_training_metrics", "save_figures", "new_axes"),
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+_MODULES = ("load", "analysis", "curves", "comparisons", "summaries", "results", "figures",
+            "markdown", "fmt")
+
+__all__ = ["write_report", *_MODULE_OF, *_MODULES]
+
+
+def __getattr__(name: str):
+    if name in _MODULE_OF:
+        return getattr(importlib.import_module(f"{__name__}.{_MODULE_OF[name]}"), name)
+    if name in _MODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+def write_report(results_dir: str | Path, *, resamples: int = 2000, seed: int = 0) -> Path:
+    """Write ``report.md``, ``report.json`` and the figures into a study results directory.
+
+    Returns the path of ``report.md``. Figures whose data are absent (no childhood stages, no
+    policy drift, no population) are left out, and the report says so.
+    """
+    from bootstrap_rl.report import markdown
+    from bootstrap_rl.report.analysis import analyse
+    from bootstrap_rl.report.figures import save_figures
+    from bootstrap_rl.report.load import load_study
+    from bootstrap_rl.results import write_json, write_text
+
+    study = load_study(results_dir)
+    analysis = analyse(study, resamples=resamples, seed=seed)
+    figures = save_figures(study, analysis, study.path)
+    names = {key: (path.name if path else None) for key, path in figures.items()}
+    write_json(study.path / "report.json", {**analysis.to_json(), "figures": names})
+    return write_text(study.path / "report.md", markdown.render(analysis, figures))
