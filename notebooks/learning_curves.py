@@ -20,13 +20,14 @@
 # `bootstrap-rl study`) and shows the arms, the adult-task learning curves, the comparisons
 # (early- and final-window IQM, probability of improvement, crossover, the *slow child, strong
 # adult* signature, Holm-corrected p-values), the sunk-cost view, D:prodigy's rho, retention and
-# policy drift. Every number comes from `bootstrap_rl.report`'s `analyse`, and every figure from
-# its `figures`: the code behind `report.md`, so the notebook and the report agree. Tables are
-# the typed results as DataFrames (`to_frame`).
+# policy drift. It loads the directory with `bootstrap_rl.load_study`; every number comes from
+# the study's `analyse`, and every figure from `bootstrap_rl.report.figures`: the code behind
+# `report.md`, so the notebook and the report agree. Tables are the typed results as
+# DataFrames (`to_frame`).
 #
 # The directory is `$BOOTSTRAP_RL_RESULTS`, else the first command-line argument (when run as a
 # script: `python notebooks/learning_curves.py runs/playroom_ladder`), else
-# `runs/playroom_ladder`. A `bootstrap-rl train` directory (`metrics.csv`) works too: only its
+# `runs/playroom_ladder`. A `bootstrap-rl train` directory works too: only its
 # training curves are shown. Figures are shown inline and also written next to the results as
 # `notebook_*.png`. Set `$BOOTSTRAP_RL_RESAMPLES` to use fewer bootstrap resamples (default 2000).
 
@@ -36,7 +37,8 @@ import os
 import sys
 from pathlib import Path
 
-from bootstrap_rl.report import MIN_SEEDS_FOR_CLAIMS, analyse, figures, load_study, load_train_run, to_frame
+import bootstrap_rl
+from bootstrap_rl.report import MIN_SEEDS_FOR_CLAIMS, figures, to_frame
 
 try:
     from IPython.display import display
@@ -62,9 +64,9 @@ def show(fig, name: str) -> None:
 
 RESULTS = results_dir()
 RESAMPLES = int(os.environ.get("BOOTSTRAP_RL_RESAMPLES", "2000"))
-IS_STUDY = (RESULTS / "study.json").exists()
-study = load_study(RESULTS) if IS_STUDY else load_train_run(RESULTS)  # train: one arm, training metrics
-analysis = analyse(study, resamples=RESAMPLES) if IS_STUDY else None
+results = bootstrap_rl.load_study(RESULTS)  # a study, or a train run: one arm, training metrics
+IS_STUDY, study = results.is_study, results.study
+analysis = results.analyse(resamples=RESAMPLES) if IS_STUDY else None
 print(f"{RESULTS}: {'study' if IS_STUDY else 'train run'}, {len(study.table):,} rows")
 study.table.head()
 

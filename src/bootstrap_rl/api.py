@@ -42,6 +42,7 @@ class StudyResults:
     path: Path
     study: Any  # bootstrap_rl.report.Study: study.json and results.csv
     report_path: Path | None = None
+    is_study: bool = True  # False: a ``train`` run, training curves only
 
     @property
     def table(self):
@@ -58,18 +59,31 @@ class StudyResults:
         """The report's statistics as typed results (see :mod:`bootstrap_rl.report`)."""
         from bootstrap_rl.report import analyse
 
+        if not self.is_study:
+            raise AttributeError(f"{self.path} is a train run: it has training curves, not a study's analysis")
         return analyse(self.study)
+
+    def analyse(self, *, resamples: int = 2000, seed: int = 0):
+        """The analysis with another number of bootstrap resamples or seed (not cached)."""
+        from bootstrap_rl.report import analyse
+
+        return analyse(self.study, resamples=resamples, seed=seed)
 
 
 def load_study(results_dir: str | Path) -> StudyResults:
-    """Read a study's results directory (``study.json`` and ``results.csv``)."""
+    """Read a results directory: a study's (``study.json`` and ``results.csv``), or a
+    ``train`` run's (``config.json`` and ``results.csv``) as a one-arm study of training
+    curves, whose ``is_study`` is False and which has no ``analysis``."""
     from bootstrap_rl.report import load_study as load
+    from bootstrap_rl.report import load_train_run
 
     path = Path(results_dir)
-    if not (path / "study.json").is_file():
-        raise FileNotFoundError(f"{path} holds no study.json (not a study results directory)")
-    report = path / "report.md"
-    return StudyResults(path=path, study=load(path), report_path=report if report.exists() else None)
+    if (path / "study.json").is_file():
+        report = path / "report.md"
+        return StudyResults(path=path, study=load(path), report_path=report if report.exists() else None)
+    if (path / "config.json").is_file() and (path / "results.csv").is_file():
+        return StudyResults(path=path, study=load_train_run(path), is_study=False)
+    raise FileNotFoundError(f"{path} holds neither study.json nor a train run's config.json and results.csv")
 
 
 def run_study(curriculum, out: str | Path | None = None, *, preset: str | None = None,

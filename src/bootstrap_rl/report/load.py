@@ -82,12 +82,15 @@ def load_study(results_dir: str | Path) -> Study:
 
 
 def load_train_run(results_dir: str | Path) -> Study:
-    """A ``bootstrap-rl train`` directory (``metrics.csv``) as a one-arm study, ``train``,
-    whose every row is on the ``train`` split: training curves only."""
+    """A ``bootstrap-rl train`` directory as a one-arm study (the arm is the env id) whose
+    every row is on the ``train`` split: training curves only. Its ``results.csv`` has the
+    study's schema."""
     import pandas as pd
 
     path = Path(results_dir)
-    table = pd.read_csv(path / "metrics.csv").assign(arm="train", split=TRAIN_SPLIT)
+    table = pd.read_csv(path / "results.csv")
+    for column in ("split", "metric", "arm"):
+        table[column] = table[column].astype(str)
     meta = {"total_env_steps": int(table["env_steps"].max())}
     return Study(path=path, meta=meta, table=table, arms=_with_undescribed({}, table))
 
