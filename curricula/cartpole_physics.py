@@ -12,7 +12,7 @@ import jax.numpy as jnp
 from gymnax.environments.classic_control.cartpole import EnvParams
 from jax.tree_util import Partial
 
-from bootstrap_rl.curriculum import Curriculum, Evaluation, Population, Stage
+from bootstrap_rl.curriculum import Curriculum, Evaluation, ProdigyGrid, Stage
 from bootstrap_rl.managers import kickstarting
 from bootstrap_rl.ppo import PPOConfig
 
@@ -54,10 +54,10 @@ EVERY = 10 * 16 * 128  # 20,480 env steps
 
 
 # D:prodigy: direct-RL variants whose early and final scores are rank-correlated (or not).
-POPULATION = Population(learning_rate=(1e-4, 2.5e-4, 1e-3), ent_coef=(0.0, 0.01), width=(32, 64))
+PRODIGY_GRID = ProdigyGrid(learning_rate=(1e-4, 2.5e-4, 1e-3), ent_coef=(0.0, 0.01), width=(32, 64))
 
 
-def build(unit: int, *, seeds: int = 10, episodes: int = 32, population: Population | None = POPULATION,
+def build(unit: int, *, seeds: int = 10, episodes: int = 32, prodigy_grid: ProdigyGrid | None = PRODIGY_GRID,
           description: str = "") -> Curriculum:
     """easy (2 units) -> medium (2 units) -> hard adult (6 units); ``unit`` env steps each."""
     return Curriculum(
@@ -72,7 +72,7 @@ def build(unit: int, *, seeds: int = 10, episodes: int = 32, population: Populat
         total_env_steps=10 * unit,
         learner=LEARNER,
         evaluation=Evaluation(every_env_steps=EVERY, episodes=episodes),
-        population=population,
+        prodigy_grid=prodigy_grid,
         methods={"distil": kickstarting(coef=1.0, decay=0.95)},  # 10 updates per evaluation
         seeds=seeds,
     )
@@ -80,5 +80,5 @@ def build(unit: int, *, seeds: int = 10, episodes: int = 32, population: Populat
 
 CURRICULUM = build(5 * EVERY)  # 1,024,000 env steps per arm, 10 seeds
 PRESETS = {"quick": build(EVERY, seeds=3, episodes=16,
-                          population=Population(learning_rate=(1e-4, 2.5e-4, 1e-3)),
+                          prodigy_grid=ProdigyGrid(learning_rate=(1e-4, 2.5e-4, 1e-3)),
                           description="cartpole_physics, quick preset: a smoke test, not a result")}
