@@ -101,7 +101,7 @@ def run_study(curriculum, out: str | Path | None = None, *, preset: str | None =
         curriculum = load_curriculum(str(curriculum), preset)
     elif preset is not None:
         raise ValueError("preset: only with a curriculum given by name or path")
-    _validate(curriculum)
+    curriculum.validate()  # the env and the tasks, before anything compiles
     out = Path(out) if out is not None else Path("runs") / (curriculum.name + (f"-{preset}" if preset else ""))
     study.run_study(curriculum, out, **options)
     report_path = None
@@ -113,8 +113,3 @@ def run_study(curriculum, out: str | Path | None = None, *, preset: str | None =
     results.report_path = report_path or results.report_path
     return results
 
-
-def _validate(curriculum) -> None:
-    validate = getattr(curriculum, "validate", None)  # Curriculum.validate: env and task draws
-    if validate is not None:
-        validate()
