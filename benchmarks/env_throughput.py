@@ -19,87 +19,23 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import functools
 import json
-import platform
-import re
-import time
+import sys
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
-import numpy as np
 
 HERE = Path(__file__).resolve().parent
 README = HERE / "README.md"
 START, END = "<!-- env-throughput:start -->", "<!-- env-throughput:end -->"
-DEFAULT_NUM_ENVS = {"cpu": [1, 64, 1024, 4096], "gpu": [1, 1024, 8192, 65536, 262144]}
-
-
-@functools.lru_cache(maxsize=None)  # every Playroom kind reuses one compiled rollout
-def make_rollout(env, num_envs: int, num_steps: int, batched_params: bool):
-    """(init, run): init(key, params) -> carry; run(carry, params) -> carry after num_steps."""
-    params_axis = 0 if batched_params else None
-    reset = jax.vmap(env.reset, in_axes=(0, params_axis))
-    step = jax.vmap(env.step, in_axes=(0, 0, 0, params_axis))
-    num_actions = env.action_space(env.default_params).n
-
-    @jax.jit
-    def init(key, params):
-        key, reset_key = jax.random.split(key)
-        obs, state = reset(jax.random.split(reset_key, num_envs), params)
-        return key, state, jnp.zeros((), jnp.float32)
-
-    @jax.jit
-    def run(carry, params):
-        def body(carry, _):
-            key, state, total = carry
-            key, action_key, step_key = jax.random.split(key, 3)
-            actions = jax.random.randint(action_key, (num_envs,), 0, num_actions)
-            obs, state, reward, _, _, _ = step(jax.random.split(step_key, num_envs), state, actions, params)
-            total = total + jnp.sum(obs.astype(jnp.float32)) + jnp.sum(reward)
-            return (key, state, total), None
-
-        carry, _ = jax.lax.scan(body, carry, None, length=num_steps)
-        return carry
-
-    return init, run
-
-
-def measure(env, params, num_envs: int, num_steps: int, repeats: int, batched_params: bool) -> dict:
-    init, run = make_rollout(env, num_envs, num_steps, batched_params)
-    carry = init(jax.random.key(0), params)
-    started = time.perf_counter()
-    carry = jax.block_until_ready(run(carry, params))  # compile + warm up
-    compile_s = time.perf_counter() - started
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        carry = jax.block_until_ready(run(carry, params))
-        times.append(time.perf_counter() - started)
-    seconds = min(times)  # best of: the least disturbed by other work on the machine
-    assert np.isfinite(float(carry[2]))
-    return {
-        "num_envs": num_envs,
-        "num_steps": num_steps,
-        "seconds": seconds,
-        "steps_per_s": num_envs * num_steps / seconds,
-        "first_call_s": compile_s,
-    }
+sys.path.insert(0, str(HERE))
+from _common import device_name, replace_device_block, slug  # noqa: E402
+import _rollout  # noqa: E402
+from _rollout import DEFAULT_NUM_ENVS, measure, steps_per_call  # noqa: E402
 
 
 def device_label() -> tuple[str, str]:
-    device = jax.devices()[0]
-    kind = getattr(device, "device_kind", str(device))
-    if jax.default_backend() == "cpu":
-        kind = f"{platform.processor() or platform.machine()} ({len(jax.devices('cpu'))} device, {_cpu_count()} cores)"
-    return jax.default_backend(), kind
-
-
-def _cpu_count() -> int:
-    import os
-
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return jax.default_backend(), device_name(cpu="{processor} ({devices} device, {cores} cores)", accelerator="{kind}")
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -125,7 +61,7 @@ def main(argv: list[str] | None = None) -> dict:
     subjects = [(name, *make(name), False) for name in ("CartPole-v1", "Breakout-MinAtar")]
     rows = []
     for num_envs in sizes:
-        num_steps = args.steps_per_call or int(np.clip(budget // num_envs, 32, 20_000))
+        num_steps = args.steps_per_call or steps_per_call(budget, num_envs)
         for name, env, params, batched in subjects:
             result = measure(env, params, num_envs, num_steps, args.repeats, batched)
             rows.append({"env": name, **result})
@@ -159,34 +95,22 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60]
+    return slug(text)[:60]
 
 
 def table(report: dict) -> str:
-    """Markdown table: one row per env, one column per number of envs."""
-    sizes = sorted({row["num_envs"] for row in report["results"]})
-    envs = list(dict.fromkeys(row["env"] for row in report["results"]))
-    value = {(row["env"], row["num_envs"]): row["steps_per_s"] for row in report["results"]}
-    lines = ["| env | " + " | ".join(f"{n:,} envs" for n in sizes) + " |",
-             "| --- |" + " ---: |" * len(sizes)]
-    for env in envs:
-        cells = [f"{value[(env, n)]:.2e}" if (env, n) in value else "" for n in sizes]
-        lines.append(f"| {env} | " + " | ".join(cells) + " |")
-    ref = "Breakout-MinAtar"
-    ratios = []
-    for n in sizes:
-        playroom = [v for (env, m), v in value.items() if m == n and env.startswith("Playroom")]
-        if playroom and (ref, n) in value:
-            ratios.append(f"{n:,}: {min(playroom) / value[(ref, n)]:.2f}–{max(playroom) / value[(ref, n)]:.2f}")
+    """Markdown table: one row per env, one column per number of envs; then Playroom's speed
+    relative to Breakout-MinAtar's."""
+    ratios = _rollout.ratios(report["results"], "Playroom", "Breakout-MinAtar")
+    lines = [_rollout.table(report["results"])]
     if ratios:
         lines.append("")
-        lines.append("Playroom / Breakout-MinAtar (slowest–fastest kind), by number of envs: " + "; ".join(ratios) + ".")
+        lines.append(f"Playroom / Breakout-MinAtar (slowest–fastest kind), by number of envs: {ratios}.")
     return "\n".join(lines)
 
 
 def update_readme(report: dict, json_path: Path) -> None:
     """Replace (or add) this device's table inside the env-throughput section of the README."""
-    section_header = "## Env throughput"
     block_id = f"{report['backend']}: {report['device']}"
     block = (
         f"<!-- env-throughput:{_slug(block_id)} -->\n"
@@ -194,17 +118,7 @@ def update_readme(report: dict, json_path: Path) -> None:
         f"observation consumed; raw: `{json_path.relative_to(HERE.parent)}`.\n\n{table(report)}\n"
         f"<!-- /env-throughput:{_slug(block_id)} -->"
     )
-    text = README.read_text() if README.exists() else "# Benchmarks\n"
-    if START not in text:
-        text = text.rstrip("\n") + f"\n\n{section_header}\n\n{START}\n{END}\n"
-    head, rest = text.split(START, 1)
-    body, tail = rest.split(END, 1)
-    pattern = re.compile(
-        rf"<!-- env-throughput:{re.escape(_slug(block_id))} -->.*?<!-- /env-throughput:{re.escape(_slug(block_id))} -->",
-        re.S,
-    )
-    body = pattern.sub(lambda _: block, body) if pattern.search(body) else body.rstrip("\n") + "\n" + block + "\n"
-    README.write_text(head + START + "\n" + body.strip("\n") + "\n" + END + tail)
+    replace_device_block(README, START, END, "## Env throughput", f"env-throughput:{_slug(block_id)}", block)
 
 
 if __name__ == "__main__":

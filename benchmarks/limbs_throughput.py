@@ -20,95 +20,24 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import functools
 import json
-import os
-import platform
 import sys
-import time
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
-import numpy as np
 
 import bootstrap_rl
 from bootstrap_rl.results import replace_section, write_text
 
 HERE = Path(__file__).resolve().parent
 START, END = "<!-- limbs-throughput:start -->", "<!-- limbs-throughput:end -->"
-DEFAULT_NUM_ENVS = {"cpu": [1, 64, 1024, 4096], "gpu": [1, 1024, 8192, 65536, 262144]}
-
-
-@functools.lru_cache(maxsize=None)  # every Limbs kind reuses one compiled rollout
-def make_rollout(env, num_envs: int, num_steps: int, batched_params: bool):
-    """(init, run): init(key, params) -> carry; run(carry, params) -> carry after num_steps."""
-    params_axis = 0 if batched_params else None
-    reset = jax.vmap(env.reset, in_axes=(0, params_axis))
-    step = jax.vmap(env.step, in_axes=(0, 0, 0, params_axis))
-    space = env.action_space(env.default_params)
-    shape = (num_envs, *space.shape)
-
-    @jax.jit
-    def init(key, params):
-        key, reset_key = jax.random.split(key)
-        _, state = reset(jax.random.split(reset_key, num_envs), params)
-        return key, state, jnp.zeros((), jnp.float32)
-
-    @jax.jit
-    def run(carry, params):
-        def body(carry, _):
-            key, state, total = carry
-            key, action_key, step_key = jax.random.split(key, 3)
-            actions = jax.random.uniform(action_key, shape, jnp.float32, space.low, space.high)
-            obs, state, reward, _, _, _ = step(jax.random.split(step_key, num_envs), state, actions, params)
-            total = total + jnp.sum(obs.astype(jnp.float32)) + jnp.sum(reward)
-            return (key, state, total), None
-
-        carry, _ = jax.lax.scan(body, carry, None, length=num_steps)
-        return carry
-
-    return init, run
-
-
-def measure(env, params, num_envs: int, num_steps: int, repeats: int, batched_params: bool) -> dict:
-    init, run = make_rollout(env, num_envs, num_steps, batched_params)
-    carry = init(jax.random.key(0), params)
-    started = time.perf_counter()
-    carry = jax.block_until_ready(run(carry, params))  # compile + warm up
-    first_call_s = time.perf_counter() - started
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        carry = jax.block_until_ready(run(carry, params))
-        times.append(time.perf_counter() - started)
-    assert np.isfinite(float(carry[2]))
-    seconds = min(times)
-    return {"num_envs": num_envs, "num_steps": num_steps, "seconds": seconds,
-            "steps_per_s": num_envs * num_steps / seconds, "first_call_s": first_call_s}
-
-
-def device_name() -> str:
-    device = jax.devices()[0]
-    if device.platform == "cpu":
-        return f"cpu: {platform.machine()}, {len(os.sched_getaffinity(0))} cores"
-    return f"{device.platform}: {device.device_kind}"
+sys.path.insert(0, str(HERE))
+import _rollout  # noqa: E402
+from _common import device_name  # noqa: E402
+from _rollout import DEFAULT_NUM_ENVS, measure, steps_per_call  # noqa: E402
 
 
 def section(report: dict, json_path: str) -> str:
-    sizes = sorted({row["num_envs"] for row in report["results"]})
-    names = list(dict.fromkeys(row["env"] for row in report["results"]))
-    table = {(row["env"], row["num_envs"]): row["steps_per_s"] for row in report["results"]}
-    lines = [
-        "| env | " + " | ".join(f"{n:,} envs" for n in sizes) + " |",
-        "| --- | " + " | ".join("---:" for _ in sizes) + " |",
-    ]
-    for name in names:
-        lines.append(f"| {name} | " + " | ".join(f"{table[name, n]:.2e}" for n in sizes) + " |")
-    ratios = []
-    for n in sizes:
-        limbs = [table[name, n] for name in names if name.startswith("Limbs")]
-        ratios.append(f"{n:,}: {min(limbs) / table['Pendulum-v1', n]:.2f}–{max(limbs) / table['Pendulum-v1', n]:.2f}")
     return "\n".join([
         START,
         "## Limbs env throughput beside Pendulum-v1",
@@ -123,9 +52,10 @@ def section(report: dict, json_path: str) -> str:
         "",
         f"**{report['device']}**, jax {report['jax']}, {report['date']}; raw: `{json_path}`.",
         "",
-        *lines,
+        _rollout.table(report["results"]),
         "",
-        "Limbs / Pendulum-v1 (slowest–fastest row), by number of envs: " + "; ".join(ratios) + ".",
+        "Limbs / Pendulum-v1 (slowest–fastest row), by number of envs: "
+        + _rollout.ratios(report["results"], "Limbs", "Pendulum-v1") + ".",
         END,
     ])
 
@@ -159,7 +89,7 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"{name:>32} {result['num_envs']:>7} envs: {result['steps_per_s']:.3e} steps/s", flush=True)
 
     for num_envs in sizes:
-        num_steps = args.steps_per_call or int(np.clip(budget // num_envs, 32, 20_000))
+        num_steps = args.steps_per_call or steps_per_call(budget, num_envs)
         record("Pendulum-v1", measure(pendulum, pendulum_params, num_envs, num_steps, args.repeats, False))
         for kind in limbs.TASK_KINDS:
             params = jax.vmap(limbs.TASK_SAMPLERS[kind])(jax.random.split(jax.random.key(1), num_envs))

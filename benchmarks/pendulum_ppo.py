@@ -34,11 +34,8 @@ pendulum-ppo markers in benchmarks/README.md.
 
 from __future__ import annotations
 
-import argparse
 import datetime
-import json
 import sys
-import time
 from pathlib import Path
 
 import jax
@@ -49,11 +46,12 @@ from bootstrap_rl import stats
 from bootstrap_rl.evaluation import evaluate
 from bootstrap_rl.obs_normalization import NormalizedNetwork, NormalizeObservation, running_stats
 from bootstrap_rl.ppo import PPOConfig, make_ppo
-from bootstrap_rl.results import replace_section, write_text
+from bootstrap_rl.results import replace_section
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from ppo_throughput import GymnaxZeroStep  # noqa: E402
+import _peers  # noqa: E402
+from _common import device_name  # noqa: E402
 
 ENV_ID = "Pendulum-v1"
 EVAL_EPISODES = 128
@@ -123,87 +121,10 @@ def ours(config: PPOConfig):
 
 
 def rejax(config: PPOConfig):
-    import gymnax
-    from rejax import PPO as RejaxPPO
-
-    env, env_params = gymnax.make(ENV_ID)
-    algo = RejaxPPO.create(
-        env=GymnaxZeroStep(env),
-        env_params=env_params,
-        num_envs=config.num_envs,
-        num_steps=config.num_steps,
-        num_epochs=config.update_epochs,
-        num_minibatches=config.num_minibatches,
-        learning_rate=config.learning_rate,
-        gamma=config.gamma,
-        gae_lambda=config.gae_lambda,
-        clip_eps=config.clip_eps,
-        ent_coef=config.ent_coef,
-        vf_coef=config.vf_coef,
-        max_grad_norm=config.max_grad_norm,
-        normalize_observations=True,
-        agent_kwargs={"activation": config.activation, "hidden_layer_sizes": config.hidden_sizes},
-        total_timesteps=config.env_steps,
-        eval_freq=config.env_steps,
-        skip_initial_evaluation=True,
-    )
-
-    def train(keys):
-        def one_seed(key):  # rejax's train() minus its evaluation callback
-            ts = algo.init_state(key)
-            return jax.lax.fori_loop(0, config.num_updates, lambda _, ts: algo.train_iteration(ts), ts)
-
-        return jax.vmap(one_seed)(keys)
-
-    def evaluate_all(trained, keys):
-        return jax.vmap(lambda ts, k: algo.eval_callback(algo, ts, k)[1])(trained, keys)
-
-    def summarise(trained, eval_returns):
-        return {"final_eval_return": stats.iqm_with_ci(np.asarray(eval_returns).mean(axis=1))}
-
-    return train, evaluate_all, summarise
+    return _peers.rejax_ppo(config, ENV_ID, config.learning_rate, normalize_observations=True)
 
 
 IMPLEMENTATIONS = {"bootstrap_rl": ours, "rejax": rejax}
-
-
-def measure(config: PPOConfig, num_seeds: int, repeats: int, seed: int) -> dict:
-    train_keys = jax.random.split(jax.random.key(seed), num_seeds)
-    eval_keys = jax.random.split(jax.random.key(seed + 1), num_seeds)
-    compiled, results, parts = {}, {}, {}
-    for name, build in IMPLEMENTATIONS.items():
-        parts[name] = build(config)
-        start = time.perf_counter()
-        compiled[name] = jax.jit(parts[name][0]).lower(train_keys).compile()
-        results[name] = {"compile_s": time.perf_counter() - start, "run_s": []}
-    trained = {}
-    for _ in range(repeats):  # alternate, so background load hits both alike
-        for name, fn in compiled.items():
-            start = time.perf_counter()
-            trained[name] = jax.block_until_ready(fn(train_keys))
-            results[name]["run_s"].append(time.perf_counter() - start)
-    for name, result in results.items():
-        result["env_steps_per_s"] = num_seeds * config.env_steps / min(result["run_s"])
-        _, evaluate_all, summarise = parts[name]
-        eval_returns = np.asarray(jax.jit(evaluate_all)(trained[name], eval_keys))
-        result["final_eval_return_per_seed"] = eval_returns.mean(axis=1).tolist()
-        result.update(summarise(trained[name], eval_returns))
-    ours_, theirs = results["bootstrap_rl"], results["rejax"]
-    results["ratio_env_steps_per_s"] = ours_["env_steps_per_s"] / theirs["env_steps_per_s"]
-    ci = theirs["final_eval_return"]
-    results["return_within_rejax_ci_or_better"] = bool(ours_["final_eval_return"]["iqm"] >= ci["ci_low"])
-    return results
-
-
-def device_name() -> str:
-    """``cpu: x86_64, 2 cores``, or the accelerator's kind."""
-    import os
-    import platform
-
-    device = jax.devices()[0]
-    if device.platform == "cpu":
-        return f"cpu: {platform.machine()}, {len(os.sched_getaffinity(0))} cores"
-    return f"{device.platform}: {device.device_kind}"
 
 
 def _ci(summary: dict) -> str:
@@ -217,15 +138,12 @@ def section(report: dict, json_path: str) -> str:
         "| seeds | impl | env-steps/s | ratio to rejax | compile s | final eval return IQM [95% CI] | last-10% train return IQM [95% CI] |",
         "| ---: | --- | ---: | ---: | ---: | --- | --- |",
     ]
-    for size in report["sizes"]:
-        for name in IMPLEMENTATIONS:
-            r = size["results"][name]
-            ratio = size["results"]["ratio_env_steps_per_s"] if name == "bootstrap_rl" else 1.0
-            train = r.get("final_window_train_return")
-            rows.append(
-                f"| {size['num_seeds']} | {name} | {r['env_steps_per_s']:,.0f} | {ratio:.2f}× "
-                f"| {r['compile_s']:.1f} | {_ci(r['final_eval_return'])} | {'—' if train is None else _ci(train)} |"
-            )
+    for size, name, r, ratio in _peers.each_result(report, IMPLEMENTATIONS):
+        train = r.get("final_window_train_return")
+        rows.append(
+            f"| {size['num_seeds']} | {name} | {r['env_steps_per_s']:,.0f} | {ratio:.2f}× "
+            f"| {r['compile_s']:.1f} | {_ci(r['final_eval_return'])} | {'—' if train is None else _ci(train)} |"
+        )
     c = report["config"]
     return "\n".join([
         START,
@@ -268,35 +186,20 @@ def update_readme(report: dict, json_path: str) -> None:
 def main(argv: list[str] | None = None) -> dict:
     import importlib.metadata
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 10])
-    parser.add_argument("--total-steps", type=int, default=CONFIG.total_timesteps)
-    parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--no-readme", action="store_true", help="do not touch benchmarks/README.md")
+    parser = _peers.argument_parser(__doc__.split("\n\n")[0], [1, 10], CONFIG.total_timesteps)
     args = parser.parse_args(argv)
 
     config = CONFIG.replace(total_timesteps=args.total_steps)
-    report = {
-        "benchmark": "pendulum_ppo",
-        "env_id": ENV_ID,
-        "device": device_name(),
-        "backend": jax.default_backend(),
-        "jax": jax.__version__,
-        "rejax": importlib.metadata.version("rejax"),
-        "date": datetime.date.today().isoformat(),
-        "command": "python benchmarks/pendulum_ppo.py " + " ".join(argv or []),
-        "config": config.to_dict(),
-        "env_steps_per_seed": config.env_steps,
-        "sizes": [],
-    }
+    report = _peers.new_report("pendulum_ppo", ENV_ID, device_name(), config, argv,
+                               rejax=importlib.metadata.version("rejax"), date=datetime.date.today().isoformat())
+
+    def within_ci(num_seeds, results):  # issue 6's bar
+        ours, theirs = results["bootstrap_rl"], results["rejax"]
+        results["return_within_rejax_ci_or_better"] = bool(
+            ours["final_eval_return"]["iqm"] >= theirs["final_eval_return"]["ci_low"])
+
     out = HERE / "results" / f"pendulum_ppo_{report['backend']}.json"
-    out.parent.mkdir(exist_ok=True)
-    for num_seeds in args.seeds:
-        results = measure(config, num_seeds, args.repeats, args.seed)
-        report["sizes"].append({"num_seeds": num_seeds, "results": results})
-        print(json.dumps({"num_seeds": num_seeds, **results}, indent=1), flush=True)
-        write_text(out, json.dumps(report, indent=1) + "\n")
+    _peers.measure_sizes(report, out, IMPLEMENTATIONS, config, args, eval_per_seed=True, then=within_ci)
     if not args.no_readme:
         update_readme(report, out.relative_to(HERE.parent).as_posix())
     return report

@@ -38,7 +38,6 @@ import argparse
 import datetime
 import json
 import os
-import re
 import signal
 import shutil
 import subprocess
@@ -51,7 +50,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO / "src"))  # a checkout without `pip install -e .` still finds the library
-from bootstrap_rl.results import replace_section, write_json, write_text  # noqa: E402
+sys.path.insert(0, str(HERE))
+from _common import replace_device_block, shown_path, slug  # noqa: E402
+from bootstrap_rl.results import write_json  # noqa: E402
 
 # name -> (script, arguments at default sizes, arguments with --quick)
 SCRIPTS = {
@@ -301,9 +302,9 @@ def headline(name: str, entry: dict) -> str:
 
 def readme_block(report: dict, json_path: str) -> str:
     device = report["device"]
-    slug = re.sub(r"[^a-z0-9]+", "-", f"{device['backend']} {device['device_kind']} {device['devices']}".lower()).strip("-")
+    block_id = "run-all:" + slug(f"{device['backend']} {device['device_kind']} {device['devices']}")
     software = report["device"]["software"]
-    lines = [f"<!-- run-all:{slug} -->",
+    lines = [f"<!-- {block_id} -->",
              f"**{device['backend']}: {device['device_kind']} × {device['devices']}**, jax {software['jax']}, "
              f"jaxlib {software['jaxlib']}, {report['date'][:10]}, `{report['command']}`; raw: `{json_path}`.",
              "", "| benchmark | date | status | wall (s) | headline |", "| --- | --- | --- | ---: | --- |"]
@@ -321,25 +322,13 @@ def readme_block(report: dict, json_path: str) -> str:
                       f"**{'yes' if bars['study_within_bar'] else 'no'}**; warm repeat ≤ "
                       f"{bars['warm_compile_share_at_most']:.0%} compiling: "
                       f"**{'yes' if bars['warm_compile_share_within_bar'] else 'no'}**."]
-    lines.append(f"<!-- /run-all:{slug} -->")
-    return "\n".join(lines), slug
+    lines.append(f"<!-- /{block_id} -->")
+    return "\n".join(lines), block_id
 
 
-def update_readme(block: str, slug: str) -> None:
+def update_readme(block: str, block_id: str) -> None:
     """Replace (or add) this device's block inside the run-all section of the README."""
-    readme = HERE / "README.md"
-    text = readme.read_text() if readme.exists() else "# Benchmarks\n"
-    if START not in text or END not in text:
-        text = text.rstrip("\n") + f"\n\n## Every benchmark at once\n\n{START}\n{END}\n"
-        write_text(readme, text)
-    head, rest = text.split(START, 1)
-    body = rest.split(END, 1)[0]
-    begin, finish = f"<!-- run-all:{slug} -->", f"<!-- /run-all:{slug} -->"
-    if begin in body and finish in body:
-        body = body.split(begin, 1)[0] + block + body.split(finish, 1)[1]
-    else:
-        body = body.rstrip("\n") + "\n" + block + "\n"
-    replace_section(readme, START, END, START + "\n" + body.strip("\n") + "\n" + END)
+    replace_device_block(HERE / "README.md", START, END, "## Every benchmark at once", block_id, block)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -406,11 +395,7 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"=== run_all: {name}: {entry['status']} ({entry['wall_s']:.0f} s): {headline(name, entry)}", flush=True)
 
     if not (args.quick or args.no_readme):
-        try:
-            shown = json_path.relative_to(REPO).as_posix()
-        except ValueError:
-            shown = str(json_path)
-        update_readme(*readme_block(report, shown))
+        update_readme(*readme_block(report, shown_path(json_path, REPO)))
     failed = [name for name in names if report["benchmarks"][name]["status"] != "ok"]
     print(f"\nrun_all: wrote {json_path}; " + (f"failed: {', '.join(failed)}" if failed else "every benchmark ran"))
     return report

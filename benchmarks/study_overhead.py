@@ -20,8 +20,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import os
-import platform
 import sys
 import tempfile
 import time
@@ -36,15 +34,15 @@ from bootstrap_rl.results import replace_section, write_json
 from bootstrap_rl.wrappers import TaskDistribution
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _common import device_name  # noqa: E402
+
 README_START, README_END = "<!-- study-overhead:start -->", "<!-- study-overhead:end -->"
 BAR = 0.9
 
 
 def device_label() -> str:
-    if jax.default_backend() == "cpu":
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-        return f"cpu: {platform.machine()} ({jax.device_count()} device, {cores} cores)"
-    return f"{jax.default_backend()}: {jax.devices()[0].device_kind}"
+    return device_name(cpu="cpu: {machine} ({devices} device, {cores} cores)")
 
 
 def measure(name: str, preset: str | None, seeds: int | None, repeats: int) -> dict:
