@@ -110,8 +110,8 @@ class ChunkTrainer:
 
     def _restore(self) -> None:
         """Continue from the saved state: drop the parts written past it."""
-        # Shapes from the unjitted function: ``like`` has the batch's rows, not the padded rows.
         like = batch_rows(self.programs.state_shapes(self.run, self.inputs), self.batch)
+        # Shapes from the unjitted function: ``like`` has the batch's rows, not the padded rows.
         acting_like = self.programs.acting_shapes(like)
         self.point, self.stage, self.fresh_stage, state, snapshots = load_resume(self.resume_file, like, acting_like)
         self.state = self.layout.shard(state, self.batch)
