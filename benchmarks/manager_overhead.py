@@ -31,6 +31,9 @@ import jax
 
 from bootstrap_rl import curriculum as curricula
 from bootstrap_rl import study
+from bootstrap_rl.study.inputs import run_inputs
+from bootstrap_rl.study.plan import program_key
+from bootstrap_rl.study.programs import Programs
 from bootstrap_rl.results import replace_section, write_json
 
 HERE = Path(__file__).resolve().parent
@@ -62,11 +65,11 @@ def main(argv=None) -> dict:
     shared, compiled, arms = {}, {}, {}
     for run in runs:
         # As run_study does: one compiled learner per program (all childhood arms share one).
-        key = study._learner_key(c, run)
+        key = program_key(c, run)
         if key not in compiled:
-            compiled[key] = study._Learner(c, key, shared)
+            compiled[key] = Programs(c, key, shared)
         learner = compiled[key].bind(c, run)
-        keys, hparams, samplers, _ = study._run_inputs(c, run, seeds, root)
+        keys, hparams, samplers, _ = run_inputs(c, run, seeds, root)
         # Time the adult stage's chunk and stage start: every arm runs it.
         adult = samplers[c.adult.name]
         index = len(run.schedule) - 1

@@ -29,6 +29,9 @@ import jax
 
 from bootstrap_rl import curriculum as curricula
 from bootstrap_rl import study
+from bootstrap_rl.study.chunks import train_run
+from bootstrap_rl.study.plan import program_key
+from bootstrap_rl.study.programs import Programs
 from bootstrap_rl.ppo import make_ppo
 from bootstrap_rl.results import replace_section, write_json
 from bootstrap_rl.wrappers import TaskDistribution
@@ -49,7 +52,7 @@ def measure(name: str, preset: str | None, seeds: int | None, repeats: int) -> d
     c = curricula.load(name, preset)
     seeds = seeds or c.seeds
     run = next(r for r in study.expand_runs(c) if r.slug == "direct")
-    learner = study._Learner(c, study._learner_key(c, run)).bind(c, run)
+    learner = Programs(c, program_key(c, run)).bind(c, run)
     root = jax.random.PRNGKey(0)
 
     # The bare peer: the same learner config, env and tasks, one scan over every update.
@@ -67,8 +70,8 @@ def measure(name: str, preset: str | None, seeds: int | None, repeats: int) -> d
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(repeats):
             start = time.perf_counter()
-            timing = study._train_run(c, run, learner, Path(tmp) / f"r{r}", seeds, root, resume=False,
-                                      checkpoint_seconds=float("inf"), log=lambda line: None)
+            timing = train_run(c, run, learner, Path(tmp) / f"r{r}", seeds, root, resume=False,
+                               checkpoint_seconds=float("inf"), log=lambda line: None)
             timing["wall_s"] = time.perf_counter() - start
             study_runs.append(timing)
             start = time.perf_counter()

@@ -67,6 +67,7 @@ SMALL = textwrap.dedent('''
 STUDIES = textwrap.dedent('''
     import sys
     from bootstrap_rl import curriculum, study
+    from bootstrap_rl.study.storage import PartWriter
 
     c = curriculum.load(sys.argv[1])
     cache, quiet = sys.argv[2], lambda line: None
@@ -79,20 +80,20 @@ STUDIES = textwrap.dedent('''
             pass
 
         # Stopped in the adult stage, right after the last saved state (the stage boundary).
-        write = study._RunWriter.write
+        write = PartWriter.write
 
         def write_then_stop(self, point, rows):
             write(self, point, rows)
             if self.run.slug == "childhood-marker" and point == 3:
                 raise Interrupted
 
-        study._RunWriter.write = write_then_stop
+        PartWriter.write = write_then_stop
         try:
             study.run_study(c, out, root_seed=7, compilation_cache=cache, checkpoint_seconds=0, log=quiet)
             raise AssertionError("not interrupted")
         except Interrupted:
             pass
-        study._RunWriter.write = write
+        PartWriter.write = write
         study.run_study(c, out, root_seed=7, compilation_cache=cache, resume=True, log=quiet)
 ''')
 CLI = "import sys; from bootstrap_rl.cli import main; sys.exit(main())"

@@ -14,6 +14,9 @@ import pandas as pd
 import pytest
 
 from bootstrap_rl import checkpoint, curriculum as cu, study
+from bootstrap_rl.study import chunks, driver, inputs
+from bootstrap_rl.study.programs import RunPrograms
+from bootstrap_rl.study.storage import PartWriter
 
 
 TINY = textwrap.dedent('''
@@ -168,8 +171,9 @@ def test_an_existing_study_is_not_overwritten_and_resume_checks_the_config(finis
 KILLER = textwrap.dedent('''
     import os, signal, sys
     from bootstrap_rl import curriculum, study
+    from bootstrap_rl.study.storage import PartWriter
 
-    write = study._RunWriter.write
+    write = PartWriter.write
 
     def write_then_die(self, point, rows):
         write(self, point, rows)
@@ -179,7 +183,7 @@ KILLER = textwrap.dedent('''
         if self.run.slug == "childhood-marker" and point == 3:
             os.kill(os.getpid(), signal.SIGKILL)
 
-    study._RunWriter.write = write_then_die
+    PartWriter.write = write_then_die
     study.run_study(curriculum.load(sys.argv[1]), sys.argv[2], root_seed=7, checkpoint_seconds=0)
 ''')
 
@@ -249,7 +253,7 @@ def _assert_chunks_of_two_give_the_table_of_one_batch(out, finished, arms):
 def test_seeds_in_chunks_interrupted_and_resumed_give_the_table_of_one_batch(finished, tiny_file, tmp_path,
                                                                             compile_cache, monkeypatch):
     curriculum, out = _without_method(cu.load(str(tiny_file))), tmp_path / "chunked"
-    write = study._RunWriter.write
+    write = PartWriter.write
 
     class Interrupted(Exception):
         pass
@@ -259,13 +263,13 @@ def test_seeds_in_chunks_interrupted_and_resumed_give_the_table_of_one_batch(fin
         if self.run.slug == "curriculum" and self.tag == "seeds2-3" and point == 3:
             raise Interrupted
 
-    monkeypatch.setattr(study._RunWriter, "write", write_then_stop)
+    monkeypatch.setattr(PartWriter, "write", write_then_stop)
     with pytest.raises(Interrupted):
         study.run_study(curriculum, out, root_seed=7, seed_chunk=2, checkpoint_seconds=0, log=lambda line: None)
     parts = out / "parts" / "curriculum"
     assert (parts / "DONE.seeds0-1").exists() and (parts / "00003.seeds2-3.csv").exists()
     assert (out / "resume" / "curriculum.seeds2-3.npz").exists()
-    monkeypatch.setattr(study._RunWriter, "write", write)
+    monkeypatch.setattr(PartWriter, "write", write)
     lines = []
     study.run_study(curriculum, out, root_seed=7, resume=True, log=lines.append)  # the study's chunk is kept
     assert "arm curriculum: 4 seeds in chunks of 2, as asked" in lines
@@ -286,8 +290,8 @@ def test_a_batch_out_of_device_memory_is_trained_in_chunks(finished, tiny_file, 
                                                            monkeypatch):
     curriculum, out = _without_method(cu.load(str(tiny_file))), tmp_path / "oom"
     expand = study.expand_runs
-    monkeypatch.setattr(study, "expand_runs", lambda c: [r for r in expand(c) if r.kind != "curriculum"])
-    begin, attempts = study._RunLearner.begin, []
+    monkeypatch.setattr(driver, "expand_runs", lambda c: [r for r in expand(c) if r.kind != "curriculum"])
+    begin, attempts = RunPrograms.begin, []
 
     def begin_on_a_small_device(self, keys, *args):  # two seeds fit, four do not
         if not isinstance(keys, jax.core.Tracer):
@@ -300,7 +304,7 @@ def test_a_batch_out_of_device_memory_is_trained_in_chunks(finished, tiny_file, 
                                                  "1234 bytes.")
         return begin(self, keys, *args)
 
-    monkeypatch.setattr(study._RunLearner, "begin", begin_on_a_small_device)
+    monkeypatch.setattr(RunPrograms, "begin", begin_on_a_small_device)
     lines = []
     study.run_study(curriculum, out, root_seed=7, log=lines.append)
     assert "arm direct: 4 seeds do not fit in device memory; running in chunks of 2" in lines
@@ -314,14 +318,14 @@ def test_a_batch_out_of_device_memory_is_trained_in_chunks(finished, tiny_file, 
 
 
 def test_a_seed_that_does_not_fit_stops_the_study_saying_what_to_change(tiny_file, tmp_path, monkeypatch):
-    begin = study._RunLearner.begin
+    begin = RunPrograms.begin
 
     def begin_out_of_memory(self, keys, *args):
         if not isinstance(keys, jax.core.Tracer):
             raise jax.errors.JaxRuntimeError("RESOURCE_EXHAUSTED: Out of memory while trying to allocate 1 byte.")
         return begin(self, keys, *args)
 
-    monkeypatch.setattr(study._RunLearner, "begin", begin_out_of_memory)
+    monkeypatch.setattr(RunPrograms, "begin", begin_out_of_memory)
     lines = []
     with pytest.raises(study.StudyError, match=r"arm direct: 1 seed\(s\) \(1 batch rows, 1 per device\) do not "
                                                r"fit in device memory.*learner.num_envs"):
@@ -335,16 +339,16 @@ def test_a_chunk_of_seeds_starts_from_those_seeds_keys(tiny_file):
     curriculum = cu.load(str(tiny_file))
     run = next(r for r in study.expand_runs(curriculum) if r.kind == "population")  # 2 members
     root = jax.random.PRNGKey(7)
-    whole = np.asarray(study._run_inputs(curriculum, run, 4, root)[0])  # rows: members, then seeds
-    chunk = np.asarray(study._run_inputs(curriculum, run, 2, root, first_seed=2)[0])
+    whole = np.asarray(inputs.run_inputs(curriculum, run, 4, root).keys)  # rows: members, then seeds
+    chunk = np.asarray(inputs.run_inputs(curriculum, run, 2, root, first_seed=2).keys)
     np.testing.assert_array_equal(chunk, whole[[2, 3, 6, 7]])
 
 
 def test_smaller_chunks_keep_the_devices_filled():
-    assert study._smaller_chunk(10, members=1, devices=1) == 5
-    assert study._smaller_chunk(10, members=1, devices=4) == 4  # 3 rows per device -> 1
-    assert study._smaller_chunk(4, members=1, devices=4) is None  # one row per device already
-    assert study._smaller_chunk(10, members=9, devices=1) == 5
-    assert study._smaller_chunk(1, members=9, devices=1) is None  # a seed's members are not split
+    assert chunks.smaller_chunk(10, members=1, devices=1) == 5
+    assert chunks.smaller_chunk(10, members=1, devices=4) == 4  # 3 rows per device -> 1
+    assert chunks.smaller_chunk(4, members=1, devices=4) is None  # one row per device already
+    assert chunks.smaller_chunk(10, members=9, devices=1) == 5
+    assert chunks.smaller_chunk(1, members=9, devices=1) is None  # a seed's members are not split
     with pytest.raises(study.StudyError, match="seed_chunk"):
         study.run_study(cu.load("cartpole_physics", "quick"), "unused", seed_chunk=0)

@@ -14,6 +14,8 @@ from bootstrap_rl.curriculum import Curriculum, Evaluation, Stage
 from bootstrap_rl.library import LibrarySpec
 from bootstrap_rl.managers import pbt, routing, stage_schedule
 from bootstrap_rl.ppo import PPOConfig
+from bootstrap_rl.study.plan import program_key
+from bootstrap_rl.study.programs import Programs
 
 DEFAULT_LR = 2.5e-4
 
@@ -52,16 +54,16 @@ def finished(tmp_path_factory):
 
 def test_childhood_arms_share_one_program_but_a_population_method():
     runs = [r for r in study.expand_runs(CURRICULUM) if r.kind == "childhood"]
-    shared = {study._learner_key(CURRICULUM, r) for r in runs if r.method != "pbt"}
-    own = study._learner_key(CURRICULUM, next(r for r in runs if r.method == "pbt"))
+    shared = {program_key(CURRICULUM, r) for r in runs if r.method != "pbt"}
+    own = program_key(CURRICULUM, next(r for r in runs if r.method == "pbt"))
     assert len(shared) == 1 and own not in shared
 
 
 def test_a_population_arm_spends_one_learners_budget_and_acts_with_one_network(finished):
     run = next(r for r in study.expand_runs(CURRICULUM) if r.method == "pbt")
-    learner = study._Learner(CURRICULUM, study._learner_key(CURRICULUM, run))
-    member = learner.config  # 2 members x 2 envs x 16 steps per update: the direct arm's 4 x 16
-    assert (member.num_envs, 2 * member.num_envs * member.num_steps * learner.updates_per_chunk) == (2, 128)
+    programs = Programs(CURRICULUM, program_key(CURRICULUM, run))
+    member = programs.config  # 2 members x 2 envs x 16 steps per update: the direct arm's 4 x 16
+    assert (member.num_envs, 2 * member.num_envs * member.num_steps * programs.updates_per_chunk) == (2, 128)
     table = study.read_results(finished)
     pbt_rows, direct_rows = table[table.arm == "childhood/pbt"], table[table.arm == "direct"]
     assert sorted(set(pbt_rows.env_steps)) == sorted(set(direct_rows.env_steps)) == [0, 128, 256, 384]

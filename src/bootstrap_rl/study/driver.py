@@ -1,0 +1,92 @@
+"""``run_study``: a study from its checks to ``results.csv``.
+
+Check the arguments and the results directory, expand the arms into runs, build every run's
+programs, trace them all (:mod:`~bootstrap_rl.study.preflight`), write ``study.json``, train
+each run (:func:`~bootstrap_rl.study.chunks.train_run`), and concatenate the parts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import jax
+
+from bootstrap_rl.curriculum import Curriculum
+from bootstrap_rl.sharding import Layout, barrier, is_writer
+from bootstrap_rl.study.chunks import train_run
+from bootstrap_rl.study.errors import StudyError, positive_count
+from bootstrap_rl.study.plan import expand_runs, resolved_config
+from bootstrap_rl.study.preflight import preflight_study
+from bootstrap_rl.study.programs import enable_compilation_cache, programs_for_runs
+from bootstrap_rl.study.storage import consolidate
+from bootstrap_rl.study.study_file import arm_records, check_out_dir, write_study_file
+
+
+def run_study(
+    curriculum: Curriculum,
+    out_dir: str | Path,
+    *,
+    seeds: int | None = None,
+    root_seed: int = 0,
+    resume: bool = False,
+    checkpoint_seconds: float = 60.0,
+    log: Callable[[str], None] = print,
+    devices: int | None = None,
+    compilation_cache: str | Path | None = None,
+    seed_chunk: int | None = None,
+) -> Path:
+    """Train every arm of ``curriculum`` and write the results directory ``out_dir``.
+
+    ``resume=True`` continues a study interrupted in ``out_dir`` (which must have been
+    started with the same configuration); without it, ``out_dir`` must not hold a study.
+    The learner state is saved at every stage boundary and at most every
+    ``checkpoint_seconds`` otherwise. Returns the path of ``results.csv``.
+
+    Seeds and population members are sharded over the first ``devices`` of ``jax.devices()``
+    (default: all of them, every device of every process once ``jax.distributed`` is initialised; see
+    :mod:`bootstrap_rl.sharding`). In a distributed study every process calls ``run_study``
+    with the same arguments and ``out_dir`` on a shared file system.
+    ``compilation_cache``: a folder for JAX's persistent compilation cache (programs compiled
+    once are loaded from it by later studies and processes).
+
+    ``seed_chunk``: train at most this many seeds of a run at once (the rest after, in
+    sequential chunks). Without it, a run whose batch does not fit in device memory is split
+    by itself (in a single-process study), with a message: chunks of seeds get the same keys
+    as in one batch, so the table is the same up to float rounding.
+    """
+    if compilation_cache is not None:
+        enable_compilation_cache(compilation_cache)
+    try:
+        layout = Layout.over(devices)
+    except ValueError as error:
+        raise StudyError(str(error)) from None
+    seeds = positive_count(curriculum.seeds if seeds is None else seeds, "seeds")
+    if seed_chunk is not None:
+        seed_chunk = positive_count(seed_chunk, "seed_chunk")
+    out = Path(out_dir)
+    config = json.loads(json.dumps(resolved_config(curriculum, seeds, root_seed), default=str))
+    seed_chunk = check_out_dir(out, config, resume=resume, seed_chunk=seed_chunk, log=log)
+    barrier("study: checked")  # every process has looked at out_dir before process 0 writes in it
+
+    runs = expand_runs(curriculum)
+    programs = programs_for_runs(curriculum, runs, layout)
+    root = jax.random.PRNGKey(root_seed)
+    preflight_study(curriculum, runs, programs, seeds, root)
+    if is_writer():
+        write_study_file(out, curriculum, config, arm_records(curriculum, runs, programs), seeds=seeds,
+                         root_seed=root_seed, devices=layout.devices, seed_chunk=seed_chunk)
+    else:
+        log = lambda line: None  # noqa: E731 — process 0 reports progress
+    fits: dict = {}  # batch rows that fit in device memory, per Programs, once one ran out
+    for run in runs:
+        log(f"{run.slug}: {len(run.members)} arm(s) x {seeds} seeds, {run.budget:,} env steps each"
+            + (f", on {layout.devices} devices" if layout.devices > 1 else ""))
+        train_run(curriculum, run, programs[run.slug], out, seeds, root, resume=resume,
+                  checkpoint_seconds=checkpoint_seconds, log=log, seed_chunk=seed_chunk, fits=fits)
+    table = out / "results.csv"
+    if is_writer():
+        table = consolidate(out)
+    barrier("study: consolidated")
+    return table

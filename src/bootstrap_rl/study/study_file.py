@@ -1,0 +1,74 @@
+"""``study.json``: the resolved configuration and the arms of a study, and the check that a
+results directory may take the study asked for (a new directory, or the same study resumed)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from bootstrap_rl import results
+from bootstrap_rl.curriculum import Curriculum
+from bootstrap_rl.schema import ArmRecord, StageSpan
+from bootstrap_rl.study.errors import StudyError
+from bootstrap_rl.study.plan import Run
+from bootstrap_rl.study.programs import RunPrograms
+
+
+def check_out_dir(out: Path, config: dict, *, resume: bool, seed_chunk: int | None,
+                  log: Callable[[str], None]) -> int | None:
+    """Check that ``out`` is new (or empty), or holds this very study when resuming; the seed
+    chunk to train with: a resumed study keeps its own unless another is asked for."""
+    study_file = out / "study.json"
+    if not study_file.exists():
+        if out.exists() and any(out.iterdir()):
+            raise StudyError(f"{out} is not empty and holds no study.json; choose another directory")
+        return seed_chunk
+    if not resume:
+        raise StudyError(f"{out} already holds a study; pass --resume to continue it, or choose another directory")
+    saved_study = json.loads(study_file.read_text())
+    saved = saved_study["config"]
+    if seed_chunk is None:  # resuming keeps the chunking, so the table stays as it would have been
+        seed_chunk = saved_study.get("seed_chunk")
+    elif seed_chunk != saved_study.get("seed_chunk"):
+        log(f"resuming with --seed-chunk {seed_chunk} (the study started with {saved_study.get('seed_chunk')}): "
+            "seeds trained from now on may differ from an uninterrupted run in the last bits")
+    if saved != config:
+        changed = sorted(k for k in set(saved) | set(config) if saved.get(k) != config.get(k))
+        raise StudyError(f"{out}: cannot resume, the configuration differs in {changed}")
+    return seed_chunk
+
+
+def arm_records(curriculum: Curriculum, runs: list[Run], programs: dict[str, RunPrograms]) -> list[ArmRecord]:
+    """Every arm of every run, as ``study.json`` records it."""
+    arms = []
+    for run in runs:
+        offsets = np.concatenate([[0], np.cumsum([s for _, s in run.schedule])])
+        stages = tuple(StageSpan(name, int(a), int(b))
+                       for (name, _), a, b in zip(run.schedule, offsets[:-1], offsets[1:]))
+        arms += [ArmRecord(
+            name=name, kind=run.kind, run=run.slug, method=run.method, budget_env_steps=run.budget,
+            param_count=programs[run.slug].param_count(),  # of the network that acts
+            # Learners trained per seed (a population method's members, each on its share of the envs).
+            learners_per_seed=curriculum.methods[run.method].population if run.method else 1,
+            stages=stages, hparams=run.hparams[m] if run.kind == "population" else None,
+        ) for m, name in enumerate(run.members)]
+    return arms
+
+
+def write_study_file(out: Path, curriculum: Curriculum, config: dict, arms: list[ArmRecord], *, seeds: int,
+                     root_seed: int, devices: int, seed_chunk: int | None) -> Path:
+    """Write ``study.json`` (atomically)."""
+    c = curriculum
+    return results.write_json(out / "study.json", {
+        "curriculum": c.name, "description": c.description, "seeds": seeds, "root_seed": root_seed,
+        "total_env_steps": c.total_env_steps, "eval_every": c.evaluation.every_env_steps,
+        "score_metric": "success" if c.evaluation.success_threshold is not None else "return",
+        "adult_stage": c.adult.name, "stages": [s.name for s in c.all_stages],
+        "arms": [arm.to_json() for arm in arms],
+        "population": config["population"], "config": config,
+        "devices": devices, "processes": jax.process_count(), "seed_chunk": seed_chunk,
+    })
