@@ -76,11 +76,11 @@ def main(argv=None) -> dict:
         state, begin_s = timed(learner.begin, keys, hparams, samplers[run.schedule[0][0]], index == 0)
         state, start_compile_s = timed(learner.start_stage, state, adult, index, True)
         (state, _), chunk_compile_s = timed(learner.chunk, state)
-        arms[run.members[0]] = {"run": run, "learner": learner, "state": state, "adult": adult, "index": index,
+        arms[run.arms[0]] = {"run": run, "learner": learner, "state": state, "adult": adult, "index": index,
                                 "compile_s": begin_s + start_compile_s + chunk_compile_s,
                                 "first": samplers[run.schedule[0][0]],
                                 "chunk_s": float("inf"), "start_s": float("inf"), "first_start_s": float("inf")}
-        print(f"{run.members[0]}: compiled in {arms[run.members[0]]['compile_s']:.1f} s", flush=True)
+        print(f"{run.arms[0]}: compiled in {arms[run.arms[0]]['compile_s']:.1f} s", flush=True)
     for _ in range(args.repeats):
         for arm in arms.values():
             learner = arm["learner"]

@@ -121,12 +121,12 @@ PROBE = textwrap.dedent('''
     }))
 ''')
 
-# --quick's study: a toy CartPole curriculum (one childhood stage with a method, a population),
+# --quick's study: a toy CartPole curriculum (one childhood stage with a method, a D:prodigy grid),
 # seconds per arm once compiled.
 QUICK_CURRICULUM = textwrap.dedent('''
     """A toy CartPole curriculum for run_all.py --quick (a smoke test)."""
     from bootstrap_rl.curricula.cartpole_physics import physics
-    from bootstrap_rl.curriculum import Curriculum, Evaluation, Population, Stage
+    from bootstrap_rl.curriculum import Curriculum, Evaluation, ProdigyGrid, Stage
     from bootstrap_rl.managers import kickstarting
     from bootstrap_rl.ppo import PPOConfig
 
@@ -140,7 +140,7 @@ QUICK_CURRICULUM = textwrap.dedent('''
                           anneal_lr=False, hidden_sizes=(16, 16)),
         evaluation=Evaluation(every_env_steps=256, episodes=4, probe_observations=32),
         methods={"distil": kickstarting(coef=1.0, decay=0.95)},
-        population=Population(learning_rate=(3e-4, 1e-3)),
+        prodigy_grid=ProdigyGrid(learning_rate=(3e-4, 1e-3)),
         seeds=2,
     )
 ''')

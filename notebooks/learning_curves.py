@@ -111,7 +111,7 @@ if IS_STUDY:
 # ## Sunk-cost view and D:prodigy
 #
 # Childhood and curriculum arms against `direct_adult_steps` at equal adult steps; and the
-# Spearman correlation between the population's early and final scores.
+# Spearman correlation between the D:prodigy grid's early and final scores.
 
 # %%
 if IS_STUDY and analysis.sunk_cost:

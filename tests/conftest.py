@@ -9,7 +9,7 @@ the notebook can be tested without training anything:
 - ``childhood/null``: the same distribution as ``direct``: no signature.
 - ``curriculum``: a head start on the adult stage, plateauing level with ``direct``.
 - ``direct_adult_steps``: the direct curve over the adult steps only.
-- population configurations whose early and final scores rise with one hidden quality
+- D:prodigy grid configurations whose early and final scores rise with one hidden quality
   (planted positive prodigy rho).
 """
 
@@ -49,8 +49,8 @@ def make_study_dir(
     total_env_steps: int = 100_000,
     eval_every: int = 5_000,
     score_metric: str = "return",
-    population: bool = True,
-    population_seeds: int = 4,
+    prodigy_grid: bool = True,
+    grid_seeds: int = 4,
     drift: bool = True,
     retention: bool = True,
     noise: float = 0.04,
@@ -133,18 +133,18 @@ def make_study_dir(
                          "stages": stages})
 
     grid = None
-    if population:
+    if prodigy_grid:
         grid = {"lr": [1e-4, 3e-4, 1e-3], "ent": [0.0, 0.01], "width": [64]}
         quality = 0
         for lr in grid["lr"]:
             for ent in grid["ent"]:
                 quality += 1
                 q = quality / 6  # planted: both early and final scores rise with q
-                name = f"population/lr={lr},ent={ent},width=64"
+                name = f"grid/lr={lr},ent={ent},width=64"
                 fn = lambda s, q=q: (0.2 + 0.7 * q) * (1 - np.exp(-(2 + 6 * q) * s / total_env_steps))
-                add_rows(name, "population", population_seeds, total_env_steps,
+                add_rows(name, "grid", grid_seeds, total_env_steps,
                          stage_list(total_env_steps, False), fn, False)
-                arm_meta.append({"name": name, "kind": "population",
+                arm_meta.append({"name": name, "kind": "grid",
                                  "budget_env_steps": total_env_steps, "param_count": 20_000,
                                  "stages": stage_list(total_env_steps, False),
                                  "hparams": {"lr": lr, "ent": ent, "width": 64}})
@@ -155,7 +155,7 @@ def make_study_dir(
         "seeds": seeds, "root_seed": seed, "total_env_steps": total_env_steps,
         "eval_every": eval_every, "score_metric": score_metric, "adult_stage": STAGES[-1],
         "stages": list(STAGES), "arms": arm_meta,
-        "population": {"grid": grid} if grid else None,
+        "prodigy_grid": {"grid": grid} if grid else None,
         "config": {"synthetic": True},
     }
     (path / "study.json").write_text(json.dumps(study, indent=2))

@@ -38,8 +38,8 @@ def test_report_finds_the_planted_signature_and_not_the_null(make_study):
         assert c["pvalue_holm"] >= c["pvalue"]
     # the planted crossover: the slow child overtakes direct after its childhood (40% of budget)
     assert 40_000 < slow["crossover"]["median"] < 80_000
-    assert summary["population"]["rho"]["rho"] > 0.8  # planted: better early, better late
-    assert summary["population"]["rho"]["n_configs"] == 6
+    assert summary["prodigy"]["rho"]["rho"] > 0.8  # planted: better early, better late
+    assert summary["prodigy"]["rho"]["n_configs"] == 6
     # direct_adult_steps is scored over its own (adult-only) budget
     ref = next(a for a in summary["arms"] if a["arm"] == "direct_adult_steps")
     assert ref["final"]["estimate"] is not None
@@ -50,17 +50,17 @@ def test_report_finds_the_planted_signature_and_not_the_null(make_study):
 
 
 def test_few_seeds_are_called_a_smoke_test(make_study):
-    study = make_study(arms=("direct", "childhood/slow"), seeds=3, population=False,
+    study = make_study(arms=("direct", "childhood/slow"), seeds=3, prodigy_grid=False,
                        retention=False, drift=False)
     md = report.write_report(study, resamples=50).read_text()
     assert "Smoke test only" in md and "3 seed(s)" in md
-    assert "No population in this study." in md
+    assert "No D:prodigy grid in this study." in md
 
 
 @pytest.mark.parametrize("arms", [("direct",), ("direct", "childhood/slow"),
                                   ("childhood/slow", "direct_adult_steps")])
 def test_report_survives_missing_arms_and_metrics(make_study, arms):
-    study = make_study(arms=arms, seeds=1, population=False, drift=False, retention=False)
+    study = make_study(arms=arms, seeds=1, prodigy_grid=False, drift=False, retention=False)
     md = report.write_report(study, resamples=20).read_text()
     assert (study / "learning_curves.png").exists()
     assert not (study / "policy_drift.png").exists() and not (study / "prodigy.png").exists()
@@ -72,7 +72,7 @@ def test_report_survives_missing_arms_and_metrics(make_study, arms):
     strict_json(study / "report.json")
 
 
-def test_success_metric_and_a_population_only_study(make_study):
+def test_success_metric_and_a_grid_only_study(make_study):
     study = make_study(arms=("direct", "curriculum"), seeds=4, score_metric="success",
                        retention=False)
     md = report.write_report(study, resamples=RESAMPLES).read_text()
@@ -81,15 +81,15 @@ def test_success_metric_and_a_population_only_study(make_study):
     loaded = report.load_study(study)
     steps, curves, seeds = report.score_curves(loaded, "direct")
     assert curves.shape == (4, steps.size) and curves.max() <= 1.0
-    only_population = make_study("population_only", arms=(), seeds=2)
-    md = report.write_report(only_population, resamples=20).read_text()
-    assert "No comparisons" in md and (only_population / "prodigy.png").exists()
+    only_grid = make_study("grid_only", arms=(), seeds=2)
+    md = report.write_report(only_grid, resamples=20).read_text()
+    assert "No comparisons" in md and (only_grid / "prodigy.png").exists()
 
 
 def test_env_steps_outside_the_budget_are_reported(make_study):
     import pandas as pd
 
-    path = make_study(arms=("direct", "childhood/slow"), seeds=3, population=False,
+    path = make_study(arms=("direct", "childhood/slow"), seeds=3, prodigy_grid=False,
                       retention=False, drift=False)
     table = pd.read_csv(path / "results.csv")
     # Plant a manager's cumulative count: seed s of childhood/slow ends at 1,000 * (s + 1).
@@ -104,7 +104,7 @@ def test_env_steps_outside_the_budget_are_reported(make_study):
 
 
 def test_compile_time_and_peak_memory_per_run(make_study):
-    path = make_study(arms=("direct", "childhood/slow"), seeds=3, population=False, retention=False, drift=False)
+    path = make_study(arms=("direct", "childhood/slow"), seeds=3, prodigy_grid=False, retention=False, drift=False)
     meta = json.loads((path / "study.json").read_text())
     for arm in meta["arms"]:
         arm["run"] = arm["name"].replace("/", "-")

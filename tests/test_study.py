@@ -1,5 +1,5 @@
 """Studies end to end at toy size: arms at an equal budget, evaluation with retention and
-drift, managers switched per stage, populations, checkpoints, and resume after SIGKILL."""
+drift, managers switched per stage, a D:prodigy grid, checkpoints, and resume after SIGKILL."""
 
 import json
 import os
@@ -22,7 +22,7 @@ from bootstrap_rl.study.storage import PartWriter
 TINY = textwrap.dedent('''
     """A toy CartPole curriculum for tests: 4 envs x 16 steps per update."""
     from bootstrap_rl.curricula.cartpole_physics import physics
-    from bootstrap_rl.curriculum import Curriculum, Evaluation, Population, Stage
+    from bootstrap_rl.curriculum import Curriculum, Evaluation, ProdigyGrid, Stage
     from bootstrap_rl.managers import stage_schedule
     from bootstrap_rl.ppo import PPOConfig
 
@@ -40,7 +40,7 @@ TINY = textwrap.dedent('''
                           anneal_lr=False, hidden_sizes=(16, 16)),
         evaluation=Evaluation(every_env_steps=128, episodes=4, probe_observations=32),
         methods={"marker": stage_schedule(learning_rate=(1e-3, 2e-3, 3e-3))},
-        population=Population(learning_rate=(1e-3, 3e-4)),
+        prodigy_grid=ProdigyGrid(learning_rate=(1e-3, 3e-4)),
         seeds=2,
     )
 ''')
@@ -83,7 +83,7 @@ def test_every_arm_gets_the_same_budget_and_is_evaluated_on_the_same_steps(finis
     meta = json.loads((finished / "study.json").read_text())
     arms = {a["name"]: a for a in meta["arms"]}
     assert set(arms) == {"direct", "curriculum", "childhood/marker", "direct_adult_steps",
-                         "population/lr=0.001,ent=0.01,width=16", "population/lr=0.0003,ent=0.01,width=16"}
+                         "grid/lr=0.001,ent=0.01,width=16", "grid/lr=0.0003,ent=0.01,width=16"}
     assert list(table.columns) == list(study.TABLE_COLUMNS)
     for name, arm in arms.items():
         budget = ADULT if name == "direct_adult_steps" else TOTAL
@@ -140,15 +140,15 @@ def test_methods_run_only_in_their_stages(table):
     np.testing.assert_allclose(lr[lr.arm == "curriculum"].value, 2.5e-4, rtol=1e-6)
 
 
-def test_population_members_train_with_their_own_hyperparameters(finished, table):
+def test_grid_arms_train_with_their_own_hyperparameters(finished, table):
     lr = table[(table.split == "train") & (table.metric == "learning_rate")]
-    for arm, value in (("population/lr=0.001,ent=0.01,width=16", 1e-3),
-                       ("population/lr=0.0003,ent=0.01,width=16", 3e-4)):
+    for arm, value in (("grid/lr=0.001,ent=0.01,width=16", 1e-3),
+                       ("grid/lr=0.0003,ent=0.01,width=16", 3e-4)):
         np.testing.assert_allclose(lr[lr.arm == arm].value, value, rtol=1e-6)
         assert set(table[table.arm == arm].split) == {"train", "hard"}
     meta = json.loads((finished / "study.json").read_text())
-    hparams = {a["name"]: a["hparams"] for a in meta["arms"] if a["kind"] == "population"}
-    assert hparams["population/lr=0.0003,ent=0.01,width=16"] == {"learning_rate": 3e-4, "ent_coef": 0.01}
+    hparams = {a["name"]: a["hparams"] for a in meta["arms"] if a["kind"] == "grid"}
+    assert hparams["grid/lr=0.0003,ent=0.01,width=16"] == {"learning_rate": 3e-4, "ent_coef": 0.01}
 
 
 def test_checkpoints_at_stage_boundaries(finished):
@@ -235,7 +235,7 @@ def _without_method(curriculum):
     import dataclasses
 
     stages = tuple(dataclasses.replace(s, methods=None) for s in curriculum.stages)
-    return curriculum.replace(methods={}, population=None, stages=stages, seeds=4)
+    return curriculum.replace(methods={}, prodigy_grid=None, stages=stages, seeds=4)
 
 
 def _assert_chunks_of_two_give_the_table_of_one_batch(out, finished, arms):
@@ -337,7 +337,7 @@ def test_a_seed_that_does_not_fit_stops_the_study_saying_what_to_change(tiny_fil
 
 def test_a_chunk_of_seeds_starts_from_those_seeds_keys(tiny_file):
     curriculum = cu.load(str(tiny_file))
-    run = next(r for r in study.expand_runs(curriculum) if r.kind == "population")  # 2 members
+    run = next(r for r in study.expand_runs(curriculum) if r.kind == "grid")  # 2 arms
     root = jax.random.PRNGKey(7)
     whole = np.asarray(inputs.run_inputs(curriculum, run, 4, root).keys)  # rows: members, then seeds
     chunk = np.asarray(inputs.run_inputs(curriculum, run, 2, root, first_seed=2).keys)

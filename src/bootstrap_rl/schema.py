@@ -14,6 +14,10 @@ from dataclasses import asdict, dataclass, field
 # stage whose tasks were evaluated.
 TABLE_COLUMNS = ("arm", "seed", "stage", "env_steps", "split", "metric", "value")
 TRAIN_SPLIT = "train"
+# direct: the adult task, whole budget; curriculum: the stages, then the adult task, no manager;
+# childhood: the stages with a management method; direct_adult_steps: the adult task for the
+# adult stage's steps only (the sunk-cost reference); grid: a D:prodigy grid configuration.
+ARM_KINDS = ("direct", "curriculum", "childhood", "direct_adult_steps", "grid")
 
 
 @dataclass(frozen=True)
@@ -30,7 +34,7 @@ class ArmRecord:
     """One arm as ``study.json`` records it."""
 
     name: str  # e.g. direct, curriculum, childhood/route, grid/lr=...
-    kind: str  # direct | curriculum | childhood | direct_adult_steps | population
+    kind: str  # one of ARM_KINDS
     run: str  # the compiled run (folder name) that trains it; arms of one run share a batch
     method: str | None
     budget_env_steps: int

@@ -55,7 +55,7 @@ def write_report(results_dir: str | Path, *, resamples: int = 2000, seed: int = 
     """Write ``report.md``, ``report.json`` and the figures into a study results directory.
 
     Returns the path of ``report.md``. Figures whose data are absent (no childhood stages, no
-    policy drift, no population) are left out, and the report says so.
+    policy drift, no D:prodigy grid) are left out, and the report says so.
     """
     from bootstrap_rl.report import markdown
     from bootstrap_rl.report.analysis import analyse

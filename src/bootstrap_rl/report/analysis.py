@@ -35,7 +35,7 @@ class Analysis:
     """A study's report, as data: the study it came from and every result the report shows.
 
     ``sunk_cost`` is None without a ``direct_adult_steps`` arm; ``prodigy`` is None without a
-    population; ``uncharged_env_steps`` holds only arms that spent env steps outside the budget;
+    D:prodigy grid; ``uncharged_env_steps`` holds only arms that spent env steps outside the budget;
     ``compute`` is empty without timing.
     """
 
@@ -53,14 +53,14 @@ class Analysis:
         return self.study.seeds < MIN_SEEDS_FOR_CLAIMS
 
     def to_json(self) -> dict:
-        """report.json's content, figures aside (D:prodigy keeps its key there: ``population``)."""
+        """report.json's content, figures aside ."""
         return {
             "comparisons": [c.to_json() for c in self.comparisons],
             "arms": [a.to_json() for a in self.arms],
             "sunk_cost": None if self.sunk_cost is None else [s.to_json() for s in self.sunk_cost],
             "uncharged_env_steps": json_safe(self.uncharged_env_steps),
             "compute": [c.to_json() for c in self.compute],
-            "population": None if self.prodigy is None else self.prodigy.to_json(),
+            "prodigy": None if self.prodigy is None else self.prodigy.to_json(),
         }
 
 

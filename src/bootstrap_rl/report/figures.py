@@ -53,8 +53,8 @@ def _done(fig, created: bool):
 
 
 def colors(study: Study) -> dict[str, str]:
-    """One colour per arm (population arms aside), the same in every figure."""
-    names = [n for n, a in study.arms.items() if a.kind != "population"]
+    """One colour per arm (D:prodigy grid arms aside), the same in every figure."""
+    names = [n for n, a in study.arms.items() if a.kind != "grid"]
     return {name: f"C{i % 10}" for i, name in enumerate(names)}
 
 
@@ -167,11 +167,11 @@ def plot_policy_drift(study: Study, axes: Sequence | None = None):
 
 
 def _short(arm: str) -> str:
-    return arm.removeprefix("population/")
+    return arm.removeprefix("grid/")
 
 
 def plot_prodigy(study: Study, prodigy: Prodigy, arms: Sequence[ArmSummary] = (), axes=None):
-    """Two panels: the population's curves, and each configuration's early vs final IQM, with
+    """Two panels: the grid's curves, and each configuration's early vs final IQM, with
     the compared arms of ``arms`` as stars."""
     (left, right), created = _panels(axes, 2, "plot_prodigy", figsize=(11, 4.2))
     _prodigy_curves(left, study, prodigy)
@@ -183,14 +183,14 @@ def _prodigy_curves(ax, study: Study, prodigy: Prodigy):
     for i, config in enumerate(prodigy.configs):
         steps, curves, _ = score_curves(study, config.arm)
         plotting.plot_band(ax, steps, curves, color=f"C{i % 10}", band=False, label=_short(config.arm))
-    ax.set_title("population: adult score, IQM over seeds", fontsize=9)
+    ax.set_title("D:prodigy grid: adult score, IQM over seeds", fontsize=9)
     _finish(ax, ylabel=study.score_metric, legend=len(prodigy.configs) <= 12)
 
 
 def _prodigy_scatter(ax, study: Study, prodigy: Prodigy, arms: Sequence[ArmSummary]):
     configs = prodigy.configs
     ax.scatter([c.early for c in configs], [c.final for c in configs], color="0.3",
-               label="population configuration")
+               label="grid configuration")
     for c in configs:
         ax.annotate(_short(c.arm), (c.early, c.final), fontsize=5, alpha=0.7)
     palette = colors(study)
@@ -217,7 +217,7 @@ def plot_training_metrics(study: Study, metrics: Sequence[str] | None = None, ax
         return None
     axes, created = _panels(axes, len(metrics), "plot_training_metrics",
                             figsize=(4.3 * len(metrics), 3.4), dpi=100)
-    arms = [a for a, arm in study.arms.items() if arm.kind != "population"]
+    arms = [a for a, arm in study.arms.items() if arm.kind != "grid"]
     for ax, metric in zip(axes, metrics):
         for i, arm in enumerate(arms):
             steps, curves, _ = arm_curves(study, arm, TRAIN_SPLIT, metric)

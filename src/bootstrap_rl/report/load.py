@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from bootstrap_rl.schema import TABLE_COLUMNS, TRAIN_SPLIT, ArmRecord
+from bootstrap_rl.schema import ARM_KINDS, TABLE_COLUMNS, TRAIN_SPLIT, ArmRecord
 
-ARM_KINDS = ("direct", "curriculum", "childhood", "direct_adult_steps", "population")
 
 
 @dataclass(eq=False)

@@ -17,7 +17,7 @@ CAPTIONS = {
     "retention": "Retention: each arm's score on every childhood stage's tasks over time.",
     "policy_drift": "Policy drift: mean KL between the policy at the end of each earlier "
                     "stage and the current policy, on probe observations of that stage.",
-    "prodigy": "D:prodigy: population learning curves, and early vs final IQM per "
+    "prodigy": "D:prodigy: the grid's learning curves, and early vs final IQM per "
                "configuration (stars: the compared arms).",
 }
 
@@ -89,7 +89,7 @@ def _arms(analysis: Analysis) -> list[str]:
 
 def _arm_notes(analysis: Analysis) -> list[str]:
     """What the arms table cannot say: capacity differences, population-based learners, env
-    steps outside the budget, the population."""
+    steps outside the budget, the D:prodigy grid."""
     arms, lines = analysis.arms, []
     if len({r.param_count for r in arms if r.param_count is not None}) > 1:
         lines += ["Parameter counts differ between arms: a difference between them may be one "
@@ -108,7 +108,7 @@ def _arm_notes(analysis: Analysis) -> list[str]:
                                                 for arm, v in analysis.uncharged_env_steps.items())
                   + ".", ""]
     if analysis.prodigy:
-        lines += [f"Plus {len(analysis.prodigy.configs)} population configurations "
+        lines += [f"Plus {len(analysis.prodigy.configs)} D:prodigy grid configurations "
                   "(see D:prodigy below).", ""]
     return lines
 
@@ -169,16 +169,16 @@ def _sunk_cost(analysis: Analysis) -> list[str]:
 
 def _prodigy(analysis: Analysis) -> list[str]:
     prodigy = analysis.prodigy
-    lines = ["## D:prodigy: population", ""]
+    lines = ["## D:prodigy: grid", ""]
     if not prodigy:
-        return lines + ["No population in this study.", ""]
+        return lines + ["No D:prodigy grid in this study.", ""]
     rho = prodigy.rho
     lines += [f"Spearman's rho between configurations' early and final IQM: **{num(rho.rho)}** "
               f"[{num(rho.ci_low)}, {num(rho.ci_high)}] (95% CI, seeds resampled within "
               f"each configuration), over {rho.n_configs} configurations. A positive rho "
               "means the configurations that plateau higher were also better early.", ""]
     return lines + _table(["configuration", "early IQM", "final IQM"],
-                          [[f"`{c.arm.removeprefix('population/')}`", num(c.early), num(c.final)]
+                          [[f"`{c.arm.removeprefix('grid/')}`", num(c.early), num(c.final)]
                            for c in prodigy.configs])
 
 

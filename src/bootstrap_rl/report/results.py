@@ -227,7 +227,7 @@ class SunkCost:
 
 @dataclass(frozen=True)
 class ProdigyConfig:
-    """One population configuration: its hyperparameters, per-seed window scores, and their IQM."""
+    """One D:prodigy grid configuration: its hyperparameters, per-seed window scores, and their IQM."""
 
     arm: str
     hparams: dict
@@ -241,13 +241,13 @@ class ProdigyConfig:
                           "final": self.final})
 
     def as_row(self) -> dict:
-        return {"configuration": self.arm.removeprefix("population/"), **self.hparams,
+        return {"configuration": self.arm.removeprefix("grid/"), **self.hparams,
                 "early IQM": self.early, "final IQM": self.final}
 
 
 @dataclass(frozen=True)
 class Prodigy:
-    """D:prodigy over the population arms: each configuration, and Spearman's rho between
+    """D:prodigy over the grid arms: each configuration, and Spearman's rho between
     their early and final IQM."""
 
     configs: tuple[ProdigyConfig, ...]

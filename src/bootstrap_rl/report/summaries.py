@@ -19,11 +19,11 @@ TIMING_KEYS = ("compile_s", "compile_and_first_chunk_s", "train_s", "eval_s", "p
 
 
 def arm_summary(study: Study, *, resamples: int = 2000, seed: int = 0) -> list[ArmSummary]:
-    """Per arm (population arms aside): kind, budget, parameter count, early and final IQM of
+    """Per arm (D:prodigy grid arms aside): kind, budget, parameter count, early and final IQM of
     the adult score with CIs."""
     out = []
     for name, arm in study.arms.items():
-        if arm.kind == "population":
+        if arm.kind == "grid":
             continue
         scores = window_scores_of(study, name)
         out.append(ArmSummary(
@@ -70,10 +70,10 @@ def _iqm_or_nan(scores) -> float:
 
 
 def prodigy(study: Study, *, resamples: int = 2000, seed: int = 0) -> Prodigy | None:
-    """D:prodigy over the population arms: per-configuration early and final IQM, and
-    Spearman's rho between them. None when no population arm has data."""
+    """D:prodigy over the grid arms: per-configuration early and final IQM, and
+    Spearman's rho between them. None when no grid arm has data."""
     configs = []
-    for name in study.arms_of_kind("population"):
+    for name in study.arms_of_kind("grid"):
         w = window_scores_of(study, name)
         if w["early"].size == 0:
             continue

@@ -88,7 +88,7 @@ def train_run(
 def _chunk_size(job: RunJob, seed_chunk: int | None, fits: dict | None, finished: dict[int, int]) -> int:
     """Seeds per chunk to start with: all of them, or fewer (as asked, as a batch of this
     program did not fit before, or as the chunks finished before a resume), said in the log."""
-    seeds, members, program = job.seeds, len(job.run.members), job.programs.programs
+    seeds, members, program = job.seeds, len(job.run.arms), job.programs.programs
     size, why = seeds, ""
     if seed_chunk is not None and seed_chunk < seeds:
         size, why = seed_chunk, "as asked"
@@ -126,7 +126,7 @@ def _train_chunks(job: RunJob, size: int, finished: dict[int, int], *, resume: b
         discard_chunk(job.out, job.run, first, stop, job.seeds)
         size = smaller
         if fits is not None:
-            fits[job.programs.programs] = len(job.run.members) * smaller
+            fits[job.programs.programs] = len(job.run.arms) * smaller
     return trained, did_not_fit
 
 
@@ -160,7 +160,7 @@ def _attempt(job: RunJob, first: int, stop: int, *, resumed: bool, finished: dic
 def _smaller_after_out_of_memory(job: RunJob, count: int, error: Exception) -> int:
     """The chunk size to try after ``count`` seeds ran out of device memory, or a
     :class:`StudyError` saying what to change when none can be had here."""
-    members, devices, name = len(job.run.members), job.programs.layout.devices, job.run.label
+    members, devices, name = len(job.run.arms), job.programs.layout.devices, job.run.label
     smaller = smaller_chunk(count, members, devices)
     rows = members * count
     if smaller is None:
@@ -198,7 +198,7 @@ def smaller_chunk(chunk: int, members: int, devices: int) -> int | None:
 def merge_checkpoints(job: RunJob, chunks: list[tuple[int, int]]) -> None:
     """One checkpoint of every seed per stage, as an unchunked run writes it, from the
     checkpoints of the seed chunks (rows: members, then seeds). Every process calls it."""
-    run, members, seeds = job.run, len(job.run.members), job.seeds
+    run, members, seeds = job.run, len(job.run.arms), job.seeds
     first, stop = chunks[0]
     inputs = run_inputs(job.curriculum, run, stop - first, job.root, job.programs.layout, first)
     shapes = job.programs.acting_shapes(job.programs.state_shapes(run, inputs))
@@ -218,7 +218,7 @@ def _merge_rows(members: int, seeds: int, *leaves) -> np.ndarray:
 def _timing_record(job: RunJob, timing: RunTiming, chunks: list[tuple[int, int]], trained: list[tuple[int, int]],
                    did_not_fit: list[int]) -> dict:
     """The run's ``timing/<run>.json``: seconds, compilation, devices, batch and chunks."""
-    layout, batch = job.programs.layout, len(job.run.members) * job.seeds
+    layout, batch = job.programs.layout, len(job.run.arms) * job.seeds
     record = timing.record
     record.update(timing.compiling.read())
     record.update(devices=layout.devices, processes=jax.process_count(), batch=batch,

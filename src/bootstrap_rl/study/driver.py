@@ -81,7 +81,7 @@ def run_study(
         log = lambda line: None  # noqa: E731 — process 0 reports progress
     fits: dict = {}  # batch rows that fit in device memory, per Programs, once one ran out
     for run in runs:
-        log(f"{run.slug}: {len(run.members)} arm(s) x {seeds} seeds, {run.budget:,} env steps each"
+        log(f"{run.slug}: {len(run.arms)} arm(s) x {seeds} seeds, {run.budget:,} env steps each"
             + (f", on {layout.devices} devices" if layout.devices > 1 else ""))
         train_run(curriculum, run, programs[run.slug], out, seeds, root, resume=resume,
                   checkpoint_seconds=checkpoint_seconds, log=log, seed_chunk=seed_chunk, fits=fits)

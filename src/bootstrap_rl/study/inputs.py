@@ -52,7 +52,7 @@ def run_inputs(curriculum: Curriculum, run: Run, seeds: int, root: jax.Array, la
     samplers of its evaluation, for ``seeds`` seeds from ``first_seed`` on. Batch rows are
     members, then seeds."""
     layout = layout or Layout()
-    members = len(run.members)
+    members = len(run.arms)
     samplers = {name: curriculum.sampler(name) for name in dict(run.schedule) | dict.fromkeys(run.splits)}
     per_episode = jax.tree.map(lambda x: jnp.repeat(x, curriculum.evaluation.episodes, axis=0),
                                stack([samplers[name] for name in run.splits]))

@@ -132,7 +132,7 @@ class ChunkTrainer:
         """Evaluate the current point and write its part (``train`` rows first); the played
         episodes."""
         with self.timing.evaluation():
-            keys = self.layout.shard(seed_keys(self.job.root, EVAL_STREAM, self.point, len(self.run.members),
+            keys = self.layout.shard(seed_keys(self.job.root, EVAL_STREAM, self.point, len(self.run.arms),
                                                self.seeds_here, self.first), self.batch)
             acting = self.programs.acting(self.state)
             played = self.programs.evaluate(acting, self.per_episode, keys)

@@ -1,7 +1,7 @@
 """What a study trains: its arms, grouped into compiled runs, and which runs share a program.
 
 An *arm* is one way to spend the budget; a :class:`Run` is what one compiled batch trains:
-one arm, or the arms of a D:prodigy population that differ only in data (their learning rates
+one arm, or the arms of a D:prodigy grid that differ only in data (their learning rates
 and entropy coefficients), each × the seeds. Runs whose :func:`program_key` is equal share
 one set of compiled programs; what still differs between them (the childhood method and the
 stages it is on in) is passed to those programs as data (:func:`manager_inputs`).
@@ -21,19 +21,19 @@ from bootstrap_rl.curriculum import Curriculum
 
 @dataclass(frozen=True)
 class Run:
-    """One compiled training run: one or more arms (``members``) × seeds, vmapped together.
+    """One compiled training run: one or more arms × seeds, vmapped together.
 
-    Arms are members of one run when they share the schedule, manager and network and differ
-    only in data (a population's learning rates and entropy coefficients).
+    Arms share a run when they share the schedule, manager and network and differ only in
+    data (a D:prodigy grid's learning rates and entropy coefficients).
     """
 
     slug: str  # folder name
-    kind: str  # direct | curriculum | childhood | direct_adult_steps | population
-    members: tuple[str, ...]  # arm names
+    kind: str  # one of schema.ARM_KINDS
+    arms: tuple[str, ...]  # arm names
     schedule: tuple[tuple[str, int], ...]  # (stage name, env steps), in order
     method: str | None = None
     hidden_sizes: tuple[int, ...] = ()
-    hparams: tuple[dict, ...] = ()  # per member: learning_rate, ent_coef
+    hparams: tuple[dict, ...] = ()  # per arm: learning_rate, ent_coef
     splits: tuple[str, ...] = ()  # evaluation splits (stage names)
 
     @property
@@ -43,7 +43,7 @@ class Run:
     @property
     def label(self) -> str:
         """How progress messages name the run: its arm, or its slug and number of arms."""
-        return f"arm {self.members[0]}" if len(self.members) == 1 else f"run {self.slug} ({len(self.members)} arms)"
+        return f"arm {self.arms[0]}" if len(self.arms) == 1 else f"run {self.slug} ({len(self.arms)} arms)"
 
 
 def expand_runs(curriculum: Curriculum) -> list[Run]:
@@ -69,25 +69,25 @@ def expand_runs(curriculum: Curriculum) -> list[Run]:
     if c.stages:
         runs.append(Run("direct_adult_steps", "direct_adult_steps", ("direct_adult_steps",),
                         ((adult, c.adult.env_steps),), **common))
-    return runs + _population_runs(c)
+    return runs + _grid_runs(c)
 
 
-def _population_runs(curriculum: Curriculum) -> list[Run]:
-    """One run per network width of the D:prodigy population: its learning-rate × entropy
-    grid as members, on the adult task for the whole budget."""
+def _grid_runs(curriculum: Curriculum) -> list[Run]:
+    """One run per network width of the D:prodigy grid: its learning-rate × entropy
+    configurations as the run's arms, on the adult task for the whole budget."""
     c, learner = curriculum, curriculum.learner
-    if c.population is None:
+    if c.prodigy_grid is None:
         return []
-    p = c.population
+    p = c.prodigy_grid
     rates = p.learning_rate or (learner.learning_rate,)
     entropies = p.ent_coef or (learner.ent_coef,)
     runs = []
     for width in p.width or (learner.hidden_sizes[0],):
         hidden = (int(width),) * len(learner.hidden_sizes)
         grid = list(itertools.product(rates, entropies))
-        members = tuple(f"population/lr={lr:g},ent={ent:g},width={int(width)}" for lr, ent in grid)
+        arms = tuple(f"grid/lr={lr:g},ent={ent:g},width={int(width)}" for lr, ent in grid)
         hparams = tuple({"learning_rate": float(lr), "ent_coef": float(ent)} for lr, ent in grid)
-        runs.append(Run(f"population-width{int(width)}", "population", members,
+        runs.append(Run(f"grid-width{int(width)}", "grid", arms,
                         ((c.adult.name, c.total_env_steps),), hidden_sizes=hidden, hparams=hparams,
                         splits=(c.adult.name,)))
     return runs

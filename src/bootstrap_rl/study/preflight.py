@@ -59,4 +59,4 @@ def preflight(curriculum: Curriculum, run: Run, programs: RunPrograms, seeds: in
                        jax.ShapeDtypeStruct((batch, steps * episodes), bool))
     except Exception as error:
         what = f" (method {run.method!r})" if run.method else ""
-        raise StudyError(f"arm {run.members[0]}{what} cannot be built: {type(error).__name__}: {error}") from error
+        raise StudyError(f"arm {run.arms[0]}{what} cannot be built: {type(error).__name__}: {error}") from error

@@ -86,7 +86,7 @@ class PartWriter:
 
     def member_seed(self) -> list[tuple[str, int]]:
         """(arm, seed) for every row of the vmapped batch, in batch order."""
-        return [(arm, seed) for arm in self.run.members for seed in range(self.first, self.stop)]
+        return [(arm, seed) for arm in self.run.arms for seed in range(self.first, self.stop)]
 
 
 def resume_path(out: Path, run: Run, tag: str) -> Path:

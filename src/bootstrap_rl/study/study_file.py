@@ -54,8 +54,8 @@ def arm_records(curriculum: Curriculum, runs: list[Run], programs: dict[str, Run
             param_count=programs[run.slug].param_count(),  # of the network that acts
             # Learners trained per seed (a population method's members, each on its share of the envs).
             learners_per_seed=curriculum.methods[run.method].population if run.method else 1,
-            stages=stages, hparams=run.hparams[m] if run.kind == "population" else None,
-        ) for m, name in enumerate(run.members)]
+            stages=stages, hparams=run.hparams[m] if run.kind == "grid" else None,
+        ) for m, name in enumerate(run.arms)]
     return arms
 
 
@@ -69,6 +69,6 @@ def write_study_file(out: Path, curriculum: Curriculum, config: dict, arms: list
         "score_metric": "success" if c.evaluation.success_threshold is not None else "return",
         "adult_stage": c.adult.name, "stages": [s.name for s in c.all_stages],
         "arms": [arm.to_json() for arm in arms],
-        "population": config["population"], "config": config,
+        "prodigy_grid": config["prodigy_grid"], "config": config,
         "devices": devices, "processes": jax.process_count(), "seed_chunk": seed_chunk,
     })
