@@ -10,8 +10,9 @@ the other 11 comparisons stay null. Each study goes through ``stats.compare_pair
 ``stats.judge`` (the report's path) with the success scale (floor 0, ceiling 1, margin 0.1).
 
 Also: rliable's percentile-bootstrap PoI interval as the report used it (the legacy "final PoI
-CI above 0.5", computed as ``stats.poi_with_ci`` does, batched), the IQM interval's coverage
-(``stats.iqm_estimate``), and prodigy rho over 12 configurations x 5 seeds whose early and final
+CI above 0.5", computed as ``stats.poi_with_ci`` does, batched), the coverage of the IQM's
+percentile-bootstrap interval (``stats.stratified_bootstrap_ci``, which ``stats.iqm_estimate``
+reports from 5 seeds on) of the population IQM of ``direct``, and prodigy rho over 12 configurations x 5 seeds whose early and final
 qualities are independent (null) or correlated 0.71 (planted), with the two-level interval,
 the permutation test, and the old seeds-only interval for contrast.
 
@@ -57,10 +58,14 @@ def shift_for_poi(poi: float) -> float:
     return float(norm.ppf(poi) * math.sqrt(2 * (SIGMA_SEED**2 + SIGMA_RUN**2)))
 
 
-def simulate(rng, studies: int, n: int, shift: np.ndarray) -> np.ndarray:
-    """``scores[studies, arms, n]``: final-window success per arm and seed."""
-    u = rng.normal(0, SIGMA_SEED, (studies, 1, n))
-    e = rng.normal(0, SIGMA_RUN, (studies, len(ARMS), n))
+def simulate(rng, studies: int, n: int, shift: np.ndarray, paired: bool = True) -> np.ndarray:
+    """``scores[studies, arms, n]``: final-window success per arm and seed. ``paired=False``
+    moves the seed effect's variance into the run noise: the same marginal distribution (so the
+    same PoI, true difference and IQM), no pairing."""
+    sigma_seed = SIGMA_SEED if paired else 0.0
+    sigma_run = SIGMA_RUN if paired else math.sqrt(SIGMA_SEED**2 + SIGMA_RUN**2)
+    u = rng.normal(0, sigma_seed, (studies, 1, n))
+    e = rng.normal(0, sigma_run, (studies, len(ARMS), n))
     return expit(BASE + shift[None, :, None] + u + e)
 
 
@@ -97,11 +102,11 @@ def legacy_poi_above_half(x, y, rng, resamples: int = 500) -> np.ndarray:
 
 
 def verdict_setting(n: int, poi: float | None, studies: int, seed: int, chunk: int,
-                    flips: int, extras: int = 0) -> dict:
+                    flips: int, extras: int = 0, paired: bool = True) -> dict:
     """One (n, planted PoI) cell over ``studies`` studies. The first ``extras`` studies also get
     the IQM interval and the legacy PoI interval (the direct arm and the null do not change
     with the planted arm, so the null cell carries them)."""
-    rng = np.random.default_rng([seed, n, int(1000 * (poi or 0))])
+    rng = np.random.default_rng([seed, n, int(1000 * (poi or 0)), int(paired)])
     shift = np.zeros(len(ARMS))
     planted = [i for i, (a, b) in enumerate(PAIRS) if a == PLANTED_ARM] if poi else []
     if poi:
@@ -112,7 +117,7 @@ def verdict_setting(n: int, poi: float | None, studies: int, seed: int, chunk: i
     a_idx, b_idx = [a for a, _ in PAIRS], [b for _, b in PAIRS]
     for start in range(0, studies, chunk):
         m = min(chunk, studies - start)
-        scores = simulate(rng, m, n, shift)
+        scores = simulate(rng, m, n, shift, paired)
         a, b = scores[:, a_idx].reshape(-1, n), scores[:, b_idx].reshape(-1, n)
         comps = stats.compare_paired_batch(a, b, NAMES * m, scale=stats.SUCCESS, resamples=flips)
         for s in range(m):
@@ -123,15 +128,15 @@ def verdict_setting(n: int, poi: float | None, studies: int, seed: int, chunk: i
             truth = [true_diff if i in planted else 0.0 for i in range(len(PAIRS))]
             available.append([c.difference.interval.available for c in family])
             covered.append([c.difference.interval.contains(t) for c, t in zip(family, truth)])
-            if start + s < extras:
-                est = stats.iqm_estimate(scores[s, 0])
-                iqm_cover.append(est.interval.contains(true_iqm) if est.interval.available else np.nan)
+            if start + s < extras:  # the raw percentile bootstrap, below iqm_estimate's 5 seeds too
+                ci = stats.stratified_bootstrap_ci(scores[s, 0])
+                iqm_cover.append(ci["ci_low"] <= true_iqm <= ci["ci_high"])
         if start < extras and n <= 10:
             k = min(m, extras - start) * len(PAIRS)
             legacy.append(legacy_poi_above_half(a[:k], b[:k], rng).reshape(-1, len(PAIRS)))
     labels, labels_any_n = np.array(labels), np.array(labels_any_n)
     p, covered, available = np.array(p), np.array(covered), np.array(available)
-    out = {"n": n, "poi": poi, "studies": studies, "flips": flips if n > stats.EXACT_MAX_N else 2**n,
+    out = {"n": n, "poi": poi, "paired": paired, "studies": studies, "flips": flips if n > stats.EXACT_MAX_N else 2**n,
            "fpr_per_comparison": rate(p[:, null] <= 0.05),
            "fw_holds": rate((labels[:, null] == stats.HOLDS).any(axis=1)),
            "fw_holds_without_seed_rule": rate((labels_any_n[:, null] == stats.HOLDS).any(axis=1)),
@@ -141,7 +146,7 @@ def verdict_setting(n: int, poi: float | None, studies: int, seed: int, chunk: i
     if available[:, cells].all():
         out["coverage"] = rate(covered[:, cells])
     iqm_cover = np.array(iqm_cover, dtype=np.float64)
-    if iqm_cover.size and not np.isnan(iqm_cover).any():
+    if iqm_cover.size:
         out["iqm_coverage"] = rate(iqm_cover)
     if planted:
         direct_pair = PAIRS.index((PLANTED_ARM, 0))
@@ -196,15 +201,16 @@ def fmt(r, digits=3) -> str:
 
 def markdown(result: dict) -> str:
     rows = result["verdicts"]
-    lines = ["| n | planted PoI | per-comparison FPR | family-wise `holds` (13 nulls) | same, no 10-seed rule "
-             "| paired interval coverage | IQM interval coverage | power `holds` | power, no seed rule "
-             "| legacy PoI CI > 0.5 | legacy family-wise |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| n | scores | planted PoI | per-comparison FPR | family-wise `holds` on nulls | same, no 10-seed rule "
+             "| `equivalent` on nulls | paired interval coverage | IQM interval coverage | power `holds` "
+             "| power, no seed rule | legacy PoI CI > 0.5 | legacy family-wise |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         lines.append(" | ".join([
-            f"| {r['n']}", "null" if r["poi"] is None else f"{r['poi']:.2f}",
+            f"| {r['n']}", "paired" if r["paired"] else "no seed effect",
+            "null" if r["poi"] is None else f"{r['poi']:.2f}",
             fmt(r["fpr_per_comparison"]), fmt(r["fw_holds"]), fmt(r["fw_holds_without_seed_rule"]),
-            fmt(r.get("coverage")), fmt(r.get("iqm_coverage")), fmt(r.get("power_holds")),
+            fmt(r["equivalent_on_nulls"]), fmt(r.get("coverage")), fmt(r.get("iqm_coverage")), fmt(r.get("power_holds")),
             fmt(r.get("power_holds_without_seed_rule")), fmt(r.get("legacy_poi_ci_above_half")),
             fmt(r.get("legacy_fw_any_above_half"))]) + " |")
     lines += ["", "| configurations | early-final correlation | interval available | two-level interval "
@@ -237,6 +243,10 @@ def main(argv=None) -> dict:
             result["verdicts"].append(verdict_setting(n, poi, studies, args.seed, 50, args.flips,
                                                       extras))
             print(f"n={n} poi={poi}: {time.perf_counter() - started:.0f} s", flush=True)
+    for n in (2, 5, 10):  # no seed effect: the legacy intervals as the issue measured them
+        result["verdicts"].append(verdict_setting(n, None, args.studies // 2, args.seed, 50,
+                                                  args.flips, args.extra_studies, paired=False))
+        print(f"n={n} unpaired null: {time.perf_counter() - started:.0f} s", flush=True)
     for configs, correlation, studies in ((12, 0.0, args.rho_studies), (12, 0.71, args.rho_studies // 3),
                                           (5, 0.0, args.rho_studies // 3)):
         result["rho"].append(rho_setting(configs, correlation, studies, args.seed))
@@ -246,7 +256,8 @@ def main(argv=None) -> dict:
         "date": datetime.date.today().isoformat(), "machine": platform.machine(),
         "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "load_average_1min_at_end": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
-        "numpy": np.__version__, "scipy": scipy.__version__, "args": vars(args),
+        "numpy": np.__version__, "scipy": scipy.__version__,
+        "args": {**vars(args), "out": os.path.relpath(args.out, HERE.parent)},
         "model": {"sigma_seed": SIGMA_SEED, "sigma_run": SIGMA_RUN, "base_success": 0.45,
                   "scale": stats.SUCCESS.to_json(), "alpha": stats.ALPHA}}
     table = markdown(result)
@@ -254,12 +265,18 @@ def main(argv=None) -> dict:
     print(f"\nwall time {result['wall_s']:.0f} s")
     write_json(args.out, result)
     if args.readme:
-        block = (f"{README_START}\n{result['meta']['date']}, {result['meta']['machine']} "
-                 f"({result['meta']['cores']} cores), {result['wall_s']:.0f} s; raw: "
-                 f"`benchmarks/results/stats_calibration_cpu.json`. Rates ± Monte Carlo standard "
-                 f"error.\n\n{table}\n{README_END}")
-        replace_section(HERE / "README.md", README_START, README_END, block)
+        write_readme(result)
     return result
+
+
+def write_readme(result: dict) -> None:
+    """Rewrite this benchmark's block of ``benchmarks/README.md`` from a result."""
+    meta = result["meta"]
+    block = (f"{README_START}\n{meta['date']}, {meta['machine']} ({meta['cores']} cores), "
+             f"{result['wall_s']:.0f} s wall, load average {meta['load_average_1min_at_end']:.1f} "
+             f"at the end; raw: `benchmarks/results/stats_calibration_cpu.json`. Rates ± Monte "
+             f"Carlo standard error.\n\n{markdown(result)}\n{README_END}")
+    replace_section(HERE / "README.md", README_START, README_END, block)
 
 
 if __name__ == "__main__":
