@@ -12,9 +12,11 @@ the other 11 comparisons stay null. Each study goes through ``stats.compare_pair
 Also: rliable's percentile-bootstrap PoI interval as the report used it (the legacy "final PoI
 CI above 0.5", computed as ``stats.poi_with_ci`` does, batched), the coverage of the IQM's
 percentile-bootstrap interval (``stats.stratified_bootstrap_ci``, which ``stats.iqm_estimate``
-reports from 5 seeds on) of the population IQM of ``direct``, and prodigy rho over 12 configurations x 5 seeds whose early and final
-qualities are independent (null) or correlated 0.71 (planted), with the two-level interval,
-the permutation test, and the old seeds-only interval for contrast.
+reports from 5 seeds on) of the population IQM of ``direct``, and prodigy rho over 12
+configurations x 5 seeds whose early and final qualities are independent (null) or correlated
+0.71 (planted), with the two-level interval, the permutation test, and the old seeds-only
+interval for contrast. A null sweep with no seed effect (the same marginals, nothing shared)
+shows the old intervals as the issue measured them.
 
     python benchmarks/stats_calibration.py [--studies 2000] [--rho-studies 1000] [--readme]
 
@@ -86,8 +88,8 @@ def rate(hits) -> dict:
     per_study = h.mean(axis=1) if h.ndim == 2 else h
     if per_study.size == 0:
         return {"rate": None, "se": None}
-    return {"rate": float(per_study.mean()),
-            "se": float(per_study.std(ddof=1) / math.sqrt(per_study.size)) if per_study.size > 1 else None}
+    se = per_study.std(ddof=1) / math.sqrt(per_study.size) if per_study.size > 1 else None
+    return {"rate": float(per_study.mean()), "se": None if se is None else float(se)}
 
 
 def legacy_poi_above_half(x, y, rng, resamples: int = 500) -> np.ndarray:
@@ -136,7 +138,8 @@ def verdict_setting(n: int, poi: float | None, studies: int, seed: int, chunk: i
             legacy.append(legacy_poi_above_half(a[:k], b[:k], rng).reshape(-1, len(PAIRS)))
     labels, labels_any_n = np.array(labels), np.array(labels_any_n)
     p, covered, available = np.array(p), np.array(covered), np.array(available)
-    out = {"n": n, "poi": poi, "paired": paired, "studies": studies, "flips": flips if n > stats.EXACT_MAX_N else 2**n,
+    out = {"n": n, "poi": poi, "paired": paired, "studies": studies,
+           "flips": flips if n > stats.EXACT_MAX_N else 2**n,
            "fpr_per_comparison": rate(p[:, null] <= 0.05),
            "fw_holds": rate((labels[:, null] == stats.HOLDS).any(axis=1)),
            "fw_holds_without_seed_rule": rate((labels_any_n[:, null] == stats.HOLDS).any(axis=1)),

@@ -208,22 +208,24 @@ def judge(comparisons: Sequence[Comparison], *, alpha: float = ALPHA,
 
 def _label(c: Comparison, adj: float, crit: float, alpha: float, min_seeds: int, m: int):
     held = f"Holm-adjusted p = {adj:.3g} over {m} comparison(s)"
+    p_greater = f"paired sign-flip p = {c.difference.p_greater:.3g}"
     if c.n < min_seeds:
-        label = INCONCLUSIVE if min_seeds == MIN_SEEDS else f"inconclusive: fewer than {min_seeds} seeds"
-        return label, f"{c.n} paired seed(s) with a final score in both arms; verdicts need {min_seeds}"
+        label = (INCONCLUSIVE if min_seeds == MIN_SEEDS
+                 else f"inconclusive: fewer than {min_seeds} seeds")
+        return label, (f"{c.n} paired seed(s) with a final score in both arms; verdicts need "
+                       f"{min_seeds}")
     if c.at_floor:
         return FLOOR, "every paired final-window score of both arms is at the metric's floor"
     if c.at_ceiling:
         return CEILING, "every paired final-window score of both arms is at the metric's ceiling"
     if adj <= alpha and c.difference.p_greater <= crit:
-        return HOLDS, f"{c.a} beats {c.b} on the shared seeds (paired sign-flip p = " \
-                      f"{c.difference.p_greater:.3g}; {held} <= {alpha})"
+        return HOLDS, f"{c.a} beats {c.b} on the shared seeds ({p_greater}; {held} <= {alpha})"
     if adj <= alpha:
-        return EQUIVALENT, f"the mean paired difference lies within +-{c.margin:g} (TOST p = " \
-                           f"{c.p_equivalent:.3g}; {held} <= {alpha})"
-    tost = "" if c.margin is None else f", nor within +-{c.margin:g} (TOST p = {c.p_equivalent:.3g})"
-    return DOES_NOT_HOLD, f"{c.a} not shown better than {c.b} (paired sign-flip p = " \
-                          f"{c.difference.p_greater:.3g}; {held}){tost}"
+        return EQUIVALENT, (f"the mean paired difference lies within +-{c.margin:g} (TOST p = "
+                            f"{c.p_equivalent:.3g}; {held} <= {alpha})")
+    tost = ("" if c.margin is None
+            else f", nor within +-{c.margin:g} (TOST p = {c.p_equivalent:.3g})")
+    return DOES_NOT_HOLD, f"{c.a} not shown better than {c.b} ({p_greater}; {held}){tost}"
 
 
 def verdict(a, b, *, names: tuple[str, str] = ("A", "B"), scale: MetricScale = UNBOUNDED,

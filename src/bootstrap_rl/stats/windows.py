@@ -163,7 +163,8 @@ def final_rise(curves, env_steps, total_env_steps: float, *,
         x_mean = (finite * x).sum(axis=1) / count
         y_mean = np.where(finite, y, 0).sum(axis=1) / count
         dx = np.where(finite, x - x_mean[:, None], 0.0)
-        slope = (dx * np.where(finite, y - y_mean[:, None], 0.0)).sum(axis=1) / (dx * dx).sum(axis=1)
+        dy = np.where(finite, y - y_mean[:, None], 0.0)
+        slope = (dx * dy).sum(axis=1) / (dx * dx).sum(axis=1)
     span = x.max() - x.min() if x.size else math.nan
     return np.where(count >= 2, slope * span, np.nan)
 
