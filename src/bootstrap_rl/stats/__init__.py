@@ -5,34 +5,50 @@ prodigy rho, plateau, retention. ``docs/statistics.md`` explains each and gives 
 Modules: ``rliable`` (IQM, stratified bootstrap, PoI, Holm), ``intervals`` (``Interval``,
 ``Estimate``, ``format_interval``), ``paired`` (sign-flip test and interval), ``verdict``
 (``compare_paired``, ``judge``, ``verdict``), ``windows`` (early/final windows, crossover,
-plateau), ``prodigy`` (rho), ``retention``. Every public name is re-exported here, so
-``from bootstrap_rl import stats; stats.iqm(...)`` keeps working.
+plateau), ``prodigy`` (rho), ``retention``. Every public name is re-exported here, loaded on
+first use (the modules import each other, so this package imports none of them at import
+time): ``from bootstrap_rl import stats; stats.iqm(...)`` works.
 """
 
-from scipy import stats as _stats  # noqa: F401  (tests reach scipy through here)
+from __future__ import annotations
 
-from bootstrap_rl.stats.intervals import (
-    MIN_SEEDS_FOR_BOOTSTRAP, Estimate, Interval, format_interval, iqm_estimate, jsonable)
-from bootstrap_rl.stats.paired import (
-    EXACT_MAX_N, MC_FLIPS, PairedDifference, SignFlipTest, flipped_subsets, pair_by_seed,
-    paired_difference, paired_difference_from, sign_flip_interval, sign_flip_pvalue,
-    sign_flip_summary, sign_flip_test)
-from bootstrap_rl.stats.prodigy import (
-    MIN_CONFIGS_FOR_INTERVAL, ProdigyRho, _rank_correlation_rows, prodigy_correlation,
-    prodigy_rho, spearman_permutation_pvalue, two_level_bootstrap_rho)
-from bootstrap_rl.stats.retention import (
-    Retention, forgetting, retention_vs_baseline, stage_summary)
-from bootstrap_rl.stats.rliable import (
-    _percentile_interval, _poi_batched, _runs_by_tasks, _stratified_resample, aggregate_iqm,
-    aggregate_mean, bootstrap_ci, holm, improvement_pvalue, iqm, iqm_band, iqm_with_ci,
-    poi_with_ci, probability_of_improvement, slow_child_strong_adult, stratified_bootstrap_ci)
-from bootstrap_rl.stats.verdict import (
-    ALPHA, CEILING, DOES_NOT_HOLD, EQUIVALENT, FLOOR, HOLDS, INCONCLUSIVE, MIN_SEEDS, SUCCESS,
-    UNBOUNDED, VERDICTS, Comparison, MetricScale, Verdict, compare_paired, compare_paired_batch,
-    early_direction,
-    holm_critical, judge, verdict)
-from bootstrap_rl.stats.windows import (
-    EARLY_FRACTION, FINAL_FRACTION, PlateauCheck, crossover, crossover_step, early_window,
-    final_rise, final_window, plateau_check, window_scores)
+import importlib
 
-__all__ = [name for name in dir() if not name.startswith("_")]
+_EXPORTS = {
+    "intervals": ("MIN_SEEDS_FOR_BOOTSTRAP", "Estimate", "Interval", "format_interval",
+        "iqm_estimate", "jsonable"),
+    "paired": ("EXACT_MAX_N", "MC_FLIPS", "PairedDifference", "SignFlipTest", "flipped_subsets",
+        "pair_by_seed", "paired_difference", "paired_difference_from", "sign_flip_interval",
+        "sign_flip_pvalue", "sign_flip_summary", "sign_flip_test"),
+    "prodigy": ("MIN_CONFIGS_FOR_INTERVAL", "ProdigyRho", "_rank_correlation_rows",
+        "prodigy_correlation", "prodigy_rho", "spearman_permutation_pvalue",
+        "two_level_bootstrap_rho"),
+    "retention": ("Retention", "forgetting", "retention_vs_baseline", "stage_summary"),
+    "rliable": ("_percentile_interval", "_poi_batched", "_runs_by_tasks", "_stratified_resample",
+        "aggregate_iqm", "aggregate_mean", "bootstrap_ci", "holm", "improvement_pvalue", "iqm",
+        "iqm_band", "iqm_with_ci", "poi_with_ci", "probability_of_improvement",
+        "slow_child_strong_adult", "stratified_bootstrap_ci"),
+    "verdict": ("ALPHA", "CEILING", "DOES_NOT_HOLD", "EQUIVALENT", "FLOOR", "HOLDS",
+        "INCONCLUSIVE", "MIN_SEEDS", "SUCCESS", "UNBOUNDED", "VERDICTS", "Comparison",
+        "MetricScale", "Verdict", "compare_paired", "compare_paired_batch", "early_direction",
+        "holm_critical", "judge", "verdict"),
+    "windows": ("EARLY_FRACTION", "FINAL_FRACTION", "PlateauCheck", "crossover", "crossover_step",
+        "early_window", "final_rise", "final_window", "plateau_check", "window_scores"),
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+
+__all__ = sorted(name for name in _MODULE_OF if not name.startswith("_"))
+
+
+def __getattr__(name: str):
+    if name == "_stats":  # scipy.stats, which tests reach through here
+        return importlib.import_module("scipy.stats")
+    if name in _MODULE_OF:
+        return getattr(importlib.import_module(f"{__name__}.{_MODULE_OF[name]}"), name)
+    if name in _EXPORTS:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
