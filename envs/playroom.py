@@ -48,75 +48,38 @@ task's step limit; success terminates. Otherwise the reward is 0, and reaching T
 auto-reset, ``info["terminated"]``, ``info["truncated"]``, ``info["final_observation"]``):
 the reset layout takes its randomness from a cheap integer hash of the step key instead of
 threefry, and the step key is not split, because auto-reset computes a reset on every step.
+
+Code: this module is the environment (dynamics, observation, the success test
+:func:`solved`) and the one place to import every name from; ``_playroom_tasks`` holds the
+vocabulary, :class:`EnvParams` and the task samplers, ``_playroom_layout`` the episode state
+and the procedural reset, ``_playroom_render`` the render and ``_playroom_planner`` a BFS
+planner used by the tests.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import struct
-from gymnax.environments import environment, spaces
+from gymnax.environments import spaces
 
-from bootstrap_rl.registry import register
-
-# --- vocabulary ---------------------------------------------------------------------------
-
-TASK_KINDS: tuple[str, ...] = ("turn", "step", "goto", "pickup", "unlock", "treasure")
-TURN, STEP, GOTO, PICKUP, UNLOCK, TREASURE = range(6)
-ENV_IDS: dict[str, str] = {kind: f"Playroom-{kind.capitalize()}-v0" for kind in TASK_KINDS}
-
-ACTIONS: tuple[str, ...] = ("left", "right", "forward", "pickup", "drop", "toggle")
-LEFT, RIGHT, FORWARD, PICKUP_ACTION, DROP, TOGGLE = range(6)
-
-OBJECT_TYPES: tuple[str, ...] = ("none", "key", "ball", "box")
-NO_OBJECT, KEY, BALL, BOX = range(4)
-NUM_OBJECT_TYPES = 3  # key, ball, box
-
-COLOURS: tuple[str, ...] = ("red", "green", "blue", "purple", "yellow", "grey")
-NUM_COLOURS = len(COLOURS)
-
-DOOR_STATES: tuple[str, ...] = ("open", "closed", "locked")
-OPEN, CLOSED, LOCKED = range(3)
-
-DIRECTIONS: tuple[str, ...] = ("east", "south", "west", "north")
-# (row, col) displacement of one step forward, per direction.
-DIR_VECTORS = np.array([[0, 1], [1, 0], [0, -1], [-1, 0]], dtype=np.int32)
-
-DEFAULT_STEP_LIMITS: dict[str, int] = {
-    "turn": 8, "step": 16, "goto": 64, "pickup": 64, "unlock": 128, "treasure": 256,
-}
-
-NUM_OBJECT_SLOTS = 4
-# Objects a kind always places (slot 0 target / key, slot 1 treasure ball); the remaining
-# slots hold up to `num_distractors` distractors.
-FIXED_OBJECTS = np.array([0, 0, 1, 1, 1, 2], dtype=np.int32)
-MAX_DISTRACTORS = NUM_OBJECT_SLOTS - FIXED_OBJECTS
-TWO_ROOM_KINDS = (UNLOCK, TREASURE)
-
-# Where each kind places its entities: agent, goal, object slots 0..3.
-# -1 absent, 0 the agent's room, 1 the other room, 2 the cell next to the agent (step's mark).
-_ABSENT, _ROOM_A, _ROOM_B, _ADJACENT = -1, 0, 1, 2
-_PLACEMENT = np.array(
-    [
-        # agent  goal      o0      o1      o2      o3
-        [0, _ABSENT, 0, 0, 0, 0],  # turn: distractors only
-        [0, _ADJACENT, 0, 0, 0, 0],  # step
-        [0, _ABSENT, 0, 0, 0, 0],  # goto
-        [0, _ABSENT, 0, 0, 0, 0],  # pickup
-        [0, _ABSENT, 0, 0, 1, 1],  # unlock: key and a distractor beside the agent
-        [0, 0, 0, 1, 0, 1],  # treasure: key and goal here, ball over there
-    ],
-    dtype=np.int32,
+# The public names of the family live in the two modules below; they are imported here, so
+# that ``bootstrap_rl.envs.playroom`` is the one place to import them from.
+from bootstrap_rl.envs._playroom_layout import _OFF_GRID, EnvState, _dir_vector, layout
+from bootstrap_rl.envs._playroom_tasks import (  # noqa: F401  (re-exported)
+    ACTIONS, BALL, BOX, CLOSED, COLOURS, DEFAULT_STEP_LIMITS, DIR_VECTORS, DIRECTIONS, DOOR_STATES, DROP,
+    ENV_IDS, FIXED_OBJECTS, FORWARD, GOTO, KEY, LEFT, LOCKED, MAX_DISTRACTORS, NO_OBJECT, NUM_COLOURS,
+    NUM_OBJECT_SLOTS, NUM_OBJECT_TYPES, OBJECT_TYPES, OPEN, PARAM_FIELDS, PICKUP, PICKUP_ACTION, RIGHT,
+    STEP, TASK_KINDS, TASK_SAMPLERS, TOGGLE, TREASURE, TURN, TWO_ROOM_KINDS, UNLOCK, EnvParams,
+    _kind_index, _sample_from_kinds, describe_task, make_task, mixture_sampler, sample_task,
+    shortest_episode, task_distribution, validate_params, wall_positions,
 )
+from bootstrap_rl.family import TaskFamily, register_kinds
 
 CELL_CHANNELS = 15  # wall door key ball box | goal | 6 colours | open closed locked
 INSTRUCTION_SIZE = len(TASK_KINDS) + NUM_COLOURS + NUM_OBJECT_TYPES + 4
-_OFF_GRID = -100  # position of carried / absent objects and of a missing goal
 
 
 def observation_size(view_size: int = 5) -> int:
@@ -124,342 +87,19 @@ def observation_size(view_size: int = 5) -> int:
     return view_size * view_size * CELL_CHANNELS + 4 + NUM_OBJECT_TYPES + NUM_COLOURS + INSTRUCTION_SIZE
 
 
-# --- data -----------------------------------------------------------------------------------
-
-
-@struct.dataclass
-class EnvParams(environment.EnvParams):
-    """One Playroom task. Every field is an int32 array (scalar, or batched for vmap).
-
-    ``target_colour``/``target_type`` name the object for goto and pickup, the key for unlock
-    (colour = ``door_colour``, type = key) and the ball for treasure (type = ball).
-    ``target_dir`` is used by turn. ``wall_axis`` (0: vertical wall at column ``wall_pos``,
-    1: horizontal wall at row ``wall_pos``) and ``door_pos`` (the door's row or column along
-    the wall) shape the two-room kinds and are ignored by one-room kinds.
-    """
-
-    max_steps_in_episode: jax.Array = 64
-    task_kind: jax.Array = GOTO
-    target_colour: jax.Array = 0
-    target_type: jax.Array = BALL
-    target_dir: jax.Array = 0
-    door_colour: jax.Array = 0
-    wall_axis: jax.Array = 0
-    wall_pos: jax.Array = 4
-    door_pos: jax.Array = 4
-    num_distractors: jax.Array = 0
-
-
-PARAM_FIELDS: tuple[str, ...] = (
-    "max_steps_in_episode", "task_kind", "target_colour", "target_type", "target_dir",
-    "door_colour", "wall_axis", "wall_pos", "door_pos", "num_distractors",
-)
-
-
-@struct.dataclass
-class EnvState(environment.EnvState):
-    """Everything that changes within an episode."""
-
-    time: jax.Array
-    agent_pos: jax.Array  # int32 [2] (row, col)
-    agent_dir: jax.Array  # int32
-    obj_type: jax.Array  # int32 [K], NO_OBJECT for an empty slot
-    obj_colour: jax.Array  # int32 [K]
-    obj_pos: jax.Array  # int32 [K, 2]; _OFF_GRID when carried or absent
-    carrying: jax.Array  # int32 slot index, -1 for empty hands
-    door_state: jax.Array  # int32 OPEN / CLOSED / LOCKED
-    goal_pos: jax.Array  # int32 [2]; _OFF_GRID when the task has no goal cell
-
-
-# --- task construction and validation (outside jit) ------------------------------------------
-
-
-def _kind_index(kind: str | int) -> int:
-    if isinstance(kind, str):
-        if kind not in TASK_KINDS:
-            raise ValueError(f"task_kind: unknown kind {kind!r}; expected one of {TASK_KINDS}")
-        return TASK_KINDS.index(kind)
-    return int(kind)
-
-
-def wall_positions(size: int) -> tuple[int, int]:
-    """Inclusive range of valid ``wall_pos`` values: both rooms at least 3 cells wide."""
-    return 4, size - 5
-
-
-def make_task(kind: str | int, *, size: int = 9, **fields: Any) -> EnvParams:
-    """Build (and validate) the params of one task; unspecified fields get kind defaults.
-
-    Raises ``ValueError`` naming the field when a value is invalid.
-    """
-    index = _kind_index(kind)
-    unknown = set(fields) - set(PARAM_FIELDS)
-    if unknown:
-        raise ValueError(f"unknown EnvParams field(s): {sorted(unknown)}")
-    name = TASK_KINDS[index] if 0 <= index < len(TASK_KINDS) else "goto"
-    defaults = {
-        "max_steps_in_episode": DEFAULT_STEP_LIMITS[name],
-        "task_kind": index,
-        "target_colour": 0,
-        "target_type": KEY if index == UNLOCK else BALL,
-        "target_dir": 0,
-        "door_colour": fields.get("target_colour", 0) if index == UNLOCK else 2,
-        "wall_axis": 0,
-        "wall_pos": size // 2,
-        "door_pos": size // 2,
-        "num_distractors": 0,
-    }
-    defaults.update(fields)
-    params = EnvParams(**{key: jnp.asarray(value, dtype=jnp.int32) for key, value in defaults.items()})
-    validate_params(params, size=size)
-    return params
-
-
-def validate_params(params: EnvParams, *, size: int = 9) -> EnvParams:
-    """Check concrete (possibly batched) params; raise ``ValueError`` naming the bad field.
-
-    Call it outside jit: it reads the values back to the host.
-    """
-    if not isinstance(params, EnvParams):
-        raise ValueError(f"params must be playroom.EnvParams, got {type(params).__name__}")
-    try:
-        values = {name: np.asarray(getattr(params, name)) for name in PARAM_FIELDS}
-    except jax.errors.TracerArrayConversionError as error:
-        raise ValueError("validate_params needs concrete params; call it outside jit") from error
-    shapes = {value.shape for value in values.values()}
-    if len(shapes) != 1:
-        raise ValueError(f"EnvParams fields must share one (batch) shape, got {shapes}")
-    for name, value in values.items():
-        if not np.issubdtype(value.dtype, np.integer):
-            raise ValueError(f"{name}: must be an integer array, got dtype {value.dtype}")
-
-    def check(name: str, ok: np.ndarray, expected: str) -> None:
-        ok = np.asarray(ok)
-        if not ok.all():
-            bad = values[name][~ok] if values[name].shape == ok.shape else values[name]
-            raise ValueError(f"{name}: invalid value(s) {np.unique(bad).tolist()}; expected {expected}")
-
-    kind = values["task_kind"]
-    check("task_kind", (kind >= 0) & (kind < len(TASK_KINDS)), f"0..{len(TASK_KINDS) - 1} {TASK_KINDS}")
-    check("max_steps_in_episode", values["max_steps_in_episode"] > 0, "a positive step limit")
-    check("target_colour", (values["target_colour"] >= 0) & (values["target_colour"] < NUM_COLOURS),
-          f"0..{NUM_COLOURS - 1} {COLOURS}")
-    check("door_colour", (values["door_colour"] >= 0) & (values["door_colour"] < NUM_COLOURS),
-          f"0..{NUM_COLOURS - 1} {COLOURS}")
-    check("target_type", (values["target_type"] >= KEY) & (values["target_type"] <= BOX),
-          "1 (key), 2 (ball) or 3 (box)")
-    check("target_dir", (values["target_dir"] >= 0) & (values["target_dir"] < 4), "0..3 (east south west north)")
-    check("wall_axis", (values["wall_axis"] == 0) | (values["wall_axis"] == 1), "0 (vertical) or 1 (horizontal)")
-    low, high = wall_positions(size)
-    check("wall_pos", (values["wall_pos"] >= low) & (values["wall_pos"] <= high),
-          f"{low}..{high} for a {size}x{size} grid (both rooms at least 3 wide)")
-    check("door_pos", (values["door_pos"] >= 1) & (values["door_pos"] <= size - 2), f"1..{size - 2}")
-    max_distractors = MAX_DISTRACTORS[np.clip(kind, 0, len(TASK_KINDS) - 1)]
-    check("num_distractors", (values["num_distractors"] >= 0) & (values["num_distractors"] <= max_distractors),
-          f"0..{NUM_OBJECT_SLOTS} minus the kind's own objects {dict(zip(TASK_KINDS, MAX_DISTRACTORS.tolist()))}")
-    unlock = kind == UNLOCK
-    check("target_colour", ~unlock | (values["target_colour"] == values["door_colour"]),
-          "unlock names the key: target_colour == door_colour")
-    check("target_type", ~unlock | (values["target_type"] == KEY), "unlock names the key: target_type == 1 (key)")
-    check("target_type", (kind != TREASURE) | (values["target_type"] == BALL), "treasure fetches a ball: target_type == 2")
-    return params
-
-
-# --- samplers -------------------------------------------------------------------------------
-
-
-def sample_task(kind: str | int, *, size: int = 9, step_limit: int | None = None) -> Callable[[jax.Array], EnvParams]:
-    """A sampler ``key -> EnvParams`` for one kind: random colours, types, directions,
-    wall axis/position, door position and number of distractors. Jittable and vmappable."""
-    index = _kind_index(kind)
-    if not 0 <= index < len(TASK_KINDS):
-        raise ValueError(f"task_kind: unknown kind {kind!r}")
-    limit = DEFAULT_STEP_LIMITS[TASK_KINDS[index]] if step_limit is None else int(step_limit)
-    if limit <= 0:
-        raise ValueError(f"step_limit: must be positive, got {limit}")
-    low, high = wall_positions(size)
-    if low > high:
-        raise ValueError(f"size: {size} is too small for two rooms (need >= 9)")
-
-    def sampler(key: jax.Array) -> EnvParams:
-        keys = jax.random.split(key, 8)
-        i32 = jnp.int32
-        colour = jax.random.randint(keys[0], (), 0, NUM_COLOURS, dtype=i32)
-        door_colour = jax.random.randint(keys[1], (), 0, NUM_COLOURS, dtype=i32)
-        if index in (GOTO, PICKUP):
-            target_type = jax.random.randint(keys[2], (), KEY, BOX + 1, dtype=i32)
-        else:
-            target_type = jnp.asarray(KEY if index == UNLOCK else BALL, i32)
-        if index == UNLOCK:
-            colour = door_colour
-        return EnvParams(
-            max_steps_in_episode=jnp.asarray(limit, i32),
-            task_kind=jnp.asarray(index, i32),
-            target_colour=colour,
-            target_type=target_type,
-            target_dir=jax.random.randint(keys[3], (), 0, 4, dtype=i32),
-            door_colour=door_colour,
-            wall_axis=jax.random.randint(keys[4], (), 0, 2, dtype=i32),
-            wall_pos=jax.random.randint(keys[5], (), low, high + 1, dtype=i32),
-            door_pos=jax.random.randint(keys[6], (), 1, size - 1, dtype=i32),
-            num_distractors=jax.random.randint(keys[7], (), 0, int(MAX_DISTRACTORS[index]) + 1, dtype=i32),
-        )
-
-    sampler.__name__ = f"sample_{TASK_KINDS[index]}"
-    return sampler
-
-
-TASK_SAMPLERS: dict[str, Callable[[jax.Array], EnvParams]] = {kind: sample_task(kind) for kind in TASK_KINDS}
-
-
-def mixture_sampler(
-    kinds: Sequence[str] | dict[str, float], *, size: int = 9
-) -> Callable[[jax.Array], EnvParams]:
-    """A sampler that first picks a kind (uniformly, or by the weights of a dict), then
-    samples a task of it. Jittable; every kind shares one params structure."""
-    weights = dict(kinds) if isinstance(kinds, dict) else {kind: 1.0 for kind in kinds}
-    if not weights:
-        raise ValueError("kinds: need at least one task kind")
-    for kind, weight in weights.items():
-        _kind_index(kind)
-        if not weight >= 0:
-            raise ValueError(f"kinds: weight of {kind!r} must be >= 0, got {weight}")
-    total = sum(weights.values())
-    if total <= 0:
-        raise ValueError("kinds: weights must not all be zero")
-    samplers = [sample_task(kind, size=size) for kind in weights]
-    logits = jnp.log(jnp.asarray([w / total for w in weights.values()], jnp.float32))
-
-    def sampler(key: jax.Array) -> EnvParams:
-        choice_key, task_key = jax.random.split(key)
-        choice = jax.random.categorical(choice_key, logits)
-        candidates = [s(task_key) for s in samplers]
-        return jax.tree.map(lambda *leaves: jnp.stack(leaves)[choice], *candidates)
-
-    return sampler
-
-
-def _sample_from_kinds(key: jax.Array, weights: jax.Array, step_limits: jax.Array,
-                       wall_range: jax.Array, size: jax.Array) -> EnvParams:
-    """One task: a kind drawn by ``weights``, then that kind's fields, all with traced values
-    (the body of :func:`task_distribution`; one sampler's worth of work per draw)."""
-    i32 = jnp.int32
-    choice_key, task_key = jax.random.split(key)
-    kind = jax.random.categorical(choice_key, jnp.log(weights)).astype(i32)
-    keys = jax.random.split(task_key, 8)  # used as in sample_task: one-hot weights agree with it
-    colour = jax.random.randint(keys[0], (), 0, NUM_COLOURS, dtype=i32)
-    door_colour = jax.random.randint(keys[1], (), 0, NUM_COLOURS, dtype=i32)
-    any_type = jax.random.randint(keys[2], (), KEY, BOX + 1, dtype=i32)
-    fixed_type = jnp.where(kind == UNLOCK, KEY, BALL).astype(i32)
-    target_type = jnp.where((kind == GOTO) | (kind == PICKUP), any_type, fixed_type)
-    return EnvParams(
-        max_steps_in_episode=step_limits[kind].astype(i32),
-        task_kind=kind,
-        target_colour=jnp.where(kind == UNLOCK, door_colour, colour),
-        target_type=target_type,
-        target_dir=jax.random.randint(keys[3], (), 0, 4, dtype=i32),
-        door_colour=door_colour,
-        wall_axis=jax.random.randint(keys[4], (), 0, 2, dtype=i32),
-        wall_pos=jax.random.randint(keys[5], (), wall_range[0], wall_range[1] + 1, dtype=i32),
-        door_pos=jax.random.randint(keys[6], (), 1, size - 1, dtype=i32),
-        num_distractors=jax.random.randint(
-            keys[7], (), 0, jnp.asarray(MAX_DISTRACTORS, i32)[kind] + 1, dtype=i32
-        ),
+def solved(state: EnvState, params: EnvParams) -> jax.Array:
+    """Whether a state satisfies its task: the one success test (it terminates the episode and
+    pays the reward), independent of the action that led there. Jittable, vmappable."""
+    front = state.agent_pos + jnp.asarray(DIR_VECTORS)[state.agent_dir]
+    kind = params.task_kind
+    return (
+        ((kind == TURN) & (state.agent_dir == params.target_dir))
+        | ((kind == STEP) & jnp.all(state.agent_pos == state.goal_pos))
+        | ((kind == GOTO) & jnp.all(state.obj_pos[0] == front))
+        | ((kind == PICKUP) & (state.carrying == 0))
+        | ((kind == UNLOCK) & (state.door_state == OPEN))
+        | ((kind == TREASURE) & jnp.all(state.obj_pos[1] == state.goal_pos))
     )
-
-
-def task_distribution(
-    kinds: str | Sequence[str] | dict[str, float],
-    *,
-    size: int = 9,
-    step_limits: dict[str, int] | None = None,
-) -> jax.tree_util.Partial:
-    """A stage's task distribution as data: ``key -> EnvParams`` that picks a kind by weight
-    (uniform over a list; one kind for a string), then samples a task of it.
-
-    Every distribution this returns is the same function with other arrays (kind weights, step
-    limits), so curriculum stages built from it share one compiled program; pass it as the
-    params of :class:`bootstrap_rl.wrappers.TaskDistribution`. ``step_limits`` overrides
-    kinds' episode limits (default ``DEFAULT_STEP_LIMITS``).
-    """
-    if isinstance(kinds, str):
-        kinds = [kinds]
-    weights = dict(kinds) if isinstance(kinds, dict) else {kind: 1.0 for kind in kinds}
-    if not weights:
-        raise ValueError("kinds: need at least one task kind")
-    vector = np.zeros(len(TASK_KINDS), np.float32)
-    for kind, weight in weights.items():
-        if not isinstance(weight, (int, float)) or not weight >= 0 or not np.isfinite(weight):
-            raise ValueError(f"kinds: weight of {kind!r} must be a finite number >= 0, got {weight!r}")
-        vector[_kind_index(kind)] += weight
-    if vector.sum() <= 0:
-        raise ValueError("kinds: weights must not all be zero")
-    limits = dict(DEFAULT_STEP_LIMITS)
-    for kind, limit in (step_limits or {}).items():
-        _kind_index(kind)
-        if int(limit) != limit or limit < 1:
-            raise ValueError(f"step_limits: limit of {kind!r} must be a positive integer, got {limit!r}")
-        limits[kind] = int(limit)
-    low, high = wall_positions(size)
-    if low > high:
-        raise ValueError(f"size: {size} is too small for two rooms (need >= 9)")
-    return jax.tree_util.Partial(
-        _sample_from_kinds,
-        weights=jnp.asarray(vector / vector.sum()),
-        step_limits=jnp.asarray([limits[k] for k in TASK_KINDS], jnp.int32),
-        wall_range=jnp.asarray([low, high], jnp.int32),
-        size=jnp.asarray(size, jnp.int32),
-    )
-
-
-def describe_task(params: EnvParams) -> str:
-    """A one-line English description of (concrete, unbatched) params, for captions."""
-    kind = int(params.task_kind)
-    colour = COLOURS[int(params.target_colour)]
-    obj = OBJECT_TYPES[int(params.target_type)]
-    door = COLOURS[int(params.door_colour)]
-    return {
-        TURN: f"turn: face {DIRECTIONS[int(params.target_dir)]}",
-        STEP: "step: stand on the marked cell",
-        GOTO: f"goto: go to the {colour} {obj}",
-        PICKUP: f"pickup: pick up the {colour} {obj}",
-        UNLOCK: f"unlock: open the {door} door",
-        TREASURE: f"treasure: bring the {colour} ball to the goal (door: {door})",
-    }[kind]
-
-
-# --- the environment ------------------------------------------------------------------------
-
-
-def _hash32(x: jax.Array) -> jax.Array:
-    """murmur3's 32-bit finaliser: a cheap, well-mixed integer hash."""
-    x = x ^ (x >> 16)
-    x = x * jnp.uint32(0x85EBCA6B)
-    x = x ^ (x >> 13)
-    x = x * jnp.uint32(0xC2B2AE35)
-    return x ^ (x >> 16)
-
-
-def _random_words(key: jax.Array, count: int) -> jax.Array:
-    """``count`` pseudo-random uint32 words from a key (raw uint32 or typed)."""
-    if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
-        key = jax.random.key_data(key)
-    words = key.reshape(-1).astype(jnp.uint32)
-    seed = _hash32(words[0] ^ _hash32(words[-1] + jnp.uint32(0x9E3779B9)))
-    counters = jnp.arange(count, dtype=jnp.uint32) * jnp.uint32(0x9E3779B9)
-    return _hash32(seed + counters)
-
-
-def _below(word: jax.Array, bound: jax.Array) -> jax.Array:
-    """An integer in [0, bound) from the high 16 bits of a random word (bias < 2^-10)."""
-    return (((word >> 16) * bound.astype(jnp.uint32)) >> 16).astype(jnp.int32)
-
-
-def _dir_vector(direction: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """(row, col) step of a direction, by arithmetic rather than a table gather."""
-    d_row = (direction == 1).astype(jnp.int32) - (direction == 3).astype(jnp.int32)
-    d_col = (direction == 0).astype(jnp.int32) - (direction == 2).astype(jnp.int32)
-    return d_row, d_col
 
 
 def _one_hot(index: jax.Array, n: int) -> jax.Array:
@@ -467,7 +107,7 @@ def _one_hot(index: jax.Array, n: int) -> jax.Array:
     return index == jnp.arange(n, dtype=index.dtype)
 
 
-class Playroom(environment.Environment[EnvState, EnvParams]):
+class Playroom(TaskFamily[EnvState, EnvParams]):
     """The Playroom task family as one gymnax 1.x ``Environment``.
 
     Args:
@@ -530,11 +170,7 @@ class Playroom(environment.Environment[EnvState, EnvParams]):
     def shortest_episode(self, distribution) -> int | None:
         """The shortest time limit among the kinds a :func:`task_distribution` can draw
         (``None`` for any other sampler)."""
-        if getattr(distribution, "func", None) is not _sample_from_kinds:
-            return None
-        weights = np.asarray(distribution.keywords["weights"])
-        limits = np.asarray(distribution.keywords["step_limits"])
-        return int(limits[weights > 0].min())
+        return shortest_episode(distribution)
 
     def validate_params(self, params: EnvParams) -> EnvParams:
         """Raise ``ValueError`` naming the field if concrete params are not a valid task."""
@@ -656,20 +292,11 @@ class Playroom(environment.Environment[EnvState, EnvParams]):
             state.door_state,
         )
         time = state.time + 1
-        new_front = new_pos + dirs[new_dir]
-        kind = params.task_kind
-        success = (
-            ((kind == TURN) & (new_dir == params.target_dir))
-            | ((kind == STEP) & jnp.all(new_pos == state.goal_pos))
-            | ((kind == GOTO) & jnp.all(obj_pos[0] == new_front))
-            | ((kind == PICKUP) & (carrying == 0))
-            | ((kind == UNLOCK) & (door_state == OPEN))
-            | ((kind == TREASURE) & jnp.all(obj_pos[1] == state.goal_pos))
-        )
-        limit = params.max_steps_in_episode
-        reward = jnp.where(success, 1.0 - 0.9 * time.astype(jnp.float32) / limit.astype(jnp.float32), 0.0)
         next_state = state.replace(time=time, agent_pos=new_pos, agent_dir=new_dir, obj_pos=obj_pos,
                                    carrying=carrying, door_state=door_state)
+        success = solved(next_state, params)
+        limit = params.max_steps_in_episode
+        reward = jnp.where(success, 1.0 - 0.9 * time.astype(jnp.float32) / limit.astype(jnp.float32), 0.0)
         return next_state, reward.astype(jnp.float32), success
 
     def step_env(self, key, state: EnvState, action, params: EnvParams):
@@ -693,20 +320,7 @@ class Playroom(environment.Environment[EnvState, EnvParams]):
         return obs, next_state, reward, terminated, truncated, info
 
     def is_terminated(self, state: EnvState, params: EnvParams) -> jax.Array:
-        return self._solved(state, params)
-
-    def _solved(self, state: EnvState, params: EnvParams) -> jax.Array:
-        """Whether a state satisfies its task (independent of the last action)."""
-        front = state.agent_pos + jnp.asarray(DIR_VECTORS)[state.agent_dir]
-        kind = params.task_kind
-        return (
-            ((kind == TURN) & (state.agent_dir == params.target_dir))
-            | ((kind == STEP) & jnp.all(state.agent_pos == state.goal_pos))
-            | ((kind == GOTO) & jnp.all(state.obj_pos[0] == front))
-            | ((kind == PICKUP) & (state.carrying == 0))
-            | ((kind == UNLOCK) & (state.door_state == OPEN))
-            | ((kind == TREASURE) & jnp.all(state.obj_pos[1] == state.goal_pos))
-        )
+        return solved(state, params)
 
     # --- procedural layout ---
 
@@ -715,133 +329,8 @@ class Playroom(environment.Environment[EnvState, EnvParams]):
         return self._observe(state, params), state
 
     def _layout(self, key: jax.Array, params: EnvParams) -> EnvState:
-        """Draw a fresh episode for the task: agent, goal and objects at distinct cells.
-
-        Built in canonical coordinates (any wall vertical, at column ``wall_pos``) and
-        transposed for a horizontal wall. No object lands next to the door, so the door
-        stays reachable. Each entity takes the r-th free cell of its room, r uniform, by
-        skipping the cells already taken; everything is elementwise (no gathers, no integer
-        division), because auto-reset runs this on every step.
-        """
-        i32, f32 = jnp.int32, jnp.float32
-        size = self.size
-        kind = params.task_kind
-        two_rooms = kind >= UNLOCK
-        words = _random_words(key, 14)
-
-        def by_kind(column: int):
-            """Entry of _PLACEMENT for this task's kind (static when all kinds agree)."""
-            values = _PLACEMENT[:, column]
-            if (values == values[0]).all():
-                return int(values[0])
-            out = jnp.asarray(int(values[0]), i32)
-            for k in range(1, len(TASK_KINDS)):
-                out = jnp.where(kind == k, int(values[k]), out)
-            return out
-
-        # Room geometry (rows 1..size-2 always); room A is the agent's.
-        wall, door_row = params.wall_pos, params.door_pos
-        agent_left = (words[0] & 1) == 0
-        interior = size - 2
-        left_width, right_width = wall - 1, size - 2 - wall
-        col0_a = jnp.where(two_rooms & ~agent_left, wall + 1, 1)
-        width_a = jnp.where(two_rooms, jnp.where(agent_left, left_width, right_width), interior)
-        col0_b = jnp.where(agent_left, wall + 1, 1)
-        width_b = jnp.where(agent_left, right_width, left_width)
-
-        def pick(room, a, b):
-            if isinstance(room, int):
-                return a if room == _ROOM_A else b
-            return jnp.where(room == _ROOM_A, a, b)
-
-        # Taken cells as (room, index in room); the cells beside the door start taken.
-        far = jnp.asarray(1 << 20, i32)  # never <= a real index: an unused entry
-        beside_a = jnp.where(agent_left, wall - 1, wall + 1) - col0_a
-        beside_b = jnp.where(agent_left, wall + 1, wall - 1) - col0_b
-        taken: list[tuple[Any, jax.Array]] = [
-            (_ROOM_A, jnp.where(two_rooms, (door_row - 1) * width_a + beside_a, far)),
-            (_ROOM_B, jnp.where(two_rooms, (door_row - 1) * width_b + beside_b, far)),
-        ]
-
-        def place(room, word, active=True):
-            width = pick(room, width_a, width_b)
-            in_room = []
-            for taken_room, index in taken:
-                if isinstance(room, int) and isinstance(taken_room, int):
-                    if room == taken_room:
-                        in_room.append(index)
-                else:
-                    same = (room == taken_room) if not isinstance(room, int) else (taken_room == room)
-                    in_room.append(jnp.where(same, index, far))
-            free = width * interior - sum((index < far).astype(i32) for index in in_room)
-            rank = _below(word, jnp.maximum(free, 1))
-            index = rank
-            for _ in range(len(in_room)):
-                index = rank + sum((taken_index <= index).astype(i32) for taken_index in in_room)
-            taken.append((room, jnp.where(active, index, far)))
-            row = ((index.astype(f32) + 0.5) / width.astype(f32)).astype(i32)
-            return row + 1, pick(room, col0_a, col0_b) + index - row * width
-
-        agent_r, agent_c = place(_ROOM_A, words[1])
-        agent_dir = (words[2] & 3).astype(i32)
-        agent_dir = jnp.where(kind == TURN, (params.target_dir + 1 + _below(words[3], jnp.asarray(3))) % 4, agent_dir)
-
-        goal_rule = by_kind(1)
-        # Treasure's goal: a free cell of room A.
-        goal_r, goal_c = place(_ROOM_A, words[4], goal_rule == _ROOM_A)
-        # Step's mark: the first in-room neighbour of the agent, from a random direction.
-        first = (words[5] & 3).astype(i32)
-        mark_r, mark_c = agent_r, agent_c
-        for turn in (3, 2, 1, 0):  # the last assignment wins: try first, first+1, ...
-            d_row, d_col = _dir_vector((first + turn) % 4)
-            r, c = agent_r + d_row, agent_c + d_col
-            ok = (r >= 1) & (r <= size - 2) & (c >= col0_a) & (c < col0_a + width_a)
-            mark_r, mark_c = jnp.where(ok, r, mark_r), jnp.where(ok, c, mark_c)
-        is_mark = goal_rule == _ADJACENT
-        room, index = taken[-1]
-        taken[-1] = (room, jnp.where(is_mark, (mark_r - 1) * width_a + mark_c - col0_a, index))
-        has_goal = is_mark | (goal_rule == _ROOM_A)
-        goal_r = jnp.where(has_goal, jnp.where(is_mark, mark_r, goal_r), _OFF_GRID)
-        goal_c = jnp.where(has_goal, jnp.where(is_mark, mark_c, goal_c), _OFF_GRID)
-
-        # Objects: the kind's own first (target / key, treasure ball), then distractors.
-        fixed = (kind >= GOTO).astype(i32) + (kind == TREASURE).astype(i32)
-        target_combo = (params.target_type - 1) * NUM_COLOURS + params.target_colour
-        types, colours, rows, cols = [], [], [], []
-        for slot in range(NUM_OBJECT_SLOTS):
-            active = slot < fixed + params.num_distractors
-            combo = _below(words[6 + slot], jnp.asarray(NUM_OBJECT_TYPES * NUM_COLOURS - 1))
-            combo = combo + (combo >= target_combo).astype(i32)  # distractors never equal the target
-            distractor_type = 1 + (combo * 43 >> 8)  # combo // 6 for combo < 18
-            obj_t, obj_c = distractor_type, combo - (distractor_type - 1) * NUM_COLOURS
-            if slot == 0:
-                obj_t = jnp.where(fixed > 0, jnp.where(two_rooms, KEY, params.target_type), obj_t)
-                obj_c = jnp.where(fixed > 0, jnp.where(two_rooms, params.door_colour, params.target_colour), obj_c)
-            elif slot == 1:
-                obj_t = jnp.where(fixed > 1, BALL, obj_t)
-                obj_c = jnp.where(fixed > 1, params.target_colour, obj_c)
-            r, c = place(by_kind(2 + slot), words[10 + slot], active)
-            types.append(jnp.where(active, obj_t, NO_OBJECT))
-            colours.append(jnp.where(active, obj_c, 0))
-            rows.append(jnp.where(active, r, _OFF_GRID))
-            cols.append(jnp.where(active, c, _OFF_GRID))
-
-        transpose = params.wall_axis == 1
-
-        def orient(r, c):  # canonical -> actual coordinates
-            return jnp.stack([jnp.where(transpose, c, r), jnp.where(transpose, r, c)], axis=-1)
-
-        return EnvState(
-            time=jnp.asarray(0, i32),
-            agent_pos=orient(agent_r, agent_c),
-            agent_dir=agent_dir,
-            obj_type=jnp.stack(types).astype(i32),
-            obj_colour=jnp.stack(colours).astype(i32),
-            obj_pos=orient(jnp.stack(rows), jnp.stack(cols)),
-            carrying=jnp.asarray(-1, i32),
-            door_state=jnp.where(two_rooms, LOCKED, OPEN).astype(i32),
-            goal_pos=orient(goal_r, goal_c),
-        )
+        """A fresh episode of the task (see :func:`bootstrap_rl.envs._playroom_layout.layout`)."""
+        return layout(key, params, self.size)
 
     # --- rendering ---
 
@@ -863,15 +352,4 @@ class Playroom(environment.Environment[EnvState, EnvParams]):
         return describe_task(self.default_params if params is None else params)
 
 
-def _factory(kind: str) -> Callable[..., Playroom]:
-    def make_playroom(**kwargs: Any) -> Playroom:
-        return Playroom(kind, **kwargs)
-
-    make_playroom.__name__ = f"make_playroom_{kind}"
-    make_playroom.__module__ = __name__
-    return make_playroom
-
-
-_FACTORIES = {kind: _factory(kind) for kind in TASK_KINDS}
-for _kind, _env_id in ENV_IDS.items():
-    register(_env_id, _FACTORIES[_kind], origin=__name__)
+register_kinds(ENV_IDS, Playroom, origin=__name__)

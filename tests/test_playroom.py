@@ -560,3 +560,29 @@ def test_bfs_planner_solves_sampled_layouts_within_the_step_limit(env, fns, exec
     np.testing.assert_array_equal(length[ok], lengths[ok])
     np.testing.assert_allclose(ret[ok], 1 - 0.9 * lengths[ok] / limit[ok], rtol=1e-5)
     assert (ret[~solved] == 0).all()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_one_success_test_holds_exactly_at_a_planned_episodes_last_action(env, fns, transition, kind):
+    """``pr.solved`` is Playroom's only success test: a step's success (what terminates and
+    pays) and ``is_terminated`` are it, and the planner's episodes first satisfy it at their
+    last action."""
+    solved = jax.jit(pr.solved)
+    params, _, state = batch_of(kind, fns, seed=91, n=8)
+    planned = 0
+    for i in range(8):
+        p, s = unbatch(params, i), unbatch(state, i)
+        try:
+            actions = plan(env.size, {n: getattr(p, n) for n in pr.PARAM_FIELDS},
+                           {n: getattr(s, n) for n in ("agent_pos", "agent_dir", "obj_type", "obj_pos",
+                                                       "door_state", "goal_pos")})
+        except Unsolvable:
+            continue
+        planned += 1
+        for t, action in enumerate(actions):
+            s, reward, success = transition(s, action, p)
+            last = t == len(actions) - 1
+            assert bool(success) == bool(solved(s, p)) == last, f"{kind} layout {i}, action {t}"
+            assert (float(reward) > 0) == last
+        assert bool(env.is_terminated(s, p))
+    assert planned >= 6
