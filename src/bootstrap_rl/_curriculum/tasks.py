@@ -59,16 +59,11 @@ def resolve_tasks(env, where: str, tasks):
     from bootstrap_rl.wrappers import as_task_sampler
 
     if isinstance(tasks, SPEC_TYPES):
-        if is_task_family(env):
-            make = env.task_distribution
-        elif not isinstance(env, TaskFamily) and hasattr(env, "task_distribution"):
-            # TODO(family-contract): remove once envs subclass TaskFamily
-            make = env.task_distribution
-        else:
+        if not is_task_family(env):
             raise ConfigError(where, f"{type(env).__name__} is not a TaskFamily with a task_distribution, "
                                      "so tasks must be a sampler (key -> params)")
         try:
-            return make(tasks)
+            return env.task_distribution(tasks)
         except (ValueError, KeyError) as error:
             raise ConfigError(where, str(error)) from None
     if not callable(tasks):
@@ -81,9 +76,6 @@ def _family_hooks(env):
     no check exists."""
     if isinstance(env, TaskFamily):
         return env.shortest_episode, env.validate_params
-    if hasattr(env, "task_distribution"):
-        # TODO(family-contract): remove once envs subclass TaskFamily
-        return getattr(env, "shortest_episode", lambda distribution: None), getattr(env, "validate_params", None)
     # A plain gymnax Environment: time limits are estimated from draws, params are not checked.
     return (lambda distribution: None), None
 
