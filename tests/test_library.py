@@ -196,8 +196,10 @@ def test_distral_regularises_the_task_policy_and_distils_the_shared_one():
 
     def grads(coef, distil_coef, params):
         m = distral(coef, distil_coef)
-        return jax.grad(lambda t: m.loss((), {**params, "params": t},
-                                         loss_inputs(OBS, policy({**params, "params": t}, OBS), policy)))(params["params"])
+        def loss(trainable):
+            variables = {**params, "params": trainable}
+            return m.loss((), variables, loss_inputs(OBS, policy(variables, OBS), policy))
+        return jax.grad(loss)(params["params"])
 
     def slot_norm(g, i):
         return sum(float(jnp.abs(x[i]).sum()) for x in jax.tree.leaves(g["slots"]))

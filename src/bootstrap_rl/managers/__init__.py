@@ -3,10 +3,10 @@ the learner during childhood. :mod:`bootstrap_rl.managers.base` defines the cont
 :mod:`bootstrap_rl.managers.combine` the combinators, and one module per method family the
 methods.
 
-Names are imported from their modules on first use, not when the package is: a module here
-imports the contract (this package's ``base``) without the package importing every method back,
-so the learner, which needs only the contract, does not load the methods, and no module of
-the package depends on itself through another.
+Names are imported from their modules on first use, not when the package is imported: every
+module here imports the contract from ``base``, and a package that imported its modules back
+would form an import cycle with them. The learner, which needs only the contract, loads none
+of the methods.
 """
 
 from __future__ import annotations

@@ -289,7 +289,8 @@ def mixing(
             alpha=alpha,
             target=target,
             fitness=fitness.astype(jnp.float32),
-            uncharged_env_steps=mstate.uncharged_env_steps + jnp.float32(candidates * generations * stage.score_env_steps),
+            uncharged_env_steps=mstate.uncharged_env_steps
+            + jnp.float32(candidates * generations * stage.score_env_steps),
         )
         return mstate, variables
 

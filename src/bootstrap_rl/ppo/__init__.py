@@ -1,8 +1,8 @@
 """Proximal policy optimisation: config, pure losses, the ``init``/``update`` learner, and
 several learners per seed for managers that act across them.
 
-Names are imported from their modules on first use, not when the package is, so the modules
-here import one another without the package importing them back.
+Names are imported from their modules on first use, not when the package is imported, so
+the modules here import one another without an import cycle through the package.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ class TrainState:
     episode_length: jax.Array
     key: jax.Array
     update: jax.Array  # updates done so far
-    # Data, not code, so they can differ per seed under vmap (population studies) and be
+    # Data, not code, so they can differ per seed under vmap (a curriculum's Population grid) and be
     # changed online by a manager: {"learning_rate", "ent_coef"}.
     hparams: dict[str, jax.Array]
     manager_state: Any = ()
