@@ -5,11 +5,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from flax import struct
 
 from bootstrap_rl import library
 from bootstrap_rl.library import LibraryActorCritic, LibrarySpec, flatten_slot, slot_shapes
-from bootstrap_rl.managers import StageStart
+from bootstrap_rl.managers import Managed, StageStart
 from bootstrap_rl.managers.generation import (
     generated_slot, hypernetwork, mix_slots, mixing, mixing_env_steps,
 )
@@ -23,13 +22,12 @@ INIT = jax.jit(NET.init)  # compiled once: an eager orthogonal init is slow on C
 VARS = INIT(jax.random.PRNGKey(0), OBS)
 
 
-@struct.dataclass
-class Learner:
-    params: dict
+def Learner(params):  # noqa: N802 (reads as the learner state it stands for)
+    return Managed(params=params, hparams={}, opt_state=())
 
 
-def stage(index, adult=False, score=None):
-    return StageStart(jnp.int32(index), jnp.bool_(adult), None, score)
+def stage(index, adult=False, score=None, score_env_steps=0):
+    return StageStart(jnp.int32(index), jnp.bool_(adult), None, score, score_env_steps)
 
 
 @jax.jit
@@ -68,7 +66,7 @@ def test_childhood_stage_generates_the_slot_and_gradients_reach_the_hypernetwork
     mstate = m.init(jax.random.PRNGKey(0), VARS)
     mstate, learner = m.on_stage_start(mstate, Learner(VARS), stage(2))
     lib = library.get(learner.params)
-    assert int(lib["task"]) == 2 and int(mstate["phase"]) == 0
+    assert int(lib["task"]) == 2 and int(mstate.phase) == 0
     np.testing.assert_array_equal(lib["generated"], [0, 1, 0])
     np.testing.assert_array_equal(lib["active"], [0, 1, 0])
     # The policy is exactly the generated head: H(z_2) stored in slot 1, slot 1 alone.
@@ -109,7 +107,7 @@ def test_adult_fit_trains_only_the_new_embedding_then_the_copy_keeps_the_policy_
     new = np.asarray(learner.params["params"]["task_embedding"])
     np.testing.assert_allclose(new[2], (emb[0] + emb[1]) / 2, rtol=1e-6)  # mean of the childhood ones
     np.testing.assert_array_equal(np.delete(new, 2, axis=0), np.delete(emb, 2, axis=0))
-    assert int(library.get(learner.params)["task"]) == 2 and int(mstate["phase"]) == 1
+    assert int(library.get(learner.params)["task"]) == 2 and int(mstate.phase) == 1
 
     scaled = scaled_ones(learner.params)
     np.testing.assert_array_equal(scaled["task_embedding"], np.ones_like(emb))
@@ -119,10 +117,10 @@ def test_adult_fit_trains_only_the_new_embedding_then_the_copy_keeps_the_policy_
     after_update = jax.jit(m.after_update)
     for _ in range(2):
         mstate, learner = after_update(mstate, learner, None)
-    assert int(mstate["phase"]) == 1 and int(mstate["updates"]) == 2  # still fitting
+    assert int(mstate.phase) == 1 and int(mstate.updates) == 2  # still fitting
     before = learner.params
     mstate, learner = after_update(mstate, learner, None)  # the third update ends the fit
-    assert int(mstate["phase"]) == 2 and int(mstate["updates"]) == 3
+    assert int(mstate.phase) == 2 and int(mstate.updates) == 3
     lib = library.get(learner.params)
     np.testing.assert_array_equal(lib["generated"], [0, 0, 0])
     np.testing.assert_array_equal(lib["lr_scale"], [1.0, 0.5, 1.0])
@@ -140,14 +138,14 @@ def test_without_finetune_the_slot_stays_generated_and_fit_updates_zero_switches
     stored = library.get_slot(learner.params, 0)
     mstate, learner = m.after_update(mstate, learner, None)
     lib = library.get(learner.params)
-    assert int(mstate["phase"]) == 2
+    assert int(mstate.phase) == 2
     np.testing.assert_array_equal(lib["generated"], [1, 0, 0])
     np.testing.assert_array_equal(lib["lr_scale"], [1.0, 0.5, 1.0])
     assert float(lib["group_scale"]["hyper"]) == 1.0
     assert leaves_equal(library.get_slot(learner.params, 0), stored)
 
     m, mstate, learner = adult_setup(fit_updates=0)
-    assert int(mstate["phase"]) == 2
+    assert int(mstate.phase) == 2
     np.testing.assert_array_equal(library.get(learner.params)["generated"], [0, 0, 0])
 
 
@@ -189,8 +187,8 @@ def test_mixing_without_search_copies_one_source_then_soups_two():
     assert leaves_equal(learner.params, VARS)  # the first stage mixes nothing
     mstate, learner = m.on_stage_start(mstate, learner, stage(1, score=no_score))
     lib = library.get(learner.params)
-    assert int(mstate["target"]) == 1
-    np.testing.assert_array_equal(mstate["alpha"], [1, 0, 0])
+    assert int(mstate.target) == 1
+    np.testing.assert_array_equal(mstate.alpha, [1, 0, 0])
     np.testing.assert_array_equal(lib["active"], [0, 1, 0])
     np.testing.assert_array_equal(lib["frozen"], [1, 0, 0])
     assert leaves_equal(library.get_slot(learner.params, 1), library.get_slot(VARS, 0))
@@ -199,8 +197,8 @@ def test_mixing_without_search_copies_one_source_then_soups_two():
     trained = library.set_slot(learner.params, 1, library.get_slot(VARS, 2))  # stage 1 "trained" slot 1
     mstate, learner = m.on_stage_start(mstate, Learner(trained), stage(2, score=no_score))
     lib = library.get(learner.params)
-    assert int(mstate["target"]) == 2
-    np.testing.assert_allclose(mstate["alpha"], [0.5, 0.5, 0], rtol=1e-6)
+    assert int(mstate.target) == 2
+    np.testing.assert_allclose(mstate.alpha, [0.5, 0.5, 0], rtol=1e-6)
     np.testing.assert_array_equal(lib["active"], [0, 0, 1])
     np.testing.assert_array_equal(lib["frozen"], [1, 1, 0])
     expected = jax.tree.map(lambda a, b: 0.5 * a + 0.5 * b, library.get_slot(VARS, 0), library.get_slot(VARS, 2))
@@ -241,7 +239,8 @@ def mixing_starts(seeds, net_seeds):
 
 
 def _start(mstate, variables, index):
-    return MIXING.on_stage_start(mstate, Learner(variables), stage(index, score=planted_score(variables)))
+    return MIXING.on_stage_start(mstate, Learner(variables),
+                                 stage(index, score=planted_score(variables), score_env_steps=10))
 
 
 _STARTS = jax.jit(jax.vmap(_start, in_axes=(0, 0, None)))
@@ -251,27 +250,29 @@ KEYS = jax.random.split(jax.random.PRNGKey(7), 4)
 def test_mixing_es_finds_the_planted_soup():
     inits, (mstates, learners) = mixing_starts(KEYS[:3], [jax.random.PRNGKey(0)] * 3)
     for i in range(3):  # three ES runs (seeds) on the same library
-        alpha = np.asarray(mstates["alpha"][i])
+        alpha = np.asarray(mstates.alpha[i])
         # From the uniform soup (0.5, 0.5) to within 0.1 of (0.9, 0.1); the unused slot stays 0.
         assert np.abs(alpha - np.asarray(PLANTED)).max() < 0.1 and alpha[2] == 0.0
-        fitness = np.asarray(mstates["fitness"][i])
+        fitness = np.asarray(mstates.fitness[i])
         assert fitness[-5:].mean() > fitness[:5].mean()
-    assert (np.asarray(mstates["target"]) == 2).all()
+    assert (np.asarray(mstates.target) == 2).all()
+    # The candidates' rollouts are reported as env steps outside the budget: 8 x 40 of 10 steps.
+    np.testing.assert_array_equal(jax.vmap(MIXING.report)(mstates).uncharged_env_steps, [8 * 40 * 10] * 3)
 
 
 def test_mixing_stage_start_jits_and_vmaps_over_seeds_without_mixing_them():
     batch, changed = [0, 1, 2], [3, 1, 2]  # seed 0 swapped for seed 3: seeds 1 and 2 must not notice
     inits, (ms1, l1) = mixing_starts(KEYS[jnp.array(batch)], KEYS[jnp.array(batch)])
     _, (ms2, l2) = mixing_starts(KEYS[jnp.array(changed)], KEYS[jnp.array(changed)])
-    np.testing.assert_array_equal(ms1["alpha"][1:], ms2["alpha"][1:])
+    np.testing.assert_array_equal(ms1.alpha[1:], ms2.alpha[1:])
     assert leaves_equal(jax.tree.map(lambda x: x[1:], l1.params), jax.tree.map(lambda x: x[1:], l2.params))
-    assert not np.allclose(ms1["alpha"][0], ms2["alpha"][0])
-    assert not np.allclose(ms1["alpha"][1], ms1["alpha"][2])  # each seed searched its own
+    assert not np.allclose(ms1.alpha[0], ms2.alpha[0])
+    assert not np.allclose(ms1.alpha[1], ms1.alpha[2])  # each seed searched its own
     lib = library.get(l1.params)
     np.testing.assert_array_equal(lib["active"], [[0, 0, 1]] * 3)
     np.testing.assert_array_equal(lib["frozen"], [[1, 1, 0]] * 3)
     for i in range(3):  # every seed's new slot is its own library's soup with its own alpha
-        mixed = mix_slots(inits[i]["params"]["slots"], ms1["alpha"][i])
+        mixed = mix_slots(inits[i]["params"]["slots"], ms1.alpha[i])
         own = library.get_slot(jax.tree.map(lambda x: x[i], l1.params), 2)
         assert leaves_equal(own, mixed)
 

@@ -1,6 +1,6 @@
 """Hyperparameter managers: the meta-gradient controller moves step sizes and the entropy
 coefficient toward their known optima on quadratics, per slot and per seed; PBT copies from the
-top performers to the bottom of a vmapped population, perturbs what it copied, and never
+top performers to the bottom of a seed's vmapped members, perturbs what it copied, and never
 crosses seeds."""
 
 import functools
@@ -10,19 +10,16 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from flax import struct
 
 from bootstrap_rl.library import LibrarySpec, initial_library
-from bootstrap_rl.managers import StageStart, Update, only_in_stages
-from bootstrap_rl.managers.hyperparameters import meta_gradient, pbt, stage_schedule
+from bootstrap_rl.managers import AdamMoments, Handover, Managed, StageStart, only_in_stages
+from bootstrap_rl.managers.hyperparameters import meta_gradient, stage_schedule
+from bootstrap_rl.managers.population_based import pbt
+from bootstrap_rl.ppo.train import adam_moments
 
 
-@struct.dataclass
-class State:
-    params: dict
-    hparams: dict
-    opt_state: object = ()
-    manager_state: object = ()
+def State(params, hparams, opt_state=()):  # noqa: N802 (reads as the learner state it stands for)
+    return Managed(params=params, hparams=hparams, opt_state=opt_state)
 
 
 BATCH = {"x": jnp.zeros((8, 2))}  # the quadratics' targets: the optimum is w = 0
@@ -42,9 +39,9 @@ def plain_state(lr, ent=0.01):
                  hparams={"learning_rate": jnp.float32(lr), "ent_coef": jnp.float32(ent)})
 
 
-def run(manager, state, objective, steps, batch=BATCH, key=0):
+def run(manager, state, objective, steps, batch=BATCH, key=0, moments=None):
     mstate = manager.init(jax.random.PRNGKey(key), state.params)
-    hook = jax.jit(lambda m, s: manager.after_update(m, s, Update({}, batch, objective)))
+    hook = jax.jit(lambda m, s: manager.after_update(m, s, Handover({}, batch, objective, adam_moments=moments)))
     trace = []
     for _ in range(steps):
         mstate, state = hook(mstate, state)
@@ -106,7 +103,7 @@ def test_meta_gradient_tunes_each_slot_multiplier_of_the_library():
     state = State(params=library_params([0.3, 3.0, 2.0], [0, 0, 1]),
                   hparams={"learning_rate": jnp.float32(0.1), "ent_coef": jnp.float32(0.01)})
     mstate = m.init(jax.random.PRNGKey(0), state.params)
-    hook = jax.jit(lambda ms, s: m.after_update(ms, s, Update({}, BATCH, slot_quadratic)))
+    hook = jax.jit(lambda ms, s: m.after_update(ms, s, Handover({}, BATCH, slot_quadratic)))
     mstate, first = hook(mstate, state)
     scale = np.asarray(first.params["library"]["state"]["lr_scale"])
     np.testing.assert_allclose(scale, [0.3 * np.exp(0.1), 3.0 * np.exp(-0.1), 2.0], rtol=1e-4)
@@ -123,25 +120,26 @@ def test_meta_gradient_tunes_each_slot_multiplier_of_the_library():
 def test_meta_gradient_preconditions_the_inner_step_with_the_learners_adam_state():
     # nu_hat = 4 (count 1: nu / (1 - 0.999)), so the Adam-shaped inner step is lr * g / 2:
     # lr * curvature = 1.5 overshoots a plain step but is 0.75 of the preconditioned optimum.
-    # The learner keeps its Adam moments flattened into one vector (optax.flatten); a tree
-    # shaped like the parameters is read the same way.
+    # The learner keeps its Adam moments flattened into one vector (optax.flatten) and hands
+    # over the function that shapes them like the parameters.
     params = {"params": {"w": jnp.array([1.0, -2.0])}}
-    for moments in ({"w": jnp.full(2, 0.004)}, jnp.full(2, 0.004)):
-        adam = optax.ScaleByAdamState(count=jnp.int32(1), mu=jax.tree.map(jnp.zeros_like, moments), nu=moments)
-        state = State(params=params, hparams={"learning_rate": jnp.float32(0.15), "ent_coef": jnp.float32(0.01)},
-                      opt_state=(optax.EmptyState(), adam))
-        moved = {}
-        for inner in ("sgd", "adam"):
-            m = meta_gradient(meta_lr=0.1, optimizer="sign", inner=inner, learning_rate_bounds=(1e-3, 1.0))
-            _, out, _ = run(m, state, quadratic(10.0), 1)
-            moved[inner] = float(out.hparams["learning_rate"]) / 0.15
-        assert moved["sgd"] == pytest.approx(np.exp(-0.1), rel=1e-5)
-        assert moved["adam"] == pytest.approx(np.exp(0.1), rel=1e-5)
-    # Moments of another shape are an error that names them.
-    adam = optax.ScaleByAdamState(count=jnp.int32(1), mu=jnp.zeros(3), nu=jnp.full(3, 0.004))
-    state = state.replace(opt_state=(optax.EmptyState(), adam))
-    with pytest.raises(ValueError, match="flattened into one vector of 2"):
+    adam = optax.ScaleByAdamState(count=jnp.int32(1), mu=jnp.zeros(2), nu=jnp.full(2, 0.004))
+    state = State(params=params, hparams={"learning_rate": jnp.float32(0.15), "ent_coef": jnp.float32(0.01)},
+                  opt_state=(optax.EmptyState(), adam))
+    moments = functools.partial(adam_moments, like=params["params"])
+    moved = {}
+    for inner in ("sgd", "adam"):
+        m = meta_gradient(meta_lr=0.1, optimizer="sign", inner=inner, learning_rate_bounds=(1e-3, 1.0))
+        _, out, _ = run(m, state, quadratic(10.0), 1, moments=moments)
+        moved[inner] = float(out.hparams["learning_rate"]) / 0.15
+    assert moved["sgd"] == pytest.approx(np.exp(-0.1), rel=1e-5)
+    assert moved["adam"] == pytest.approx(np.exp(0.1), rel=1e-5)
+    # Without the learner's moments, or with moments of another shape, it says so.
+    with pytest.raises(ValueError, match="Handover.adam_moments"):
         run(meta_gradient(inner="adam"), state, quadratic(10.0), 1)
+    flat = lambda opt_state: AdamMoments(jnp.int32(1), jnp.zeros(2), jnp.full(2, 0.004))  # noqa: E731
+    with pytest.raises(ValueError, match="shaped like the trained parameters"):
+        run(meta_gradient(inner="adam"), state, quadratic(10.0), 1, moments=flat)
 
 
 def entropic(h):
@@ -173,7 +171,7 @@ def test_meta_gradient_jits_and_vmaps_over_seeds_without_mixing_them():
     keys = jax.random.split(jax.random.PRNGKey(0), 2)
     objective = quadratic(10.0)
     mstates = jax.vmap(m.init)(keys, states.params)
-    single = jax.jit(lambda ms, s, b: m.after_update(ms, s, Update({}, b, objective)))
+    single = jax.jit(lambda ms, s, b: m.after_update(ms, s, Handover({}, b, objective)))
     hook = jax.jit(jax.vmap(single))
     for _ in range(5):
         mstates, states = hook(mstates, states, batches)
@@ -202,8 +200,8 @@ def test_meta_gradient_uses_the_applied_learning_rate_and_subsamples_the_batch()
     m = meta_gradient(meta_lr=0.1, optimizer="sign", batch_size=16, learning_rate_bounds=(1e-3, 1.0))
     state = plain_state(0.4)
     mstate = m.init(jax.random.PRNGKey(0), state.params)
-    _, annealed = m.after_update(mstate, state, Update({"learning_rate": jnp.float32(0.05)}, batch, objective))
-    _, constant = m.after_update(mstate, state, Update({}, batch, objective))
+    _, annealed = m.after_update(mstate, state, Handover({"learning_rate": jnp.float32(0.05)}, batch, objective))
+    _, constant = m.after_update(mstate, state, Handover({}, batch, objective))
     assert float(annealed.hparams["learning_rate"]) == pytest.approx(0.4 * np.exp(0.1), rel=1e-5)
     assert float(constant.hparams["learning_rate"]) == pytest.approx(0.4 * np.exp(-0.1), rel=1e-5)
     assert set(seen) == {8}
@@ -219,9 +217,9 @@ def test_meta_gradient_stays_finite_and_put_when_the_objective_is_not_or_it_is_o
     off = only_in_stages(meta_gradient(), (False,))
     mstate = off.init(jax.random.PRNGKey(0), state.params)
     mstate, state2 = off.on_stage_start(mstate, state, StageStart(jnp.int32(0), jnp.bool_(False), None))
-    _, state2 = jax.jit(lambda ms, s: off.after_update(ms, s, Update({}, BATCH, quadratic(10.0))))(mstate, state2)
+    _, state2 = jax.jit(lambda ms, s: off.after_update(ms, s, Handover({}, BATCH, quadratic(10.0))))(mstate, state2)
     assert float(state2.hparams["learning_rate"]) == pytest.approx(0.05)
-    assert float(off.loss(mstate, state.params, None, None, None, None)) == 0.0
+    assert float(off.loss(mstate, state.params, None)) == 0.0
 
 
 def test_meta_gradient_validates_its_arguments():
@@ -245,7 +243,7 @@ TOP, BOTTOM, MIDDLE = (4, 2), (1, 5), (0, 3, 6, 7)
 FACTORS = (0.8, 1.25)
 
 
-def population(offset=0.0):
+def members(offset=0.0):
     i = jnp.arange(SIZE, dtype=jnp.float32) + offset
     return State(
         params={"params": {"w": i[:, None] * jnp.ones((SIZE, 3))}, "library": {"state": {"lr_scale": i + 0.5}}},
@@ -255,20 +253,20 @@ def population(offset=0.0):
 
 
 @functools.lru_cache
-def population_hooks(manager, seeds):
-    """``init`` and the jitted ``after_update`` vmapped over a population (and seeds)."""
+def member_hooks(manager, seeds):
+    """``init`` and the jitted ``after_update`` vmapped over a seed's members (and seeds)."""
     def one(mstate, state, ret):
-        return manager.after_update(mstate, state, Update({"episode_return": ret}, None, None))
+        return manager.after_update(mstate, state, Handover({"episode_return": ret}, None, None))
 
-    hook, init = jax.vmap(one, axis_name="population"), jax.vmap(manager.init)
+    hook, init = jax.vmap(one, axis_name="members"), jax.vmap(manager.init)
     if seeds:
         hook, init = jax.vmap(hook), jax.vmap(init)
     return init, jax.jit(hook)
 
 
 def exploit(manager, states, returns, keys, calls=1, mstates=None):
-    """Run ``after_update`` ``calls`` times over a population (and seeds if keys are 2-D)."""
-    init, hook = population_hooks(manager, keys.ndim > 2)
+    """Run ``after_update`` ``calls`` times over the members (and seeds if keys are 2-D)."""
+    init, hook = member_hooks(manager, keys.ndim > 2)
     if mstates is None:
         mstates = init(keys, states.params)
     for _ in range(calls):
@@ -298,52 +296,52 @@ def check_copies(before, after, fitness, source_offset=0.0):
 
 
 def test_pbt_copies_from_the_top_performers_to_the_bottom():
-    before = population()
+    before = members()
     m = pbt(every=1, fraction=0.25, perturb=FACTORS)
     mstates, after = exploit(m, before, RETURNS, jax.random.split(jax.random.PRNGKey(0), SIZE))
-    check_copies(before, after, mstates["fitness"])
-    np.testing.assert_array_equal(mstates["count"], 1)
+    check_copies(before, after, mstates.fitness)
+    np.testing.assert_array_equal(mstates.count, 1)
 
 
 def test_pbt_waits_every_updates_and_averages_fitness():
-    before = population()
+    before = members()
     m = pbt(every=3, ema=0.5, perturb=FACTORS)
     keys = jax.random.split(jax.random.PRNGKey(1), SIZE)
     mstates, after = exploit(m, before, RETURNS, keys, calls=2)
     np.testing.assert_array_equal(after.params["params"]["w"], before.params["params"]["w"])
-    np.testing.assert_array_equal(mstates["count"], 2)
-    np.testing.assert_array_equal(mstates["fitness"], RETURNS)  # constant returns: the EMA holds
+    np.testing.assert_array_equal(mstates.count, 2)
+    np.testing.assert_array_equal(mstates.fitness, RETURNS)  # constant returns: the EMA holds
     mstates, after = exploit(m, after, RETURNS, keys, mstates=mstates)
-    check_copies(before, after, mstates["fitness"])
-    np.testing.assert_array_equal(mstates["count"], 3)
+    check_copies(before, after, mstates.fitness)
+    np.testing.assert_array_equal(mstates.count, 3)
 
 
 def test_pbt_never_copies_across_seeds():
     # Two seeds (outer vmap, no axis name); seed 1's members are offset by 1000 and ranked in
     # the same order. Every copy must come from the member's own seed.
-    seeds = jax.tree.map(lambda a, b: jnp.stack([a, b]), population(), population(1000.0))
+    seeds = jax.tree.map(lambda a, b: jnp.stack([a, b]), members(), members(1000.0))
     returns = jnp.stack([RETURNS, RETURNS])
     keys = jax.random.split(jax.random.PRNGKey(2), (2, SIZE))
     mstates, after = exploit(pbt(every=1, perturb=FACTORS), seeds, returns, keys)
     for seed, offset in ((0, 0.0), (1, 1000.0)):
         pick = lambda tree: jax.tree.map(lambda x: x[seed], tree)  # noqa: E731
-        check_copies(pick(seeds), pick(after), mstates["fitness"][seed], source_offset=offset)
+        check_copies(pick(seeds), pick(after), mstates.fitness[seed], source_offset=offset)
 
 
 def test_pbt_is_off_when_masked_and_validates_its_arguments():
-    before = population()
+    before = members()
     off = only_in_stages(pbt(every=1), (False,))
     keys = jax.random.split(jax.random.PRNGKey(0), SIZE)
     mstates, after = exploit(off, before, RETURNS, keys)
     np.testing.assert_array_equal(after.params["params"]["w"], before.params["params"]["w"])
     np.testing.assert_array_equal(after.hparams["learning_rate"], before.hparams["learning_rate"])
-    assert float(off.loss(jax.tree.map(lambda x: x[0], mstates), None, None, None, None, None)) == 0.0
+    assert float(off.loss(jax.tree.map(lambda x: x[0], mstates), None, None)) == 0.0
     for kwargs, name in [({"every": 0}, "every"), ({"fraction": 0.6}, "fraction"),
                          ({"perturb": (0.8, -1.0)}, "perturb"), ({"perturb": ()}, "perturb"),
                          ({"axis_name": ""}, "axis_name"), ({"ema": 1.0}, "ema"),
                          ({"copy_opt_state": 1}, "copy_opt_state")]:
         with pytest.raises(ValueError, match=name):
             pbt(**kwargs)
-    m = pbt()  # outside a vmap with the population's axis name
+    m = pbt()  # outside a vmap with the members' axis name
     with pytest.raises(ValueError, match="axis_name"):
-        m.after_update(m.init(keys[0], None), None, Update({"episode_return": jnp.float32(1.0)}, None, None))
+        m.after_update(m.init(keys[0], None), None, Handover({"episode_return": jnp.float32(1.0)}, None, None))

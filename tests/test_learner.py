@@ -171,3 +171,29 @@ def test_vmapped_init_never_runs_batched_qr_on_cpu():
     for i in range(3):
         alone = ppo.init(keys[i]).params
         jax.tree.map(lambda b, a: np.testing.assert_allclose(b[i], a, rtol=1e-6, atol=1e-7), batched, alone)
+
+
+def test_the_learner_hands_managers_its_adam_moments_and_reports_what_they_spent():
+    import jax.flatten_util
+
+    from bootstrap_rl.managers import AdamMoments, Manager, ManagerReport
+
+    def init(key, params):
+        zeros = jax.tree.map(jnp.zeros_like, params["params"])
+        return AdamMoments(jnp.zeros((), jnp.int32), zeros, zeros)
+
+    def keep_moments(mstate, learner, handover):
+        return handover.adam_moments(learner.opt_state), learner
+
+    manager = Manager(init=init, after_update=keep_moments, report=lambda mstate: ManagerReport(jnp.float32(123.0)))
+    env, env_params = bootstrap_rl.make("CartPole-v1")
+    config = PPOConfig(num_envs=2, num_steps=8, num_minibatches=2, update_epochs=1, hidden_sizes=(4,),
+                       total_timesteps=16)
+    ppo = make_ppo(config, env, env_params, manager=manager)
+    state, metrics = jax.jit(ppo.update)(ppo.init(jax.random.key(0)))
+    assert float(metrics["uncharged_env_steps"]) == 123.0
+    moments, (_, adam) = state.manager_state, state.opt_state
+    assert int(moments.count) == 2  # one Adam step per minibatch
+    for shaped, flat in ((moments.mu, adam.mu), (moments.nu, adam.nu)):
+        assert jax.tree.structure(shaped) == jax.tree.structure(state.params["params"])
+        np.testing.assert_array_equal(jax.flatten_util.ravel_pytree(shaped)[0], flat)

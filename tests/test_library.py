@@ -10,22 +10,22 @@ from flax import struct
 import bootstrap_rl
 from bootstrap_rl import library
 from bootstrap_rl.library import LibrarySpec, make_library_network, memory_lookup, memory_read
-from bootstrap_rl.managers import StageStart, Update, distral, episodic_memory, routing
+from bootstrap_rl.managers import Handover, LossInputs, Managed, StageStart, distral, episodic_memory, routing
 from bootstrap_rl.ppo import PPOConfig, make_ppo
 from bootstrap_rl.ppo.config import ConfigError
-from bootstrap_rl.ppo.train import Batch
+from bootstrap_rl.ppo.data import Batch
 
-def minibatch(obs, targets=()):
-    """A learner minibatch that carries only what these managers' losses read."""
-    return Batch(obs, None, None, None, None, None, manager_targets=targets)
+
+def loss_inputs(obs, dist, policy):
+    """A loss's inputs on a minibatch that carries only what these managers' losses read."""
+    return LossInputs(Batch(obs, None, None, None, None, None), (), dist, None, policy)
 
 
 OBS = jax.random.normal(jax.random.PRNGKey(1), (7, 4))
 
 
-@struct.dataclass
-class State:
-    params: dict
+def State(params):  # noqa: N802 (reads as the learner state it stands for)
+    return Managed(params=params, hparams={}, opt_state=())
 
 
 def network(**spec):
@@ -112,9 +112,8 @@ def routed_ppo():
     config = PPOConfig(num_envs=4, num_steps=16, num_minibatches=2, update_epochs=2, total_timesteps=64 * 4)
     ppo = make_ppo(config, env, env_params, network=network(slots=3), manager=routing())
     state = ppo.init(jax.random.PRNGKey(0))
-    mstate, state = ppo.manager.on_stage_start(state.manager_state, state, stage(0))
-    mstate, state = ppo.manager.on_stage_start(mstate, state, stage(1))
-    return ppo, state.replace(manager_state=mstate)
+    state = ppo.start_stage(state, stage(0))
+    return ppo, ppo.start_stage(state, stage(1))
 
 
 def test_frozen_slot_weights_do_not_change(routed_ppo):
@@ -168,7 +167,7 @@ def test_episodic_memory_writes_a_ring_buffer_in_childhood_only():
     batch = type("B", (), {})()
     batch.obs = jax.random.normal(jax.random.PRNGKey(2), (6, 4))
     batch.target = jnp.arange(6, dtype=jnp.float32) + 10
-    update = Update({}, batch, None, net)
+    update = Handover({}, batch, None, net)
     mstate, state = m.on_stage_start(mstate, state, stage(0))
     mstate, state = m.after_update(mstate, state, update)
     mem = library.get(state.params)["memory"]
@@ -197,8 +196,10 @@ def test_distral_regularises_the_task_policy_and_distils_the_shared_one():
 
     def grads(coef, distil_coef, params):
         m = distral(coef, distil_coef)
-        return jax.grad(lambda t: m.loss((), {**params, "params": t}, minibatch(OBS), policy({**params, "params": t}, OBS),
-                                         None, policy))(params["params"])
+        def loss(trainable):
+            variables = {**params, "params": trainable}
+            return m.loss((), variables, loss_inputs(OBS, policy(variables, OBS), policy))
+        return jax.grad(loss)(params["params"])
 
     def slot_norm(g, i):
         return sum(float(jnp.abs(x[i]).sum()) for x in jax.tree.leaves(g["slots"]))
@@ -210,4 +211,4 @@ def test_distral_regularises_the_task_policy_and_distils_the_shared_one():
     # With the task slot equal to the shared slot, the policies agree and the loss is zero.
     same = library.set_slot(state.params, 1, library.get_slot(state.params, 2))
     m = distral(1.0, 1.0)
-    assert abs(float(m.loss((), same, minibatch(OBS), policy(same, OBS), None, policy))) < 1e-6
+    assert abs(float(m.loss((), same, loss_inputs(OBS, policy(same, OBS), policy)))) < 1e-6

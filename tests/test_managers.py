@@ -1,41 +1,36 @@
-"""The manager protocol: identity changes nothing, chain applies in order, losses add up, and
-only_in_stages switches a manager by stage."""
+"""The manager contract: unset hooks do nothing, identity changes nothing, chain applies in
+order, losses and reports add up, only_in_stages switches a manager by stage, and switch
+chooses one by data."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from flax import struct
 
-from bootstrap_rl.managers import Manager, StageStart, chain, identity, only_in_stages, switch
-
-
-@struct.dataclass
-class State:
-    hparams: dict
-    manager_state: tuple = ()
+from bootstrap_rl.managers import (LossInputs, Managed, Manager, ManagerReport, StageStart, chain, identity,
+                                   only_in_stages, switch)
 
 
 def scaling(factor, offset, penalty):
     """lr -> lr * factor + offset at stage start and after every update; a constant loss."""
-    def change(mstate, state, _):
-        lr = state.hparams["learning_rate"] * factor + offset
-        return mstate + 1, state.replace(hparams={**state.hparams, "learning_rate": lr})
+    def change(mstate, learner, _):
+        lr = learner.hparams["learning_rate"] * factor + offset
+        return mstate + 1, learner._replace(hparams={**learner.hparams, "learning_rate": lr})
 
     return Manager(
         init=lambda key, params: jnp.zeros((), jnp.int32),
         on_stage_start=change,
-        loss=lambda mstate, params, minibatch, dist, values, policy: jnp.float32(penalty),
+        loss=lambda mstate, params, inputs: jnp.float32(penalty),
         after_update=change,
     )
 
 
 def penalty(m, mstate):
     """``m``'s loss term, its targets computed first as the learner does (these read no obs)."""
-    return m.loss(mstate, {}, minibatch(None, m.targets(mstate, {}, None, None)), None, None, None)
+    return m.loss(mstate, {}, loss_inputs(None, m.targets(mstate, {}, None, None)))
 
 
-STATE = State(hparams={"learning_rate": jnp.float32(1.0)})
+STATE = Managed(params={}, hparams={"learning_rate": jnp.float32(1.0)}, opt_state=())
 STAGE = StageStart(jnp.int32(0), jnp.bool_(False), None)
 
 
@@ -57,6 +52,35 @@ def test_chain_applies_managers_in_order(hook, arg):
         assert float(state.hparams["learning_rate"]) == expected  # (1*2)+1 or (1+1)*2
         assert [int(x) for x in mstate] == [1, 1]  # each kept its own state
         assert float(penalty(m, mstate)) == 0.75  # losses add up
+
+
+def test_a_manager_defines_only_the_hooks_it_needs():
+    m = Manager(after_update=lambda mstate, learner, handover: (mstate, learner._replace(hparams={})))
+    mstate = m.init(jax.random.PRNGKey(0), {})
+    assert mstate == ()
+    assert m.on_stage_start(mstate, STATE, STAGE) == (mstate, STATE)
+    assert m.after_update(mstate, STATE, None)[1].hparams == {}
+    assert penalty(m, mstate) == 0 and m.members == 1
+    assert float(m.report(mstate).uncharged_env_steps) == 0.0
+
+
+def spending(steps):
+    """A manager that reports ``steps`` uncharged env steps per stage start so far."""
+    return Manager(init=lambda key, params: jnp.zeros((), jnp.float32),
+                   on_stage_start=lambda mstate, learner, stage: (mstate + steps, learner),
+                   report=lambda mstate: ManagerReport(uncharged_env_steps=mstate))
+
+
+def test_combinators_add_up_their_managers_reports():
+    def reported(m, stage_index=0):
+        mstate = m.init(jax.random.PRNGKey(0), {})
+        mstate, _ = m.on_stage_start(mstate, STATE, StageStart(jnp.int32(stage_index), jnp.bool_(False), None))
+        return float(m.report(mstate).uncharged_env_steps)
+
+    assert reported(chain(spending(3.0), identity(), spending(4.0))) == 7.0
+    assert reported(switch((spending(3.0), spending(4.0)), 1)) == 4.0  # the other never acted
+    assert reported(only_in_stages(spending(3.0), (True, False))) == 3.0
+    assert reported(only_in_stages(spending(3.0), (True, False)), stage_index=1) == 0.0
 
 
 def test_chain_rejects_what_is_not_a_manager():
@@ -81,25 +105,23 @@ def test_only_in_stages_switches_by_stage_index():
 
 from bootstrap_rl.managers import kickstarting  # noqa: E402
 from bootstrap_rl.networks import DiscreteActorCritic  # noqa: E402
-from bootstrap_rl.ppo.train import Batch  # noqa: E402
+from bootstrap_rl.ppo.data import Batch  # noqa: E402
 
 NET = DiscreteActorCritic(num_actions=4, hidden_sizes=(8,))
 OBS = jax.random.normal(jax.random.PRNGKey(3), (32, 5))
 
 
-def minibatch(obs, targets=()):
-    """A learner minibatch that carries only what these managers' losses read."""
-    return Batch(obs, None, None, None, None, None, manager_targets=targets)
+def loss_inputs(obs, targets=(), dist=None, values=None):
+    """A loss's inputs on a minibatch that carries only what these managers' losses read."""
+    return LossInputs(Batch(obs, None, None, None, None, None), targets, dist, values, policy)
 
 
 def policy(params, obs):
     return NET.apply(params, obs, method="policy")
 
 
-@struct.dataclass
-class Learner:
-    params: dict
-    hparams: dict = struct.field(default_factory=dict)
+def Learner(params):  # noqa: N802 (reads as the learner state it stands for)
+    return Managed(params=params, hparams={}, opt_state=())
 
 
 def teacher_and_student():
@@ -114,7 +136,7 @@ def teacher_and_student():
 def kickstart_loss(m, mstate, params):
     dist, values = NET.apply(params, OBS)
     targets = m.targets(mstate, params, OBS, policy)  # once per update, in the learner
-    return m.loss(mstate, params, minibatch(OBS, targets), dist, values, policy)
+    return m.loss(mstate, params, loss_inputs(OBS, targets, dist, values))
 
 
 def test_kickstarting_loss_is_zero_at_the_teacher_and_its_gradient_points_to_it():
@@ -137,11 +159,11 @@ def test_kickstarting_has_no_teacher_in_the_first_stage_and_its_weight_decays():
     params = NET.init(jax.random.PRNGKey(0), OBS)
     mstate = m.init(jax.random.PRNGKey(2), params)
     mstate, _ = m.on_stage_start(mstate, Learner(params), StageStart(jnp.int32(0), jnp.bool_(False), None))
-    assert float(mstate["coef"]) == 0.0
+    assert float(mstate.coef) == 0.0
     mstate, _ = m.on_stage_start(mstate, Learner(params), StageStart(jnp.int32(2), jnp.bool_(True), None))
     weights = []
     for _ in range(3):
-        weights.append(float(mstate["coef"]))
+        weights.append(float(mstate.coef))
         mstate, _ = m.after_update(mstate, Learner(params), {})
     assert weights == [2.0, 1.0, 0.5]
     with pytest.raises(ValueError, match="decay"):
@@ -152,9 +174,8 @@ def test_combinators_give_each_manager_its_own_targets():
     """Manager k's targets are obs + k and its loss reads them back: every combinator must
     route the right targets to the right loss."""
     def offset(k):
-        return Manager(lambda key, params: (), lambda m, s, stage: (m, s),
-                       lambda m, params, batch, dist, values, policy: jnp.mean(batch.manager_targets - batch.obs) * k,
-                       lambda m, s, update: (m, s), targets=lambda m, params, obs, policy: obs + k)
+        return Manager(loss=lambda m, params, inputs: jnp.mean(inputs.targets - inputs.batch.obs) * k,
+                       targets=lambda m, params, obs, policy: obs + k)
 
     obs = jnp.arange(6.0).reshape(3, 2)
 
@@ -162,7 +183,7 @@ def test_combinators_give_each_manager_its_own_targets():
         mstate = m.init(jax.random.PRNGKey(0), {})
         mstate, _ = m.on_stage_start(mstate, STATE, StageStart(jnp.int32(stage_index), jnp.bool_(False), None))
         targets = jax.jit(lambda: m.targets(mstate, {}, obs, None))()
-        return float(m.loss(mstate, {}, minibatch(obs, targets), None, None, None))
+        return float(m.loss(mstate, {}, loss_inputs(obs, targets)))
 
     assert loss_of(chain(offset(1), offset(2))) == 1 + 4
     assert loss_of(switch((offset(1), offset(2), offset(3)), 2)) == 9
@@ -184,9 +205,9 @@ def test_kickstarting_in_the_learner_matches_a_teacher_evaluated_on_every_miniba
                        learning_rate=1e-2, total_timesteps=4 * 16 * 2)
     new = kickstarting(coef=5.0, decay=0.9)
 
-    def on_every_minibatch(mstate, params, minibatch, dist, values, policy):
-        teacher = policy(jax.lax.stop_gradient(mstate["teacher"]), minibatch.obs)
-        return mstate["coef"] * teacher.kl(dist).mean()
+    def on_every_minibatch(mstate, params, inputs):
+        teacher = inputs.policy(jax.lax.stop_gradient(mstate.teacher), inputs.batch.obs)
+        return mstate.coef * teacher.kl(inputs.dist).mean()
 
     reference = new._replace(loss=on_every_minibatch, targets=lambda *args: ())
 
@@ -195,7 +216,7 @@ def test_kickstarting_in_the_learner_matches_a_teacher_evaluated_on_every_miniba
         state = ppo.init(jax.random.PRNGKey(0))
         teacher = ppo.init(jax.random.PRNGKey(1))  # another network: a teacher far from the student
         stage = StageStart(jnp.int32(1), jnp.bool_(False), None)
-        mstate, _ = manager.on_stage_start(state.manager_state, teacher, stage)
+        mstate, _ = manager.on_stage_start(state.manager_state, teacher.managed(), stage)
         state = state.replace(manager_state=mstate)
         for _ in range(2):
             state, _ = jax.jit(ppo.update)(state)
@@ -217,7 +238,7 @@ def test_switch_acts_as_the_chosen_manager_and_keeps_the_others_state(index):
         def one(lr):
             m = switch((double, plus_one), index)
             mstate = m.init(jax.random.PRNGKey(0), {})
-            state = State(hparams={"learning_rate": lr})
+            state = Managed(params={}, hparams={"learning_rate": lr}, opt_state=())
             mstate, state = m.on_stage_start(mstate, state, STAGE)
             mstate, state = m.after_update(mstate, state, {})
             return mstate, state.hparams["learning_rate"], penalty(m, mstate)
@@ -231,4 +252,4 @@ def test_switch_acts_as_the_chosen_manager_and_keeps_the_others_state(index):
         assert float(lr) == expected
     np.testing.assert_array_equal(mstates[index], [2, 2])  # the chosen manager acted twice
     np.testing.assert_array_equal(mstates[1 - index], [0, 0])  # the other kept its initial state
-    np.testing.assert_array_equal(losses, [chosen.loss(None, None, None, None, None, None)] * 2)
+    np.testing.assert_array_equal(losses, [chosen.loss(None, None, None)] * 2)

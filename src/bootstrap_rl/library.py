@@ -43,7 +43,7 @@ from gymnax.environments import spaces
 
 from bootstrap_rl.distributions import Categorical, Gaussian
 from bootstrap_rl.networks import ACTIVATIONS, _flat
-from bootstrap_rl.validation import ConfigError
+from bootstrap_rl.validation import ConfigError, is_integer, positive_int
 
 # The parameter groups besides the slots; each has a step-size multiplier in ``group_scale``.
 GROUPS = ("encoder", "router", "hyper", "task_embedding", "log_std")
@@ -71,18 +71,15 @@ class LibrarySpec:
     tasks: int = 8
 
     def __post_init__(self):
-        for name in ("slots", "hidden", "memory_k", "tasks"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(f"library.{name}", f"must be a positive integer, got {value!r}")
-        for name in ("memory_size", "hyper_dim"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise ConfigError(f"library.{name}", f"must be an integer >= 0, got {value!r}")
+        for name, minimum in (("slots", 1), ("hidden", 1), ("memory_k", 1), ("tasks", 1), ("memory_size", 0),
+                              ("hyper_dim", 0)):
+            object.__setattr__(self, name, positive_int(getattr(self, name), f"library.{name}", minimum=minimum))
         if self.activation not in ACTIVATIONS:
             raise ConfigError("library.activation", f"must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
-        if self.top_k is not None and not (isinstance(self.top_k, int) and 1 <= self.top_k <= self.slots):
+        if self.top_k is not None and not (is_integer(self.top_k) and 1 <= self.top_k <= self.slots):
             raise ConfigError("library.top_k", f"must be None or an integer in [1, slots={self.slots}], got {self.top_k!r}")
+        if self.top_k is not None:
+            object.__setattr__(self, "top_k", int(self.top_k))
         if self.memory_size and self.memory_k > self.memory_size:
             raise ConfigError("library.memory_k", f"must be <= memory_size={self.memory_size}, got {self.memory_k}")
 

@@ -11,11 +11,19 @@ has no teacher. The teacher's outputs are computed once per update, on the whole
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 import jax
 import jax.numpy as jnp
 
 from bootstrap_rl import library
 from bootstrap_rl.managers.base import Manager
+from bootstrap_rl.validation import finite_number
+
+
+class KickstartingState(NamedTuple):
+    teacher: Any  # the variables at the start of the current stage
+    coef: jax.Array  # the KL term's current weight (0: no teacher yet)
 
 
 def kickstarting(coef: float = 1.0, decay: float = 0.99) -> Manager:
@@ -25,36 +33,34 @@ def kickstarting(coef: float = 1.0, decay: float = 0.99) -> Manager:
         coef: the weight of the KL term when a stage starts.
         decay: the weight's factor per update (0.99: halved in about 69 updates).
     """
-    if not (isinstance(coef, (int, float)) and coef >= 0):
-        raise ValueError(f"coef: must be a number >= 0, got {coef!r}")
-    if not (isinstance(decay, (int, float)) and 0 <= decay <= 1):
-        raise ValueError(f"decay: must lie in [0, 1], got {decay!r}")
+    finite_number(coef, "coef", low=0)
+    finite_number(decay, "decay", low=0, high=1)
 
     def init(key, params):
-        return {"teacher": jax.tree.map(jnp.zeros_like, params), "coef": jnp.zeros((), jnp.float32)}
+        return KickstartingState(teacher=jax.tree.map(jnp.zeros_like, params), coef=jnp.zeros((), jnp.float32))
 
-    def on_stage_start(mstate, state, stage):
+    def on_stage_start(mstate, learner, stage):
         has_teacher = stage.index > 0
-        return {
-            "teacher": state.params,
-            "coef": jnp.where(has_teacher, jnp.float32(coef), jnp.float32(0.0)),
-        }, state
+        return KickstartingState(
+            teacher=learner.params,
+            coef=jnp.where(has_teacher, jnp.float32(coef), jnp.float32(0.0)),
+        ), learner
 
     def targets(mstate, params, obs, policy):
-        teacher = policy(mstate["teacher"], obs)
+        teacher = policy(mstate.teacher, obs)
         # One row per transition: a state-independent parameter (a Gaussian's log-std) is
         # broadcast to the per-transition outputs' shape, to be shuffled into minibatches.
         shape = max((x.shape for x in jax.tree.leaves(teacher)), key=len)
         return jax.tree.map(lambda x: jnp.broadcast_to(x, shape), teacher)
 
-    def loss(mstate, params, minibatch, dist, values, policy):
-        teacher = jax.lax.stop_gradient(minibatch.manager_targets)
-        return mstate["coef"] * teacher.kl(dist).mean()
+    def loss(mstate, params, inputs):
+        teacher = jax.lax.stop_gradient(inputs.targets)
+        return mstate.coef * teacher.kl(inputs.dist).mean()
 
-    def after_update(mstate, state, metrics):
-        return {**mstate, "coef": mstate["coef"] * decay}, state
+    def after_update(mstate, learner, handover):
+        return mstate._replace(coef=mstate.coef * decay), learner
 
-    return Manager(init, on_stage_start, loss, after_update, targets)
+    return Manager(init=init, on_stage_start=on_stage_start, loss=loss, after_update=after_update, targets=targets)
 
 
 def distral(coef: float = 0.5, distil_coef: float = 1.0) -> Manager:
@@ -68,30 +74,26 @@ def distral(coef: float = 0.5, distil_coef: float = 1.0) -> Manager:
     policy in turn: distillation across the stage tasks. Needs ``Curriculum(library=...)``
     with a slot per stage plus one.
     """
-    for name, value in (("coef", coef), ("distil_coef", distil_coef)):
-        if not (isinstance(value, (int, float)) and value >= 0):
-            raise ValueError(f"{name}: must be a number >= 0, got {value!r}")
+    finite_number(coef, "coef", low=0)
+    finite_number(distil_coef, "distil_coef", low=0)
 
     def init(key, params):
         if library.get(params)["active"].shape[0] < 2:
             raise ValueError("distral needs a library of at least 2 slots (task policies + the shared one)")
         return ()
 
-    def on_stage_start(mstate, state, stage):
-        slots = library.get(state.params)["active"].shape[0]
+    def on_stage_start(mstate, learner, stage):
+        slots = library.get(learner.params)["active"].shape[0]
         task_slot = jnp.minimum(stage.index, slots - 2)
         active = (jnp.arange(slots) == task_slot).astype(jnp.float32)
-        return mstate, state.replace(params=library.replace(state.params, active=active,
-                                                            routed=jnp.zeros((), jnp.float32)))
+        return mstate, learner._replace(params=library.replace(learner.params, active=active,
+                                                               routed=jnp.zeros((), jnp.float32)))
 
-    def loss(mstate, params, minibatch, dist, values, policy):
+    def loss(mstate, params, inputs):
         slots = library.get(params)["active"].shape[0]
-        shared = policy(library.replace(params, active=jnp.zeros(slots).at[-1].set(1.0)), minibatch.obs)
-        regularise = dist.kl(jax.lax.stop_gradient(shared)).mean()
-        distil = jax.lax.stop_gradient(dist).kl(shared).mean()
+        shared = inputs.policy(library.replace(params, active=jnp.zeros(slots).at[-1].set(1.0)), inputs.batch.obs)
+        regularise = inputs.dist.kl(jax.lax.stop_gradient(shared)).mean()
+        distil = jax.lax.stop_gradient(inputs.dist).kl(shared).mean()
         return coef * regularise + distil_coef * distil
 
-    def after_update(mstate, state, update):
-        return mstate, state
-
-    return Manager(init, on_stage_start, loss, after_update)
+    return Manager(init=init, on_stage_start=on_stage_start, loss=loss)

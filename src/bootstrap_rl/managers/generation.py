@@ -17,16 +17,15 @@ rollouts on the new stage's tasks.
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 import jax
 import jax.numpy as jnp
 import optax
 
 from bootstrap_rl import library
-from bootstrap_rl.managers.base import Manager, StageStart, zero_loss
-
-
-def _is_count(value, minimum: int) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+from bootstrap_rl.managers.base import Manager, ManagerReport, StageStart
+from bootstrap_rl.validation import ConfigError, finite_number, positive_int
 
 
 def _slot_count(variables: dict) -> int:
@@ -50,6 +49,13 @@ def generated_slot(variables: dict, task) -> dict:
     p = variables["params"]
     flat = p["task_embedding"][task] @ p["hyper"]["kernel"] + p["hyper"]["bias"]
     return _unflatten_like(flat, library.get_slot(variables, 0))
+
+
+class HypernetworkState(NamedTuple):
+    phase: jax.Array  # 0: childhood; 1: fitting the adult embedding; 2: after the switch
+    updates: jax.Array  # updates since the stage began
+    lr_scale: jax.Array  # the step sizes in force when the fit began, restored when it ends
+    group_scale: Any
 
 
 def hypernetwork(slot: int = 0, fit_updates: int = 100, finetune: bool = True) -> Manager:
@@ -76,20 +82,18 @@ def hypernetwork(slot: int = 0, fit_updates: int = 100, finetune: bool = True) -
     must be at least the number of stages (adult included). Stage indices past the last
     embedding are clipped to it, so stages beyond ``tasks`` share (and the adult stage would
     overwrite) the last embedding. The manager must be on in the adult stage for the fit and
-    the switch to happen; ``mstate["updates"]`` counts the updates since the stage began and
-    ``mstate["phase"]`` is 0 in childhood, 1 while fitting, 2 after the switch.
+    the switch to happen; ``mstate.updates`` counts the updates since the stage began and
+    ``mstate.phase`` is 0 in childhood, 1 while fitting, 2 after the switch.
 
     Args:
         slot: the generated slot.
         fit_updates: adult updates that train only the new task embedding (0: switch at once).
         finetune: after the fit, copy the generated weights into the slot and train it directly.
     """
-    if not _is_count(slot, 0):
-        raise ValueError(f"slot: must be an integer >= 0, got {slot!r}")
-    if not _is_count(fit_updates, 0):
-        raise ValueError(f"fit_updates: must be an integer >= 0, got {fit_updates!r}")
+    slot = positive_int(slot, "slot", minimum=0)
+    fit_updates = positive_int(fit_updates, "fit_updates", minimum=0)
     if not isinstance(finetune, bool):
-        raise ValueError(f"finetune: must be a bool, got {finetune!r}")
+        raise ConfigError("finetune", f"must be a bool, got {finetune!r}")
 
     def init(key, params):
         lib = library.get(params)
@@ -97,13 +101,8 @@ def hypernetwork(slot: int = 0, fit_updates: int = 100, finetune: bool = True) -
             raise ValueError("hypernetwork: the library has no hypernetwork; build it with LibrarySpec(hyper_dim > 0)")
         if slot >= _slot_count(params):
             raise ValueError(f"slot: must be < the library's {_slot_count(params)} slots, got {slot}")
-        return {
-            "phase": jnp.zeros((), jnp.int32),
-            "updates": jnp.zeros((), jnp.int32),
-            # The step sizes in force when the fit began, restored when it ends.
-            "lr_scale": lib["lr_scale"],
-            "group_scale": lib["group_scale"],
-        }
+        return HypernetworkState(phase=jnp.zeros((), jnp.int32), updates=jnp.zeros((), jnp.int32),
+                                 lr_scale=lib["lr_scale"], group_scale=lib["group_scale"])
 
     def switch(mstate, variables):
         """End the fit: restore the step sizes; with finetune, write H(z) into the slot."""
@@ -113,12 +112,12 @@ def hypernetwork(slot: int = 0, fit_updates: int = 100, finetune: bool = True) -
             variables = library.set_slot(variables, slot, generated_slot(variables, lib["task"]))
             generated = generated.at[slot].set(0.0)
         variables = library.replace(
-            variables, generated=generated, lr_scale=mstate["lr_scale"], group_scale=mstate["group_scale"]
+            variables, generated=generated, lr_scale=mstate.lr_scale, group_scale=mstate.group_scale
         )
-        return {**mstate, "phase": jnp.int32(2)}, variables
+        return mstate._replace(phase=jnp.int32(2)), variables
 
-    def on_stage_start(mstate, state, stage: StageStart):
-        variables = state.params
+    def on_stage_start(mstate, learner, stage: StageStart):
+        variables = learner.params
         lib = library.get(variables)
         embeddings = variables["params"]["task_embedding"]
         tasks = embeddings.shape[0]
@@ -129,10 +128,10 @@ def hypernetwork(slot: int = 0, fit_updates: int = 100, finetune: bool = True) -
             generated=lib["generated"].at[slot].set(1.0),
             active=jnp.zeros_like(lib["active"]).at[slot].set(1.0),
         )
-        fresh = {**mstate, "updates": jnp.zeros((), jnp.int32)}
+        fresh = mstate._replace(updates=jnp.zeros((), jnp.int32))
 
         def childhood():
-            return {**fresh, "phase": jnp.int32(0)}, generate
+            return fresh._replace(phase=jnp.int32(0)), generate
 
         def adult():
             earlier = (jnp.arange(tasks) < task).astype(embeddings.dtype)
@@ -146,19 +145,19 @@ def hypernetwork(slot: int = 0, fit_updates: int = 100, finetune: bool = True) -
                 group_scale={g: lib["group_scale"][g] if g == "task_embedding" else jnp.zeros_like(s)
                              for g, s in lib["group_scale"].items()},
             )
-            m = {**fresh, "phase": jnp.int32(1), "lr_scale": lib["lr_scale"], "group_scale": lib["group_scale"]}
+            m = fresh._replace(phase=jnp.int32(1), lr_scale=lib["lr_scale"], group_scale=lib["group_scale"])
             return switch(m, fitting) if fit_updates == 0 else (m, fitting)
 
         mstate, variables = jax.lax.cond(jnp.asarray(stage.is_adult, bool), adult, childhood)
-        return mstate, state.replace(params=variables)
+        return mstate, learner._replace(params=variables)
 
-    def after_update(mstate, state, update):
-        mstate = {**mstate, "updates": mstate["updates"] + 1}
-        due = (mstate["phase"] == 1) & (mstate["updates"] >= fit_updates)
-        mstate, variables = jax.lax.cond(due, switch, lambda m, v: (m, v), mstate, state.params)
-        return mstate, state.replace(params=variables)
+    def after_update(mstate, learner, handover):
+        mstate = mstate._replace(updates=mstate.updates + 1)
+        due = (mstate.phase == 1) & (mstate.updates >= fit_updates)
+        mstate, variables = jax.lax.cond(due, switch, lambda m, v: (m, v), mstate, learner.params)
+        return mstate, learner._replace(params=variables)
 
-    return Manager(init, on_stage_start, zero_loss, after_update)
+    return Manager(init=init, on_stage_start=on_stage_start, after_update=after_update)
 
 
 # --- mixing by evolution strategy -----------------------------------------------------------
@@ -174,6 +173,15 @@ def mixing_env_steps(config, candidates: int = 8, generations: int = 4) -> int:
     to the budget): ``candidates * generations`` rollouts of ``config.num_envs *
     config.num_steps`` steps. A run pays it at every stage start but the first."""
     return candidates * generations * config.num_envs * config.num_steps
+
+
+class MixingState(NamedTuple):
+    key: jax.Array
+    used: jax.Array  # [slots]: slots active at the start of some stage so far (mix sources)
+    alpha: jax.Array  # [slots]: the last mix's coefficients, zero off its sources
+    target: jax.Array  # the slot the last mix was written into
+    fitness: jax.Array  # [generations]: the last search's mean candidate score per generation
+    uncharged_env_steps: jax.Array  # env steps every search so far spent scoring candidates
 
 
 def mixing(
@@ -203,7 +211,8 @@ def mixing(
     mix it is the only active slot and is trained; the sources stay in the library frozen
     (inactive and unchanging, material for later mixes). ``LibrarySpec.slots`` should be at
     least the number of stages. ``mstate`` keeps the last mix's ``alpha`` (``[slots]``, zero
-    off the sources), its ``target`` slot and ``fitness`` (mean candidate score per generation).
+    off the sources), its ``target`` slot and ``fitness`` (mean candidate score per generation),
+    and reports the env steps its searches spent (``ManagerReport.uncharged_env_steps``).
 
     Args:
         candidates: ES population per generation (even: antithetic pairs).
@@ -212,16 +221,14 @@ def mixing(
         learning_rate: Adam's step size on the ES mean.
         slot: the slot that receives every mix (``None``: the next unused slot).
     """
-    if not (_is_count(candidates, 2) and candidates % 2 == 0):
-        raise ValueError(f"candidates: must be an even integer >= 2, got {candidates!r}")
-    if not _is_count(generations, 0):
-        raise ValueError(f"generations: must be an integer >= 0, got {generations!r}")
-    if not (isinstance(sigma, (int, float)) and not isinstance(sigma, bool) and sigma > 0):
-        raise ValueError(f"sigma: must be a number > 0, got {sigma!r}")
-    if not (isinstance(learning_rate, (int, float)) and not isinstance(learning_rate, bool) and learning_rate > 0):
-        raise ValueError(f"learning_rate: must be a number > 0, got {learning_rate!r}")
-    if slot is not None and not _is_count(slot, 0):
-        raise ValueError(f"slot: must be None or an integer >= 0, got {slot!r}")
+    candidates = positive_int(candidates, "candidates", minimum=2)
+    if candidates % 2:
+        raise ConfigError("candidates", f"must be even (antithetic pairs), got {candidates}")
+    generations = positive_int(generations, "generations", minimum=0)
+    finite_number(sigma, "sigma", low=0, low_open=True)
+    finite_number(learning_rate, "learning_rate", low=0, low_open=True)
+    if slot is not None:
+        slot = positive_int(slot, "slot", minimum=0)
     # Imported here so that the rest of the package does not need evosax.
     from evosax.algorithms import Open_ES
 
@@ -230,20 +237,14 @@ def mixing(
         slots = _slot_count(params)
         if slot is not None and slot >= slots:
             raise ValueError(f"slot: must be < the library's {slots} slots, got {slot}")
-        return {
-            "key": key,
-            "used": jnp.zeros_like(lib["active"]),
-            "alpha": jnp.zeros_like(lib["active"]),
-            "target": jnp.zeros((), jnp.int32),
-            "fitness": jnp.zeros((generations,), jnp.float32),
-            # The learner reports this as the metric ``uncharged_env_steps`` (see train.py).
-            "uncharged_env_steps": jnp.zeros((), jnp.float32),
-        }
+        return MixingState(key=key, used=jnp.zeros_like(lib["active"]), alpha=jnp.zeros_like(lib["active"]),
+                           target=jnp.zeros((), jnp.int32), fitness=jnp.zeros((generations,), jnp.float32),
+                           uncharged_env_steps=jnp.zeros((), jnp.float32))
 
     def mix(mstate, variables, stage):
         lib = library.get(variables)
         slots = lib["active"].shape[0]
-        used = jnp.maximum(mstate["used"], (lib["active"] > 0).astype(mstate["used"].dtype))
+        used = jnp.maximum(mstate.used, (lib["active"] > 0).astype(mstate.used.dtype))
         if slot is None:
             target = jnp.where(used.min() > 0, slots - 1, jnp.argmin(used)).astype(jnp.int32)
         else:
@@ -264,7 +265,7 @@ def mixing(
             std_schedule=optax.constant_schedule(sigma),
         )
         es_params = es.default_params
-        key, init_key, search_key = jax.random.split(mstate["key"], 3)
+        key, init_key, search_key = jax.random.split(mstate.key, 3)
         es_state = es.init(init_key, sources / sources.sum(), es_params)
 
         def generation(es_state, key):
@@ -282,33 +283,31 @@ def mixing(
         variables = with_alpha(alpha)
         frozen = jnp.maximum(lib["frozen"], sources) * (1.0 - one_hot)
         variables = library.replace(variables, frozen=frozen)
-        mstate = {
-            "key": key,
-            "used": jnp.maximum(used, one_hot),
-            "alpha": alpha,
-            "target": target,
-            "fitness": fitness.astype(jnp.float32),
-            "uncharged_env_steps": mstate["uncharged_env_steps"]
+        mstate = MixingState(
+            key=key,
+            used=jnp.maximum(used, one_hot),
+            alpha=alpha,
+            target=target,
+            fitness=fitness.astype(jnp.float32),
+            uncharged_env_steps=mstate.uncharged_env_steps
             + jnp.float32(candidates * generations * stage.score_env_steps),
-        }
+        )
         return mstate, variables
 
-    def on_stage_start(mstate, state, stage: StageStart):
+    def on_stage_start(mstate, learner, stage: StageStart):
         if stage.score is None:
             raise ValueError("mixing: the stage start carries no score function (StageStart.score)")
-        variables = state.params
+        variables = learner.params
 
         def first():
             lib = library.get(variables)
-            used = jnp.maximum(mstate["used"], (lib["active"] > 0).astype(mstate["used"].dtype))
-            return {**mstate, "used": used}, variables
+            used = jnp.maximum(mstate.used, (lib["active"] > 0).astype(mstate.used.dtype))
+            return mstate._replace(used=used), variables
 
         mstate, variables = jax.lax.cond(
             jnp.asarray(stage.index) > 0, lambda: mix(mstate, variables, stage), first
         )
-        return mstate, state.replace(params=variables)
+        return mstate, learner._replace(params=variables)
 
-    def after_update(mstate, state, update):
-        return mstate, state
-
-    return Manager(init, on_stage_start, zero_loss, after_update)
+    return Manager(init=init, on_stage_start=on_stage_start,
+                   report=lambda mstate: ManagerReport(uncharged_env_steps=mstate.uncharged_env_steps))

@@ -15,11 +15,14 @@ memory out of the optimizer). Needs ``LibrarySpec(memory_size=...)``.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import jax
 import jax.numpy as jnp
 
 from bootstrap_rl import library
-from bootstrap_rl.managers.base import Manager, zero_loss
+from bootstrap_rl.managers.base import Manager
+from bootstrap_rl.validation import ConfigError, positive_int
 
 
 def write(memory: dict, keys: jax.Array, values: jax.Array) -> dict:
@@ -35,6 +38,11 @@ def write(memory: dict, keys: jax.Array, values: jax.Array) -> dict:
     }
 
 
+class MemoryWriterState(NamedTuple):
+    key: jax.Array  # picks the transitions written
+    writing: jax.Array  # bool: writes happen in the current stage
+
+
 def episodic_memory(writes_per_update: int = 64, childhood_only: bool = True) -> Manager:
     """Write ``writes_per_update`` randomly chosen transitions of every update into the memory.
 
@@ -44,31 +52,30 @@ def episodic_memory(writes_per_update: int = 64, childhood_only: bool = True) ->
         childhood_only: stop writing when the adult stage starts (the adult reads a memory
             childhood filled); ``False`` keeps writing in every stage the method is on.
     """
-    if not (isinstance(writes_per_update, int) and writes_per_update >= 1):
-        raise ValueError(f"writes_per_update: must be a positive integer, got {writes_per_update!r}")
+    writes_per_update = positive_int(writes_per_update, "writes_per_update")
     if not isinstance(childhood_only, bool):
-        raise ValueError(f"childhood_only: must be True or False, got {childhood_only!r}")
+        raise ConfigError("childhood_only", f"must be True or False, got {childhood_only!r}")
 
     def init(key, params):
         lib = library.get(params)
         if "memory" not in lib:
             raise ValueError("episodic_memory needs a library with a memory: LibrarySpec(memory_size=...)")
-        return {"key": key, "writing": jnp.ones((), bool)}
+        return MemoryWriterState(key=key, writing=jnp.ones((), bool))
 
-    def on_stage_start(mstate, state, stage):
+    def on_stage_start(mstate, learner, stage):
         writing = ~stage.is_adult if childhood_only else jnp.ones((), bool)
-        return {**mstate, "writing": writing}, state
+        return mstate._replace(writing=writing), learner
 
-    def after_update(mstate, state, update):
-        memory = library.get(state.params)["memory"]
-        batch_size = update.batch.target.shape[0]
+    def after_update(mstate, learner, handover):
+        memory = library.get(learner.params)["memory"]
+        batch_size = handover.batch.target.shape[0]
         n = min(writes_per_update, batch_size, memory["values"].shape[0])
-        key, pick = jax.random.split(mstate["key"])
+        key, pick = jax.random.split(mstate.key)
         rows = jax.random.choice(pick, batch_size, (n,), replace=False)
-        obs = update.batch.obs[rows]
-        keys = update.network.apply(state.params, obs, method="embed")
-        written = write(memory, keys, update.batch.target[rows])
-        memory = jax.tree.map(lambda new, old: jnp.where(mstate["writing"], new, old), written, memory)
-        return {**mstate, "key": key}, state.replace(params=library.replace(state.params, memory=memory))
+        obs = handover.batch.obs[rows]
+        keys = handover.network.apply(learner.params, obs, method="embed")
+        written = write(memory, keys, handover.batch.target[rows])
+        memory = jax.tree.map(lambda new, old: jnp.where(mstate.writing, new, old), written, memory)
+        return mstate._replace(key=key), learner._replace(params=library.replace(learner.params, memory=memory))
 
-    return Manager(init, on_stage_start, zero_loss, after_update)
+    return Manager(init=init, on_stage_start=on_stage_start, after_update=after_update)

@@ -6,9 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from bootstrap_rl.networks import ACTIVATIONS
-from bootstrap_rl.validation import ConfigError
-from bootstrap_rl.validation import is_finite_number as _number
-from bootstrap_rl.validation import is_integer as _integer
+from bootstrap_rl.validation import ConfigError, finite_number, positive_int
 
 __all__ = ["ConfigError", "PPOConfig"]
 
@@ -35,24 +33,19 @@ class PPOConfig:
     activation: str = "tanh"
 
     def __post_init__(self):
-        # Accept lists (from JSON or a CLI) but store a hashable tuple.
-        object.__setattr__(self, "hidden_sizes", tuple(self.hidden_sizes))
+        # Accept lists (from JSON or a CLI) but store a hashable tuple of plain ints.
+        sizes = tuple(self.hidden_sizes)
+        if not sizes:
+            raise ConfigError("hidden_sizes", "must be positive integers, got ()")
+        object.__setattr__(self, "hidden_sizes", tuple(positive_int(w, "hidden_sizes") for w in sizes))
         for name in ("total_timesteps", "num_envs", "num_steps", "update_epochs", "num_minibatches"):
-            value = getattr(self, name)
-            if not _integer(value) or value < 1:
-                raise ConfigError(name, f"must be a positive integer, got {value!r}")
-            object.__setattr__(self, name, int(value))  # numpy integers become plain ints
+            object.__setattr__(self, name, positive_int(getattr(self, name), name))  # numpy ints: plain ints
         for name in ("learning_rate", "max_grad_norm", "adam_eps"):
-            if not _number(getattr(self, name)) or getattr(self, name) <= 0:
-                raise ConfigError(name, f"must be a positive, finite number, got {getattr(self, name)!r}")
+            finite_number(getattr(self, name), name, low=0, low_open=True)
         for name in ("gamma", "gae_lambda"):
-            if not _number(getattr(self, name)) or not 0 <= getattr(self, name) <= 1:
-                raise ConfigError(name, f"must lie in [0, 1], got {getattr(self, name)!r}")
+            finite_number(getattr(self, name), name, low=0, high=1)
         for name in ("clip_eps", "ent_coef", "vf_coef"):
-            if not _number(getattr(self, name)) or getattr(self, name) < 0:
-                raise ConfigError(
-                    name, f"must be a non-negative, finite number, got {getattr(self, name)!r}"
-                )
+            finite_number(getattr(self, name), name, low=0)
         if self.batch_size % self.num_minibatches:
             raise ConfigError(
                 "num_minibatches",
@@ -65,8 +58,6 @@ class PPOConfig:
                 f"{self.total_timesteps} is less than one update's batch "
                 f"(num_envs * num_steps = {self.batch_size})",
             )
-        if not self.hidden_sizes or any(not _integer(w) or w < 1 for w in self.hidden_sizes):
-            raise ConfigError("hidden_sizes", f"must be positive integers, got {self.hidden_sizes!r}")
         if self.activation not in ACTIVATIONS:
             raise ConfigError(
                 "activation", f"{self.activation!r} is not one of {sorted(ACTIVATIONS)}"

@@ -50,10 +50,10 @@ def permutation(key: jax.Array, n: int) -> jax.Array:
     but needs two or more of them where jax needs one or two. So this picks by ``n``, the same
     way on every backend (a key gives the same order everywhere):
 
-    * ``n <= 1625``: jax needs one pair sort (``3 log2 n <= 32`` random bits); it is as fast
-      (measured in a whole CartPole PPO update, 1 seed: 0.89x our time at n = 512, 1.03x at 1,024);
-    * up to ``2^18``: :func:`radix_permutation`, in 0.73-0.79x jax's time per PPO update for
-      n = 2,048 to 10,000 (4x faster for the shuffle alone at 10,000);
+    * ``n <= 1625``: jax needs a single pair sort (``3 log2 n <= 32`` random bits), no slower
+      than the two or more radix passes;
+    * up to ``2^18``: :func:`radix_permutation`, whose two to four single-array sorts beat
+      jax's two pair sorts (``benchmarks/README.md`` has the timings);
     * beyond: jax again, whose two pair sorts beat five or more radix passes.
     """
     if n < 2:

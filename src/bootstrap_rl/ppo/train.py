@@ -16,79 +16,21 @@ from typing import Any, NamedTuple
 
 import flax.linen as nn
 import jax
+import jax.flatten_util
 import jax.numpy as jnp
 import numpy as np
 import optax
-from flax import struct
 
-from bootstrap_rl.managers import Manager, Update, identity
+from bootstrap_rl.managers.base import AdamMoments, Handover, LossInputs, Manager, identity
 from bootstrap_rl.networks import make_actor_critic
 from bootstrap_rl.ppo.config import PPOConfig
+from bootstrap_rl.ppo.data import Batch, EpisodeEnds, TrainState, Transition
 from bootstrap_rl.ppo.losses import gae, ppo_loss, shuffle_into_minibatches
 
 # Per-update scalar metrics, in the order they are written to results tables.
 EPISODE_METRICS = ("episode_return", "episode_length", "episodes", "unbootstrapped_truncations")
 LOSS_METRICS = ("total_loss", "policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction")
 METRICS = EPISODE_METRICS + LOSS_METRICS + ("learning_rate", "uncharged_env_steps")
-
-
-@struct.dataclass
-class TrainState:
-    """Everything one seed's run carries from update to update."""
-
-    params: Any
-    opt_state: Any
-    env_state: Any
-    env_params: Any  # data, not code: a later stage swaps tasks without recompiling
-    obs: jax.Array
-    episode_return: jax.Array  # running return of each env's current episode
-    episode_length: jax.Array
-    key: jax.Array
-    update: jax.Array  # updates done so far
-    # Data, not code, so they can differ per seed under vmap (population studies) and be
-    # changed online by a manager: {"learning_rate", "ent_coef"}.
-    hparams: dict[str, jax.Array]
-    manager_state: Any = ()
-
-
-class Transition(NamedTuple):
-    obs: jax.Array
-    action: jax.Array
-    log_prob: jax.Array
-    reward: jax.Array
-    terminated: jax.Array
-    truncated: jax.Array
-    final_obs: jax.Array  # the observation the step led to, before auto-reset
-
-
-class Batch(NamedTuple):
-    """What PPO's loss reads, per transition (``[T, N]`` in a rollout, ``[B]`` flattened)."""
-
-    obs: jax.Array
-    action: jax.Array
-    log_prob: jax.Array
-    value: jax.Array
-    advantage: jax.Array
-    target: jax.Array
-    manager_targets: Any = ()  # the manager's per-transition targets (its ``targets`` hook)
-
-
-class EpisodeEnds(NamedTuple):
-    """Per env and step: whether an episode ended there, and its return and length if so."""
-
-    done: jax.Array
-    episode_return: jax.Array
-    episode_length: jax.Array
-
-
-def uncharged_env_steps(manager_state) -> jax.Array:
-    """Env steps managers spent outside the budget so far (scoring candidates at stage
-    starts): the sum of every manager-state entry named ``uncharged_env_steps``."""
-    total = jnp.zeros((), jnp.float32)
-    for path, leaf in jax.tree_util.tree_flatten_with_path(manager_state)[0]:
-        if path and getattr(path[-1], "key", None) == "uncharged_env_steps":
-            total = total + jnp.asarray(leaf, jnp.float32)
-    return total
 
 
 class PPO(NamedTuple):
@@ -99,8 +41,8 @@ class PPO(NamedTuple):
     stage's tasks): same structure, new data, so the compiled ``update`` is reused.
     ``start_stage(state, stage)`` runs the manager's stage-start hook (``stage``: a
     :class:`~bootstrap_rl.managers.StageStart`). ``acting_params(state)`` are the variables
-    that act, are evaluated and checkpointed: ``state.params`` (for a population of learners,
-    :mod:`bootstrap_rl.ppo.population`, one member's).
+    that act, are evaluated and checkpointed: ``state.params`` (for several learners per seed,
+    :mod:`bootstrap_rl.ppo.members`, the fittest member's).
     """
 
     config: PPOConfig
@@ -129,6 +71,14 @@ def learning_rate_factor(config: PPOConfig, update: jax.Array) -> jax.Array:
     if not config.anneal_lr:
         return jnp.ones((), jnp.float32)
     return 1.0 - update.astype(jnp.float32) / config.num_updates
+
+
+def adam_moments(opt_state, like) -> AdamMoments:
+    """The Adam moments in the learner's optimizer state, shaped like ``like`` (the trained
+    ``params`` collection): the optimizer below keeps them as one flat vector."""
+    _, adam = opt_state  # (the gradient clip's empty state, Adam's state)
+    _, unflatten = jax.flatten_util.ravel_pytree(like)
+    return AdamMoments(count=adam.count, mu=unflatten(adam.mu), nu=unflatten(adam.nu))
 
 
 def max_truncations(config: PPOConfig, env_params, episode_limit: int | None = None) -> int:
@@ -168,8 +118,9 @@ def make_ppo(
     # Adam without its learning rate: the step size is applied from ``state.hparams`` (data),
     # so it can differ per vmapped seed and be changed online. It runs on the parameters
     # concatenated into one vector (``optax.flatten``: same arithmetic), so the clip's global
-    # norm is one reduction and Adam one fused update instead of one of each per leaf: 40
-    # fewer ops per minibatch step for a 64x64 actor-critic, where op count bounds the speed.
+    # norm is one reduction and Adam one fused update instead of one of each per leaf: small
+    # networks' minibatch steps are bound by their number of ops, not by arithmetic.
+    # ``adam_moments`` reads this state's structure.
     optimizer = optax.flatten(optax.chain(
         optax.clip_by_global_norm(config.max_grad_norm),
         optax.scale_by_adam(eps=config.adam_eps),
@@ -274,11 +225,12 @@ def make_ppo(
 
     def minibatch_step(carry, minibatch):
         params, opt_state, hparams, learning_rate, manager_state = carry
+        batch, manager_targets = minibatch
 
         def loss_fn(trainable):
             p = {**params, "params": trainable}
-            loss, (diagnostics, dist, values) = objective(p, minibatch, hparams)
-            extra = manager.loss(manager_state, p, minibatch, dist, values, policy)
+            loss, (diagnostics, dist, values) = objective(p, batch, hparams)
+            extra = manager.loss(manager_state, p, LossInputs(batch, manager_targets, dist, values, policy))
             return loss + extra, diagnostics
 
         grads, diagnostics = jax.grad(loss_fn, has_aux=True)(params["params"])
@@ -336,11 +288,11 @@ def make_ppo(
             manager.targets(state.manager_state, state.params,
                             transitions.obs.reshape(-1, *observation_shape), policy),
         )
-        batch = Batch(transitions.obs, transitions.action, transitions.log_prob, values, advantages, targets,
-                      manager_targets)
+        batch = Batch(transitions.obs, transitions.action, transitions.log_prob, values, advantages, targets)
 
         def epoch(carry, key):
-            minibatches = shuffle_into_minibatches(key, batch, config.num_minibatches)
+            # One permutation for every leaf: each target stays with its transition.
+            minibatches = shuffle_into_minibatches(key, (batch, manager_targets), config.num_minibatches)
             return jax.lax.scan(minibatch_step, carry, minibatches)
 
         key, epoch_key = jax.random.split(state.key)
@@ -361,12 +313,17 @@ def make_ppo(
             "learning_rate": learning_rate.astype(jnp.float32),
         }
         state = state.replace(params=params, opt_state=opt_state, key=key, update=state.update + 1)
-        metrics["uncharged_env_steps"] = uncharged_env_steps(state.manager_state)
-        flat = jax.tree.map(lambda x: x.reshape(-1, *x.shape[2:]), batch)  # [T*N, ...]
-        manager_state, state = manager.after_update(
-            state.manager_state, state, Update(metrics, flat, lambda p, b, h: objective(p, b, h)[0], network)
+        report = manager.report(state.manager_state)
+        metrics["uncharged_env_steps"] = jnp.asarray(report.uncharged_env_steps, jnp.float32)
+        handover = Handover(
+            metrics=metrics,
+            batch=jax.tree.map(lambda x: x.reshape(-1, *x.shape[2:]), batch),  # [T*N, ...]
+            objective=lambda p, b, h: objective(p, b, h)[0],
+            network=network,
+            adam_moments=lambda opt_state: adam_moments(opt_state, params["params"]),
         )
-        return state.replace(manager_state=manager_state), metrics
+        manager_state, managed = manager.after_update(state.manager_state, state.managed(), handover)
+        return state.with_managed(managed).replace(manager_state=manager_state), metrics
 
     def score(params, env_params, key):
         """Mean reward per step of ``params``' sampling policy: ``num_steps`` steps of
@@ -389,8 +346,8 @@ def make_ppo(
         return jax.lax.scan(lambda s, _: update(s), state, None, config.num_updates)
 
     def start_stage(state: TrainState, stage) -> TrainState:
-        mstate, state = manager.on_stage_start(state.manager_state, state, stage)
-        return state.replace(manager_state=mstate)
+        mstate, managed = manager.on_stage_start(state.manager_state, state.managed(), stage)
+        return state.with_managed(managed).replace(manager_state=mstate)
 
     return PPO(
         config=config, network=network, init=init, update=update, train=train,

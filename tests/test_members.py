@@ -1,4 +1,4 @@
-"""A population of learners per seed: members are independent learners unless a manager
+"""Several learners (members) per seed: members are independent learners unless a manager
 couples them, their metrics pool into one learner's, and the fittest member acts."""
 
 import jax
@@ -8,8 +8,8 @@ import pytest
 
 import bootstrap_rl
 from bootstrap_rl.managers import pbt
-from bootstrap_rl.ppo import PPOConfig, make_population, make_ppo
-from bootstrap_rl.ppo.population import pooled_metrics
+from bootstrap_rl.ppo import PPOConfig, make_members, make_ppo
+from bootstrap_rl.ppo.members import pooled_metrics
 
 CONFIG = PPOConfig(num_envs=2, num_steps=16, num_minibatches=2, update_epochs=1, hidden_sizes=(8,),
                    total_timesteps=2 * 16 * 3)
@@ -22,9 +22,9 @@ def cartpole():
 
 def test_members_train_as_independent_learners_from_their_own_keys(cartpole):
     member = make_ppo(CONFIG, *cartpole)
-    population = make_population(member, 3)
+    learner = make_members(member, 3)
     key = jax.random.PRNGKey(4)
-    state, metrics = jax.jit(population.train)(key)
+    state, metrics = jax.jit(learner.train)(key)
     fitness = []
     for m, member_key in enumerate([key, jax.random.fold_in(key, 1), jax.random.fold_in(key, 2)]):
         alone, alone_metrics = jax.jit(member.train)(member_key)
@@ -38,12 +38,12 @@ def test_members_train_as_independent_learners_from_their_own_keys(cartpole):
     np.testing.assert_allclose(state.fitness, fitness, rtol=1e-5)
     assert metrics["episodes"].shape == (CONFIG.num_updates,)  # pooled: one scalar per update
     # The member with the best average acts.
-    acting = population.acting_params(state)
+    acting = learner.acting_params(state)
     best = int(np.nanargmax(fitness))
     jax.tree.map(lambda a, b: np.testing.assert_array_equal(a, b[best]), acting, state.members.params)
     # Before any member finished an episode, member 0 acts: it starts as the seed's learner does.
-    fresh = population.init(key)
-    jax.tree.map(lambda a, b: np.testing.assert_array_equal(a, b[0]), population.acting_params(fresh),
+    fresh = learner.init(key)
+    jax.tree.map(lambda a, b: np.testing.assert_array_equal(a, b[0]), learner.acting_params(fresh),
                  fresh.members.params)
 
 
@@ -61,35 +61,35 @@ def test_pooled_metrics_weight_episode_statistics_by_episodes():
     assert np.isnan(float(none["episode_return"]))
 
 
-def test_pbt_in_a_population_copies_and_the_fittest_member_acts(cartpole):
+def test_pbt_across_members_copies_and_the_fittest_member_acts(cartpole):
     manager = pbt(every=1, fraction=0.5, size=2, perturb=(2.0,))
-    population = make_population(make_ppo(CONFIG, *cartpole, manager=manager), manager.population)
-    state, _ = jax.jit(population.train)(jax.random.PRNGKey(0))
+    learner = make_members(make_ppo(CONFIG, *cartpole, manager=manager), manager.members)
+    state, _ = jax.jit(learner.train)(jax.random.PRNGKey(0))
     assert np.all(np.isfinite(np.asarray(state.fitness)))
     best = int(np.argmax(state.fitness))
-    acting = population.acting_params(state)
+    acting = learner.acting_params(state)
     jax.tree.map(lambda a, b: np.testing.assert_array_equal(a, b[best]), acting, state.members.params)
     # Exploit and explore happened: some member's learning rate is the perturbed copy of another's.
     rates = np.asarray(state.members.hparams["learning_rate"])
     assert sorted(rates.tolist()) != [CONFIG.learning_rate] * 2
 
 
-def test_a_population_that_does_not_split_the_envs_is_rejected_naming_the_method():
+def test_members_that_do_not_split_the_envs_are_rejected_naming_the_method():
     from bootstrap_rl import curriculum as cu
     from bootstrap_rl.ppo.config import ConfigError
 
     quick = cu.load("cartpole_physics", "quick")  # 16 envs
     with pytest.raises(ConfigError, match=r"methods\['pbt'\].*population of 3.*num_envs = 16"):
         quick.replace(methods={"pbt": pbt(size=3, fraction=0.5)})
-    assert quick.replace(methods={"pbt": pbt(size=4)}).methods["pbt"].population == 4
+    assert quick.replace(methods={"pbt": pbt(size=4)}).methods["pbt"].members == 4
 
 
-def test_population_managers_combine_only_at_one_size():
+def test_managers_across_members_combine_only_at_one_count():
     from bootstrap_rl.managers import chain, identity, only_in_stages, switch
 
-    assert chain(identity(), pbt(size=4)).population == 4
-    assert only_in_stages(pbt(size=2, fraction=0.5), (True,)).population == 2
-    with pytest.raises(ValueError, match="different sizes"):
+    assert chain(identity(), pbt(size=4)).members == 4
+    assert only_in_stages(pbt(size=2, fraction=0.5), (True,)).members == 2
+    with pytest.raises(ValueError, match="different numbers of members"):
         chain(pbt(size=2, fraction=0.5), pbt(size=4))
     with pytest.raises(ValueError, match="switched by data"):
         switch((identity(), pbt(size=2, fraction=0.5)), 0)
@@ -97,3 +97,5 @@ def test_population_managers_combine_only_at_one_size():
         pbt(size=1)
     with pytest.raises(ValueError, match="fraction.*nothing would be copied"):
         pbt(size=2)  # a quarter of 2 members is none
+    with pytest.raises(ValueError, match="size"):
+        make_members(None, 0)  # checked before the learner is read

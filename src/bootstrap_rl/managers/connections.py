@@ -16,7 +16,8 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from bootstrap_rl import library
-from bootstrap_rl.managers.base import Manager, zero_loss
+from bootstrap_rl.managers.base import Manager
+from bootstrap_rl.validation import ConfigError, finite_number
 
 
 def routing(earlier_lr: float = 0.0, adult_slot: bool = True) -> Manager:
@@ -28,17 +29,16 @@ def routing(earlier_lr: float = 0.0, adult_slot: bool = True) -> Manager:
         adult_slot: whether the adult stage gets a fresh slot too (``False``: the adult
             stage only re-routes over, and fine-tunes through the router, what childhood built).
     """
-    if not (isinstance(earlier_lr, (int, float)) and 0 <= earlier_lr <= 1):
-        raise ValueError(f"earlier_lr: must lie in [0, 1], got {earlier_lr!r}")
+    finite_number(earlier_lr, "earlier_lr", low=0, high=1)
     if not isinstance(adult_slot, bool):
-        raise ValueError(f"adult_slot: must be True or False, got {adult_slot!r}")
+        raise ConfigError("adult_slot", f"must be True or False, got {adult_slot!r}")
 
     def init(key, params):
         library.get(params)  # fails clearly without a library
         return ()
 
-    def on_stage_start(mstate, state, stage):
-        lib = library.get(state.params)
+    def on_stage_start(mstate, learner, stage):
+        lib = library.get(learner.params)
         slots = lib["active"].shape[0]
         new = jnp.minimum(stage.index, slots - 1)
         allocate = jnp.logical_or(~stage.is_adult, adult_slot)
@@ -50,11 +50,8 @@ def routing(earlier_lr: float = 0.0, adult_slot: bool = True) -> Manager:
             frozen, lr_scale = jnp.where(retire, 1.0, lib["frozen"]), lib["lr_scale"]
         else:
             frozen, lr_scale = lib["frozen"], jnp.where(retire, jnp.float32(earlier_lr), lib["lr_scale"])
-        params = library.replace(state.params, active=active, frozen=frozen, lr_scale=lr_scale,
+        params = library.replace(learner.params, active=active, frozen=frozen, lr_scale=lr_scale,
                                  routed=jnp.ones((), jnp.float32))
-        return mstate, state.replace(params=params)
+        return mstate, learner._replace(params=params)
 
-    def after_update(mstate, state, update):
-        return mstate, state
-
-    return Manager(init, on_stage_start, zero_loss, after_update)
+    return Manager(init=init, on_stage_start=on_stage_start)
