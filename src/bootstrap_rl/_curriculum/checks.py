@@ -72,8 +72,8 @@ def check_methods(curriculum) -> None:
             raise ConfigError("methods", f"method names must be non-empty strings without '/', got {name!r}")
         if not isinstance(manager, Manager):
             raise ConfigError(f"methods[{name!r}]", f"must be a Manager, got {type(manager).__name__}")
-        size = manager.population
-        if size > 1:  # the members split the learner's envs (ppo.population)
+        size = manager.members
+        if size > 1:  # the members split the learner's envs (ppo.members)
             envs = c.learner.num_envs
             if envs % size or (envs // size * c.learner.num_steps) % c.learner.num_minibatches:
                 raise ConfigError(

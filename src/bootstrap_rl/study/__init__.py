@@ -25,7 +25,7 @@ by how they spend the budget. Resuming restarts from the last saved state on the
 chunking, so an interrupted and resumed study ends with the same table as an uninterrupted one
 on the same device.
 
-Seeds and the arms of a D:prodigy population (the vmapped batch rows; a population method's
+Seeds and the arms of a D:prodigy grid (the vmapped batch rows; a PBT method's
 learners per seed live inside a row) are sharded over every device of every
 process (:mod:`bootstrap_rl.sharding`): the batch is padded to a multiple of the device count,
 each process writes the rows of its own devices (``parts/<run>/NNNNN.p<process>.csv`` when

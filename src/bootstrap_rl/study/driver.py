@@ -44,7 +44,7 @@ def run_study(
     The learner state is saved at every stage boundary and at most every
     ``checkpoint_seconds`` otherwise. Returns the path of ``results.csv``.
 
-    Seeds and population members are sharded over the first ``devices`` of ``jax.devices()``
+    Seeds and D:prodigy grid arms are sharded over the first ``devices`` of ``jax.devices()``
     (default: all of them, every device of every process once ``jax.distributed`` is initialised; see
     :mod:`bootstrap_rl.sharding`). In a distributed study every process calls ``run_study``
     with the same arguments and ``out_dir`` on a shared file system.

@@ -2,7 +2,7 @@
 
 Common random numbers: every key is folded in from the root seed, a stream (what the key is
 for), an index (the evaluation point) and the seed's own number, so seed ``s`` of every arm
-(and every member of a population) gets the same key, whichever chunk of seeds it trains in.
+(and every arm of a D:prodigy grid) gets the same key, whichever chunk of seeds it trains in.
 """
 
 from __future__ import annotations

@@ -51,7 +51,7 @@ def expand_runs(curriculum: Curriculum) -> list[Run]:
 
     ``direct`` (adult task, whole budget), ``curriculum`` (the stages then the adult task,
     plain fine-tuning), one ``childhood/<method>`` per method, ``direct_adult_steps`` (adult
-    task, adult steps only: the sunk-cost reference), and a population run per network width.
+    task, adult steps only: the sunk-cost reference), and a D:prodigy grid run per network width.
     """
     c = curriculum
     learner = c.learner
@@ -107,26 +107,26 @@ class ProgramKey(NamedTuple):
     num_stages: int  # of the stage mask a childhood manager reads; 0 without a manager
     budget: int  # env steps the learning-rate anneal spans (a constant in the program)
     splits: tuple[str, ...]  # evaluation splits
-    population_method: str | None  # a method that trains a population of learners per seed
+    members_method: str | None  # a method that trains several learners (members) per seed
 
 
 def program_key(curriculum: Curriculum, run: Run) -> ProgramKey:
     """What makes two runs' programs differ. Runs with equal keys share one set of compiled
     programs: direct, curriculum and direct_adult_steps do, and so do the childhood arms — the
     method and the stages it is on in are data (see :func:`manager_inputs`) — except an arm
-    whose method trains a population of learners per seed (``Manager.population``), which has
+    whose method trains several learners per seed (``Manager.members``), which has
     its own."""
     childhood = run.kind == "childhood"
     # The anneal (if any) spans the run's own budget: a Python constant in the program.
     budget = run.budget if curriculum.learner.anneal_lr else curriculum.total_env_steps
-    population = run.method if childhood and curriculum.methods[run.method].population > 1 else None
+    members_method = run.method if childhood and curriculum.methods[run.method].members > 1 else None
     return ProgramKey(run.hidden_sizes, childhood, len(run.schedule) if childhood else 0, budget, run.splits,
-                      population)
+                      members_method)
 
 
 def shared_methods(curriculum: Curriculum) -> list[str]:
-    """The methods whose arms share one program, chosen by data: all but population methods."""
-    return [name for name, m in curriculum.methods.items() if m.population == 1]
+    """The methods whose arms share one program, chosen by data: all but methods with several members per seed (PBT)."""
+    return [name for name, m in curriculum.methods.items() if m.members == 1]
 
 
 def manager_inputs(curriculum: Curriculum, run: Run) -> tuple[jax.Array, jax.Array]:

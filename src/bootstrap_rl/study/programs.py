@@ -3,7 +3,7 @@
 :class:`Programs` holds, for every run of one program key, PPO's chunk of updates between two
 evaluation points, the program that initialises the seeds and enters the first stage, the
 stage start, the evaluation of every split and the drift (KL) from a finished stage's policy.
-Every program is vmapped over the batch (population members × seeds) and keeps its outputs
+Every program is vmapped over the batch (grid arms × seeds) and keeps its outputs
 sharded over the devices. :class:`RunPrograms` are those programs with one run's manager
 inputs (its method and stage mask) bound, so that runs of one key never compile twice.
 """
@@ -21,7 +21,7 @@ from bootstrap_rl.curriculum import Curriculum
 from bootstrap_rl.evaluation import play_episodes, policy_kl
 from bootstrap_rl.library import make_library_network
 from bootstrap_rl.managers import StageStart, only_in_stages, switch
-from bootstrap_rl.ppo import make_population, make_ppo
+from bootstrap_rl.ppo import make_members, make_ppo
 from bootstrap_rl.sharding import Layout
 from bootstrap_rl.study.inputs import RunInputs
 from bootstrap_rl.study.plan import ProgramKey, Run, manager_inputs, program_key, shared_methods
@@ -41,8 +41,8 @@ class Programs:
         self.key = key = ProgramKey(*key)
         first = c.sampler(c.all_stages[0].name)
         self.env = TaskDistribution(c.family, first)
-        # A population method's members split the seed's envs: the arm spends one learner's budget.
-        members = c.methods[key.population_method].population if key.population_method else 1
+        # A PBT method's members split the seed's envs: the arm spends one learner's budget.
+        members = c.methods[key.members_method].members if key.members_method else 1
         self.config = c.learner.replace(total_timesteps=key.budget // members, hidden_sizes=key.hidden_sizes,
                                         num_envs=c.learner.num_envs // members)
         # The first build makes the network (the library's, or the learner's default); every
@@ -54,7 +54,7 @@ class Programs:
         self.updates_per_chunk = c.evaluation.every_env_steps // (self.config.batch_size * members)
         self.chunk, self.begin, self.start_stage = _training_programs(build, self.config, self.updates_per_chunk,
                                                                       layout.jit_options())
-        # The variables that act, per seed: the state's own, or a population's fittest member's.
+        # The variables that act, per seed: the state's own, or the fittest PBT member's.
         self.acting = (lambda state: state.params) if members == 1 else jax.jit(
             jax.vmap(self.ppo.acting_params), **layout.jit_options())
         # A uniform sample of each evaluation episode's observations doubles as the drift
@@ -134,12 +134,12 @@ def _ppo_builder(curriculum: Curriculum, key: ProgramKey, config, env, env_param
     methods = tuple(c.methods[name] for name in shared_methods(c))
 
     def build(method, active):
-        if key.population_method:
-            manager = only_in_stages(c.methods[key.population_method], active)
+        if key.members_method:
+            manager = only_in_stages(c.methods[key.members_method], active)
         else:
             manager = only_in_stages(switch(methods, method), active) if key.childhood else None
         ppo = make_ppo(config, env, env_params, network=network, manager=manager, episode_limit=c.episode_limit)
-        return make_population(ppo, members) if members > 1 else ppo
+        return make_members(ppo, members) if members > 1 else ppo
 
     return build
 

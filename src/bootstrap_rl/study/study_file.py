@@ -52,8 +52,8 @@ def arm_records(curriculum: Curriculum, runs: list[Run], programs: dict[str, Run
         arms += [ArmRecord(
             name=name, kind=run.kind, run=run.slug, method=run.method, budget_env_steps=run.budget,
             param_count=programs[run.slug].param_count(),  # of the network that acts
-            # Learners trained per seed (a population method's members, each on its share of the envs).
-            learners_per_seed=curriculum.methods[run.method].population if run.method else 1,
+            # Learners trained per seed (a PBT method's members, each on its share of the envs).
+            learners_per_seed=curriculum.methods[run.method].members if run.method else 1,
             stages=stages, hparams=run.hparams[m] if run.kind == "grid" else None,
         ) for m, name in enumerate(run.arms)]
     return arms
