@@ -9,38 +9,16 @@ would form an import cycle with them. The learner, which needs only the contract
 of the methods.
 """
 
-from __future__ import annotations
+from bootstrap_rl._lazy import lazy_exports
 
-import importlib
-
-# name -> the module of this package that defines it
-_SOURCES = {
-    **dict.fromkeys(("AdamMoments", "Handover", "LossInputs", "Managed", "Manager", "ManagerReport", "StageStart",
-                     "identity", "no_state", "no_targets", "nothing_to_report", "unchanged", "zero_loss"), "base"),
-    **dict.fromkeys(("StagedState", "chain", "only_in_stages", "switch"), "combine"),
-    **dict.fromkeys(("distral", "kickstarting"), "distillation"),
-    **dict.fromkeys(("hypernetwork", "mixing"), "generation"),
-    **dict.fromkeys(("meta_gradient", "stage_schedule"), "hyperparameters"),
-    "pbt": "population_based",
-    "episodic_memory": "memory",
-    "routing": "connections",
-}
-_MODULES = ("base", "combine", "connections", "distillation", "generation", "hyperparameters", "memory",
-            "population_based")
-
-__all__ = sorted(_SOURCES)
-
-
-def __getattr__(name: str):
-    if name in _SOURCES:
-        value = getattr(importlib.import_module(f"{__name__}.{_SOURCES[name]}"), name)
-    elif name in _MODULES:
-        value = importlib.import_module(f"{__name__}.{name}")
-    else:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__) | set(_MODULES))
+lazy_exports(globals(), {
+    "base": ("AdamMoments", "Handover", "LossInputs", "Managed", "Manager", "ManagerReport", "StageStart",
+             "identity", "no_state", "no_targets", "nothing_to_report", "unchanged", "zero_loss"),
+    "combine": ("StagedState", "chain", "only_in_stages", "switch"),
+    "distillation": ("distral", "kickstarting"),
+    "generation": ("hypernetwork", "mixing"),
+    "hyperparameters": ("meta_gradient", "stage_schedule"),
+    "population_based": ("pbt",),
+    "memory": ("episodic_memory",),
+    "connections": ("routing",),
+})

@@ -18,10 +18,11 @@ each other).
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
-_EXPORTS = {
+from bootstrap_rl._lazy import lazy_exports
+
+lazy_exports(globals(), {
     "load": ("Study", "load_study", "load_train_run"),
     "analysis": ("Analysis", "analyse", "MIN_SEEDS_FOR_CLAIMS", "COMPARED_KINDS", "compare",
                  "comparisons", "comparison_pairs", "comparison_table", "crossover", "arm_summary",
@@ -31,24 +32,9 @@ _EXPORTS = {
                  "ProdigyConfig", "Rho", "SunkCost", "to_frame"),
     "figures": ("plot_learning_curves", "plot_sunk_cost", "plot_retention", "plot_policy_drift",
                 "plot_prodigy", "plot_training_metrics", "save_figures", "new_axes"),
-}
-_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
-_MODULES = ("load", "analysis", "curves", "comparisons", "summaries", "results", "figures",
-            "markdown", "fmt")
-
-__all__ = ["write_report", *_MODULE_OF, *_MODULES]
-
-
-def __getattr__(name: str):
-    if name in _MODULE_OF:
-        return getattr(importlib.import_module(f"{__name__}.{_MODULE_OF[name]}"), name)
-    if name in _MODULES:
-        return importlib.import_module(f"{__name__}.{name}")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    "curves": (), "comparisons": (), "summaries": (), "results": (), "markdown": (), "fmt": (),
+})
+__all__ = ["write_report", *__all__]
 
 
 def write_report(results_dir: str | Path, *, resamples: int = 2000, seed: int = 0) -> Path:

@@ -10,11 +10,9 @@ first use (the modules import each other, so this package imports none of them a
 time): ``from bootstrap_rl import stats; stats.iqm(...)`` works.
 """
 
-from __future__ import annotations
+from bootstrap_rl._lazy import lazy_exports
 
-import importlib
-
-_EXPORTS = {
+lazy_exports(globals(), {
     "intervals": ("MIN_SEEDS_FOR_BOOTSTRAP", "Estimate", "Interval", "format_interval",
         "iqm_estimate", "jsonable"),
     "paired": ("EXACT_MAX_N", "MC_FLIPS", "PairedDifference", "SignFlipTest", "flipped_subsets",
@@ -34,21 +32,4 @@ _EXPORTS = {
         "holm_critical", "judge", "verdict"),
     "windows": ("EARLY_FRACTION", "FINAL_FRACTION", "PlateauCheck", "crossover", "crossover_step",
         "early_window", "final_rise", "final_window", "plateau_check", "window_scores"),
-}
-_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
-
-__all__ = sorted(name for name in _MODULE_OF if not name.startswith("_"))
-
-
-def __getattr__(name: str):
-    if name == "_stats":  # scipy.stats, which tests reach through here
-        return importlib.import_module("scipy.stats")
-    if name in _MODULE_OF:
-        return getattr(importlib.import_module(f"{__name__}.{_MODULE_OF[name]}"), name)
-    if name in _EXPORTS:
-        return importlib.import_module(f"{__name__}.{name}")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+})

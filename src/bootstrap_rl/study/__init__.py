@@ -59,34 +59,15 @@ import one another, and a package that imported them all at import time would fo
 import cycle with each of them.
 """
 
-from __future__ import annotations
+from bootstrap_rl._lazy import lazy_exports
 
-import importlib
-
-# Public name -> the module that defines it.
-_HOMES = {
-    "Run": "bootstrap_rl.study.plan",
-    "expand_runs": "bootstrap_rl.study.plan",
-    "resolved_config": "bootstrap_rl.study.plan",
-    "StudyError": "bootstrap_rl.study.errors",
-    "TABLE_COLUMNS": "bootstrap_rl.schema",
-    "consolidate": "bootstrap_rl.study.storage",
-    "read_results": "bootstrap_rl.study.storage",
-    "enable_compilation_cache": "bootstrap_rl.study.programs",
-    "run_study": "bootstrap_rl.study.driver",
-}
-
-__all__ = ["Run", "StudyError", "TABLE_COLUMNS", "consolidate", "enable_compilation_cache", "expand_runs",
-           "read_results", "resolved_config", "run_study"]
-
-
-def __getattr__(name: str):
-    if name in _HOMES:
-        value = getattr(importlib.import_module(_HOMES[name]), name)
-        globals()[name] = value  # later lookups skip this function
-        return value
-    raise AttributeError(f"module 'bootstrap_rl.study' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+lazy_exports(globals(), {
+    "plan": ("Run", "expand_runs", "resolved_config"),
+    "errors": ("StudyError",),
+    "bootstrap_rl.schema": ("TABLE_COLUMNS",),
+    "storage": ("consolidate", "read_results"),
+    "programs": ("enable_compilation_cache",),
+    "driver": ("run_study",),
+    "chunks": (), "inputs": (), "loop": (), "preflight": (), "resume": (), "rows": (), "study_file": (),
+    "timing": (),
+})
