@@ -13,6 +13,8 @@ time): ``from bootstrap_rl import stats; stats.iqm(...)`` works.
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 
 _EXPORTS = {
     "intervals": ("MIN_SEEDS_FOR_BOOTSTRAP", "Estimate", "Interval", "format_interval",
@@ -52,3 +54,19 @@ def __getattr__(name: str):
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
+
+
+class _Package(types.ModuleType):
+    """This package, which keeps its exported functions when a submodule of the same name is
+    imported: importing ``bootstrap_rl.stats.verdict`` would otherwise set the package's
+    ``verdict`` to that module, hiding the function ``verdict`` (``__getattr__`` is only asked
+    for names the package lacks). ``from bootstrap_rl.stats.verdict import ...`` and
+    ``importlib.import_module`` read ``sys.modules`` and are unaffected."""
+
+    def __setattr__(self, name, value):
+        if isinstance(value, types.ModuleType) and name in _MODULE_OF:
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
