@@ -61,6 +61,25 @@ def inference_note(analysis) -> str:
         "(none below 6 seeds).")
 
 
+CALIBRATED = (0.15, 0.75)  # DESIGN: direct's final-window success at the study's budget
+
+
+def calibration_warning(analysis) -> list[str]:
+    """A warning when ``direct``'s final-window success lies outside ``CALIBRATED``: then the
+    adult task is too hard or too easy for the budget, and comparisons at the floor or
+    ceiling carry no signal (DESIGN, *Scientific protocol*: an all-floor study is a bug)."""
+    direct = next((a for a in analysis.arms if a.arm == "direct"), None)
+    if analysis.study.score_metric != "success" or direct is None:
+        return []
+    final = direct.final.estimate
+    if math.isnan(final) or CALIBRATED[0] <= final <= CALIBRATED[1]:
+        return []
+    return [f"> **The adult task is not calibrated for this budget.** `direct`'s final-window "
+            f"success is {num(final)}; the protocol asks for {CALIBRATED[0]:g}–{CALIBRATED[1]:g} "
+            "(a pilot shows it), so that arms can differ. Pairs where both arms sit at the floor "
+            "or ceiling say `no signal`, not that the arms are alike.", ""]
+
+
 def comparisons_section(analysis) -> list[str]:
     rows = analysis.comparisons
     lines = ["## Comparisons", ""]
@@ -68,16 +87,25 @@ def comparisons_section(analysis) -> list[str]:
         return lines + ["No comparisons: the study needs a `direct` arm and a `curriculum` or "
                         "`childhood/...` arm.", ""]
     lines += [f"A against B on `{analysis.study.score_metric}` of the adult split "
-              f"`{analysis.study.adult_stage}`.", "", "### Verdicts", "",
-              inference_note(analysis), ""]
+              f"`{analysis.study.adult_stage}`.", ""]
+    lines += calibration_warning(analysis)
+    lines += ["### Verdicts", "", inference_note(analysis), ""]
     lines += table(
         ["A", "B", "verdict", "paired seeds", "final A − B [95% CI]", "p (A > B)", "Holm p",
          "early A − B [95% CI]", "early"],
         [[f"`{r.a}`", f"`{r.b}`", f"**{r.verdict}**", r.paired.n, paired(r.paired),
           num(r.paired.p_greater), num(r.paired.p_adjusted), paired(r.early),
           r.early_direction] for r in rows])
-    lines += [f"- `{r.a}` vs `{r.b}`: **{r.verdict}**: {r.paired.reason}." for r in rows] + [""]
-    return lines + _descriptive(rows)
+    return lines + _reasons(rows) + _descriptive(rows)
+
+
+def _reasons(rows) -> list[str]:
+    """Each verdict's reason; pairs with the same verdict and reason share a line."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for r in rows:
+        groups.setdefault((r.verdict, r.paired.reason), []).append(f"`{r.a}` vs `{r.b}`")
+    return [f"- {', '.join(pairs)}: **{verdict}**: {reason}."
+            for (verdict, reason), pairs in groups.items()] + [""]
 
 
 def _descriptive(rows) -> list[str]:
