@@ -97,6 +97,7 @@ def test_two_seeds_are_inconclusive_except_a_pair_at_the_floor(make_study):
     assert found.pop(("curriculum", "direct")) == stats.FLOOR  # both 0 throughout
     assert set(found.values()) == {stats.INCONCLUSIVE}
     assert "Smoke test only" in md and stats.INCONCLUSIVE in md
+    assert "The adult task is not calibrated for this budget" in md  # direct scores 0
     assert not POINT_INTERVAL.search(md) and "(CI n/a)" in md
     for c in summary["comparisons"]:  # 2 seeds: no 95% interval of any kind
         assert c["paired"]["interval"]["low"] is None
@@ -159,6 +160,7 @@ def test_success_metric_and_a_grid_only_study(make_study):
                        retention=False)
     md = report.write_report(study, resamples=RESAMPLES).read_text()
     assert "`success` on the adult split" in md
+    assert "not calibrated" not in md  # direct ends near 0.6
     assert "Spearman's rho" in md
     loaded = report.load_study(study)
     steps, curves, seeds = report.score_curves(loaded, "direct")
