@@ -5,8 +5,8 @@ the format the study runner writes) with planted effects, so the report, the sta
 the notebook can be tested without training anything:
 
 - ``childhood/slow``: worse than ``direct`` early (its childhood does not train the adult
-  task), clearly better late: the slow child, strong adult signature.
-- ``childhood/null``: the same distribution as ``direct``: no signature.
+  task), clearly better late: a planted late advantage (its verdict over direct holds).
+- ``childhood/null``: the same distribution as ``direct``: the null.
 - ``curriculum``: a head start on the adult stage, plateauing level with ``direct``.
 - ``direct_adult_steps``: the direct curve over the adult steps only.
 - D:prodigy grid configurations whose early and final scores rise with one hidden quality
