@@ -23,7 +23,7 @@ the device and the software versions, and this device's block of the run-all sec
 run alone.
 
     python benchmarks/run_all.py                          # everything, default sizes
-    python benchmarks/run_all.py --only env,ppo           # groups (env, ppo, manager, study) or names
+    python benchmarks/run_all.py --only env,ppo           # groups (env, ppo, manager, study, stats) or names
     python benchmarks/run_all.py --quick                  # everything tiny: a smoke test, on a CPU
 
 ``--quick`` runs every benchmark at toy sizes and a tiny CartPole study instead of
@@ -64,12 +64,15 @@ SCRIPTS = {
                        ["--seeds", "2", "--total-steps", "4096", "--repeats", "1", "--skip-overhead"]),
     "pendulum_ppo": ("pendulum_ppo.py", [], ["--seeds", "2", "--total-steps", "20000", "--repeats", "1"]),
     "manager_overhead": ("manager_overhead.py", [], ["--seeds", "1", "--repeats", "1"]),
+    "stats_calibration": ("stats_calibration.py", [],
+                          ["--studies", "100", "--rho-studies", "60", "--extra-studies", "20"]),
 }
 GROUPS = {
     "env": ["env_throughput", "limbs_throughput"],
     "ppo": ["ppo_throughput", "pendulum_ppo"],
     "manager": ["manager_overhead"],
     "study": ["study"],
+    "stats": ["stats_calibration"],
 }
 ORDER = [name for names in GROUPS.values() for name in names]
 STUDY_BAR_S, WARM_COMPILE_BAR = 600.0, 0.10
@@ -290,6 +293,12 @@ def headline(name: str, entry: dict) -> str:
             worst = min(rows, key=lambda row: row["ratio_to_direct"])
             return (f"childhood arms {worst['ratio_to_direct']:.2f}×–"
                     f"{max(row['ratio_to_direct'] for row in rows):.2f}× direct (lowest: {worst['arm']})")
+        if name == "stats_calibration":
+            at10 = next(v for v in r["verdicts"] if v["n"] == 10 and v["poi"] is None and v["paired"])
+            fpr, fw = at10["fpr_per_comparison"], at10["fw_holds"]
+            fpr, fw = (x["rate"] if isinstance(x, dict) else x for x in (fpr, fw))
+            return (f"n = 10, 13 null comparisons: per-comparison false positives {fpr:.3f}, "
+                    f"family-wise holds {fw:.3f}")
         if name == "study":
             cold, warm = entry["passes"]["cold"], entry["passes"]["warm"]
             return (f"{cold['arms']} arms × {cold['seeds']} seeds × {cold['env_steps_per_arm']:,} env steps: "

@@ -234,7 +234,8 @@ def main(argv=None) -> dict:
                         help="null studies that also get the IQM and legacy PoI intervals")
     parser.add_argument("--flips", type=int, default=5000, help="Monte Carlo sign flips at n > 16")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--readme", action="store_true", help="rewrite this section of the README")
+    parser.add_argument("--readme", action=argparse.BooleanOptionalAction, default=False,
+                        help="rewrite this benchmark's section of benchmarks/README.md")
     parser.add_argument("--out", default=str(HERE / "results" / "stats_calibration_cpu.json"))
     args = parser.parse_args(argv)
     started = time.perf_counter()

@@ -18,9 +18,10 @@
 #
 # Reads a study results directory (`study.json` + the tidy `results.csv` written by
 # `bootstrap-rl study`) and shows the arms, the adult-task learning curves, the comparisons
-# (early- and final-window IQM, probability of improvement, crossover, the *slow child, strong
-# adult* signature, Holm-corrected p-values), the sunk-cost view, D:prodigy's rho, retention and
-# policy drift. It loads the directory with `bootstrap_rl.load_study`; every number comes from
+# (each with its verdict, from the paired sign-flip test on the shared seeds, Holm-adjusted
+# across the report; the early window described; rliable's IQM, probability of improvement and
+# crossover as descriptions), the sunk-cost view, D:prodigy's rho with its plateau check, and
+# retention and policy drift. It loads the directory with `bootstrap_rl.load_study`; every number comes from
 # the study's `analyse`, and every figure from `bootstrap_rl.report.figures`: the code behind
 # `report.md`, so the notebook and the report agree. Tables are the typed results as
 # DataFrames (`to_frame`).
@@ -74,8 +75,8 @@ study.table.head()
 # ## Arms
 #
 # Budget, parameter count, and the adult-task score's interquartile mean over seeds in the
-# early window (first 20% of the budget) and the final window (last 10%), with stratified
-# bootstrap 95% CIs.
+# early window (first 20% of the budget) and the final window (last 10%), with percentile
+# bootstrap 95% CIs (none below 5 seeds: there they cover far less than 95%).
 
 # %%
 if IS_STUDY:
@@ -83,14 +84,15 @@ if IS_STUDY:
           f"{study.total_env_steps:,} env steps per arm, score: {study.score_metric} "
           f"on {study.adult_stage}")
     if analysis.smoke_test:
-        print(f"Fewer than {MIN_SEEDS_FOR_CLAIMS} seeds: a smoke test, not evidence.")
+        print(f"Fewer than {MIN_SEEDS_FOR_CLAIMS} seeds: a smoke test, not evidence; every "
+              "verdict is inconclusive or no signal.")
     display(to_frame(analysis.arms))
 
 # %% [markdown]
 # ## Adult-task learning curves
 #
-# IQM over seeds with a 95% bootstrap band against total env steps (childhood steps charged);
-# dashed lines mark each arm's stage boundaries.
+# IQM over seeds against total env steps (childhood steps charged), with a 95% bootstrap band
+# where an arm has 5 or more seeds; dashed lines mark each arm's stage boundaries.
 
 # %%
 if IS_STUDY:
@@ -99,19 +101,33 @@ if IS_STUDY:
 # %% [markdown]
 # ## Comparisons
 #
-# One row per comparison of arm A against arm B. PoI is the probability that a random run of A
-# beats a random run of B (0.5: no difference). The p-value is a one-sided Mann-Whitney test of
-# A > B on final-window scores, Holm-adjusted across the rows.
+# One row per comparison of arm A against arm B. The **verdict** rests on the final window,
+# paired by seed (seed *s* of every arm shares its initial network and evaluation episodes):
+# the sign-flip test of the mean difference A − B on the shared seeds, with Holm's correction
+# across every verdict of the report; `equivalent` needs the difference within the margin
+# (success: ±0.1). Below 10 paired seeds a verdict is `inconclusive: fewer than 10 seeds`,
+# unless both arms sit at the floor or ceiling (`no signal`). The early difference and its
+# direction are described, not tested. The IQM and PoI columns are rliable's unpaired
+# statistics, descriptive only.
 
 # %%
+VERDICT_COLUMNS = ["A", "B", "verdict", "paired seeds", "final A-B", "final A-B low",
+                   "final A-B high", "p (A > B)", "Holm p", "early A-B", "early"]
 if IS_STUDY:
-    display(to_frame(analysis.comparisons))
+    print(analysis.inference.test, "|", analysis.inference.correction,
+          f"over {analysis.inference.family_size} verdicts")
+    comparisons = to_frame(analysis.comparisons)
+    display(comparisons[VERDICT_COLUMNS])
+    display(comparisons.drop(columns=VERDICT_COLUMNS[2:]))  # descriptive (unpaired)
 
 # %% [markdown]
 # ## Sunk-cost view and D:prodigy
 #
 # Childhood and curriculum arms against `direct_adult_steps` at equal adult steps; and the
-# Spearman correlation between the D:prodigy grid's early and final scores.
+# Spearman correlation between the D:prodigy grid's early and final scores (its interval
+# resamples configurations, then seeds; none below 5 configurations), with the plateau check:
+# if the grid is still rising across the final window, rho correlates early scores with
+# budget-limited ones.
 
 # %%
 if IS_STUDY and analysis.sunk_cost:
@@ -119,13 +135,25 @@ if IS_STUDY and analysis.sunk_cost:
     show(figures.plot_sunk_cost(study), "sunk_cost")
 if IS_STUDY and analysis.prodigy:
     print("prodigy rho:", analysis.prodigy.rho)
+    plateau = analysis.prodigy.plateau
+    print(f"plateau check: mean final-window rise {plateau.rise:.3g}, p = {plateau.p_rising:.3g}"
+          + (" -- still rising" if plateau.still_rising else ""))
     display(to_frame(analysis.prodigy.configs))
     show(figures.plot_prodigy(study, analysis.prodigy, analysis.arms), "prodigy")
 
 # %% [markdown]
 # ## Retention and policy drift
+#
+# Descriptive, not in the verdict family. Per arm and childhood stage: the final-window IQM of
+# the arm's score on that stage's split and of its policy drift (mean KL from the policy at the
+# end of that stage), with 95% bootstrap CIs from 5 seeds on; and each curriculum and childhood
+# arm against `direct` on the same split, paired by seed (sign-flip CI from 6 seeds on):
+# `direct` never trained there, so a positive difference is childhood skill that survived.
 
 # %%
+if IS_STUDY and analysis.retention:
+    display(to_frame(analysis.retention.summaries))
+    display(to_frame(analysis.retention.vs_direct))
 if IS_STUDY:
     show(figures.plot_retention(study), "retention")
     show(figures.plot_policy_drift(study), "policy_drift")

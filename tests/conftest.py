@@ -5,12 +5,16 @@ the format the study runner writes) with planted effects, so the report, the sta
 the notebook can be tested without training anything:
 
 - ``childhood/slow``: worse than ``direct`` early (its childhood does not train the adult
-  task), clearly better late: the slow child, strong adult signature.
-- ``childhood/null``: the same distribution as ``direct``: no signature.
+  task), clearly better late: a planted late advantage (its verdict over direct holds).
+- ``childhood/null``: the same distribution as ``direct``: the null.
 - ``curriculum``: a head start on the adult stage, plateauing level with ``direct``.
 - ``direct_adult_steps``: the direct curve over the adult steps only.
 - D:prodigy grid configurations whose early and final scores rise with one hidden quality
-  (planted positive prodigy rho).
+  (planted positive prodigy rho); ``grid_configs`` keeps the first k of the 6.
+- ``zero_arms``: arms whose adult score is 0 throughout (a pair of them: no signal, floor).
+- ``seed_effect``: the sd of an offset that seed s adds to every arm's adult score (common
+  random numbers: seed s of every arm shares its network and evaluation episodes); 0 by
+  default.
 """
 
 from __future__ import annotations
@@ -55,12 +59,16 @@ def make_study_dir(
     retention: bool = True,
     noise: float = 0.04,
     seed: int = 0,
+    zero_arms=(),
+    seed_effect: float = 0.0,
+    grid_configs: int | None = None,
 ) -> Path:
     """Write a synthetic study results directory at ``path`` and return ``path``.
 
     Scores are in [0, 1] for ``success`` and scaled by 100 for ``return``.
     """
     rng = np.random.default_rng(seed)
+    shared = np.random.default_rng(seed + 1).normal(0, seed_effect, max(seeds, grid_seeds))
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     scale = 1.0 if score_metric == "success" else 100.0
@@ -84,7 +92,9 @@ def make_study_dir(
     def add_rows(name, kind, n_seeds, budget, stages, adult_fn, staged):
         steps = np.arange(0, budget + 1, eval_every)
         for seed_index in range(n_seeds):
-            adult = adult_fn(steps) + rng.normal(0, noise, steps.size)
+            adult = adult_fn(steps) + rng.normal(0, noise, steps.size) + shared[seed_index]
+            if name in zero_arms:
+                adult = np.zeros(steps.size)
             if score_metric == "success":
                 adult = np.clip(adult, 0, 1)
             for j, step in enumerate(steps):
@@ -139,6 +149,8 @@ def make_study_dir(
         for lr in grid["lr"]:
             for ent in grid["ent"]:
                 quality += 1
+                if grid_configs is not None and quality > grid_configs:
+                    continue
                 q = quality / 6  # planted: both early and final scores rise with q
                 name = f"grid/lr={lr},ent={ent},width=64"
                 fn = lambda s, q=q: (0.2 + 0.7 * q) * (1 - np.exp(-(2 + 6 * q) * s / total_env_steps))

@@ -1,10 +1,11 @@
 """The study report on synthetic results directories with planted effects (tests/conftest.py)."""
 
 import json
+import re
 
 import pytest
 
-from bootstrap_rl import report
+from bootstrap_rl import report, stats
 
 RESAMPLES = 200  # enough for the planted effects; keeps the suite fast
 
@@ -15,38 +16,120 @@ def strict_json(path):
     return json.loads(path.read_text(), parse_constant=no_nan)
 
 
-def test_report_finds_the_planted_signature_and_not_the_null(make_study):
+POINT_INTERVAL = re.compile(r"\[(-?[0-9][^,\]]*), \1\]")  # "[x, x]": a point printed as a CI
+PAIRED_KEYS = {"mean_difference", "interval", "p_greater", "p_equivalent", "p_adjusted",
+               "family_size", "margin", "reason", "verdict", "n"}
+
+
+def verdicts(summary) -> dict:
+    return {(c["a"], c["b"]): c["verdict"] for c in summary["comparisons"]}
+
+
+def test_report_gives_paired_verdicts_judged_together(make_study):
     study = make_study(seeds=10)
     md = report.write_report(study, resamples=RESAMPLES).read_text()
-    assert "`childhood/slow` vs `direct`: the slow child, strong adult signature **holds**" in md
-    assert "`childhood/null` vs `direct`: the slow child, strong adult signature **does not hold**" in md
     assert "Smoke test" not in md  # 10 seeds
+    assert "| `childhood/slow` | `direct` | **holds** | 10 |" in md
+    assert "| `childhood/null` | `direct` | **does not hold** | 10 |" in md
+    assert "common random numbers" in md and "Holm's correction across the 5 verdicts" in md
+    assert "signature" not in md and not POINT_INTERVAL.search(md)
     for figure in ("learning_curves", "sunk_cost", "retention", "policy_drift", "prodigy"):
         assert (study / f"{figure}.png").read_bytes()[:4] == b"\x89PNG"
         assert f"({figure}.png)" in md
 
     summary = strict_json(study / "report.json")
-    by_pair = {(c["a"], c["b"]): c for c in summary["comparisons"]}
-    assert set(by_pair) == {("curriculum", "direct"), ("childhood/slow", "direct"),
-                            ("childhood/null", "direct"), ("childhood/slow", "curriculum"),
-                            ("childhood/null", "curriculum")}
-    slow, null = by_pair["childhood/slow", "direct"], by_pair["childhood/null", "direct"]
-    assert slow["signature"] and not null["signature"]
-    assert slow["early_poi"]["poi"] < 0.2 and slow["final_poi"]["ci_low"] > 0.8
-    assert slow["pvalue_holm"] < 0.01 < null["pvalue_holm"]
+    assert verdicts(summary) == {
+        ("curriculum", "direct"): "does not hold",  # level with direct at the end
+        ("childhood/slow", "direct"): "holds",  # the planted late advantage
+        ("childhood/null", "direct"): "does not hold",  # the null
+        ("childhood/slow", "curriculum"): "holds",
+        ("childhood/null", "curriculum"): "does not hold"}
     for c in summary["comparisons"]:
-        assert c["pvalue_holm"] >= c["pvalue"]
+        assert c["verdict"] in stats.VERDICTS and c["verdict"] == c["paired"]["verdict"]
+        assert PAIRED_KEYS <= set(c["paired"]) and c["paired"]["family_size"] == 5
+        assert c["paired"]["margin"] is None  # a return: no equivalence margin
+        assert c["paired"]["p_adjusted"] >= c["paired"]["p_greater"]
+        assert "signature" not in c and "pvalue_holm" not in c
+    slow = next(c for c in summary["comparisons"] if (c["a"], c["b"]) == ("childhood/slow", "direct"))
+    assert slow["paired"]["p_greater"] == 1 / 1024 and slow["paired"]["p_adjusted"] == 5 / 1024
+    assert slow["paired"]["interval"]["low"] > 0
+    assert slow["early"]["mean"] < 0 and slow["early_direction"] == "worse early"  # slow child
+    assert slow["descriptive"]["early_poi"]["poi"] < 0.2  # rliable's PoI, kept as description
     # the planted crossover: the slow child overtakes direct after its childhood (40% of budget)
-    assert 40_000 < slow["crossover"]["median"] < 80_000
-    assert summary["prodigy"]["rho"]["rho"] > 0.8  # planted: better early, better late
-    assert summary["prodigy"]["rho"]["n_configs"] == 6
+    assert 40_000 < slow["descriptive"]["crossover"]["median"] < 80_000
+    assert summary["inference"]["family_size"] == 5
+    assert summary["inference"]["rule_order"][:3] == [stats.FLOOR, stats.CEILING, stats.INCONCLUSIVE]
+    rho = summary["prodigy"]["rho"]
+    assert rho["rho"] > 0.8 and rho["n_configs"] == 6 and rho["ci_low"] is not None
+    assert rho["p_value"] <= 0.01 and "still_rising" in summary["prodigy"]["plateau"]
     # direct_adult_steps is scored over its own (adult-only) budget
     ref = next(a for a in summary["arms"] if a["arm"] == "direct_adult_steps")
     assert ref["final"]["estimate"] is not None
     assert {row["arm"] for row in summary["sunk_cost"]} == {"curriculum", "childhood/slow",
                                                             "childhood/null"}
     table = report.comparison_table(summary["comparisons"])
-    assert len(table) == 5 and table["slow child, strong adult"].sum() == 2
+    assert len(table) == 5 and (table["verdict"] == "holds").sum() == 2
+
+
+def test_retention_and_drift_are_summarised_and_paired_against_direct(make_study):
+    study = make_study(seeds=6)
+    md = report.write_report(study, resamples=RESAMPLES).read_text()
+    assert "## Retention and drift" in md and "not in the verdict family" in md
+    retention = strict_json(study / "report.json")["retention"]
+    rows = {(r["arm"], r["split"]): r for r in retention["summaries"]}
+    assert {split for _, split in rows} == {"turn", "goto"}
+    assert rows["direct", "turn"]["policy_kl"] is None  # direct has no childhood to drift from
+    assert rows["childhood/slow", "turn"]["policy_kl"]["estimate"] > 0
+    versus = {(r["arm"], r["split"]): r for r in retention["vs_direct"]}
+    assert set(versus) == {(a, s) for a in ("curriculum", "childhood/slow", "childhood/null")
+                           for s in ("turn", "goto")}
+    turn = versus["childhood/slow", "turn"]
+    assert turn["reference"] == "direct" and turn["difference"]["n"] == 6
+    assert turn["difference"]["interval"]["low"] > 0  # planted: learnt in childhood, partly kept
+
+
+def test_two_seeds_are_inconclusive_except_a_pair_at_the_floor(make_study):
+    study = make_study(arms=("direct", "curriculum", "childhood/slow", "childhood/null"), seeds=2,
+                       score_metric="success", zero_arms=("direct", "curriculum"), grid_configs=3)
+    md = report.write_report(study, resamples=50).read_text()
+    summary = strict_json(study / "report.json")
+    found = verdicts(summary)
+    assert found.pop(("curriculum", "direct")) == stats.FLOOR  # both 0 throughout
+    assert set(found.values()) == {stats.INCONCLUSIVE}
+    assert "Smoke test only" in md and stats.INCONCLUSIVE in md
+    assert "The adult task is not calibrated for this budget" in md  # direct scores 0
+    assert not POINT_INTERVAL.search(md) and "(CI n/a)" in md
+    for c in summary["comparisons"]:  # 2 seeds: no 95% interval of any kind
+        assert c["paired"]["interval"]["low"] is None
+        assert c["descriptive"]["final_a"]["ci_low"] is None
+    # D:prodigy below 5 configurations: rho and its permutation p, no interval
+    rho = summary["prodigy"]["rho"]
+    assert rho["n_configs"] == 3 and rho["ci_low"] is None and "at least 5" in rho["reason"]
+    assert "95% CI n/a: 3 configurations" in md
+
+
+def test_the_verdict_uses_the_pairing_by_seed(make_study):
+    # seed s shifts every arm's score alike: the unpaired PoI's interval straddles 0.5, while the
+    # paired differences are untouched and the planted advantage holds
+    study = make_study(arms=("direct", "childhood/slow"), seeds=10, seed_effect=1.0,
+                       prodigy_grid=False, drift=False, retention=False)
+    analysis = report.analyse(report.load_study(study), resamples=RESAMPLES)
+    (slow,) = analysis.comparisons
+    assert slow.verdict == stats.HOLDS and slow.paired.p_greater == 1 / 1024
+    assert slow.descriptive.final_poi.ci_low < 0.5
+
+
+def test_an_older_study_json_reads_population_as_the_grid(make_study):
+    path = make_study(arms=("direct",), seeds=2, retention=False, drift=False)
+    meta = json.loads((path / "study.json").read_text())
+    meta["population"] = meta.pop("prodigy_grid")
+    for arm in meta["arms"]:
+        arm["kind"] = "population" if arm["kind"] == "grid" else arm["kind"]
+    (path / "study.json").write_text(json.dumps(meta))
+    study = report.load_study(path)
+    assert study.meta["prodigy_grid"] == meta["population"]
+    assert len(study.arms_of_kind("grid")) == 6
+    assert report.analyse(study, resamples=20).prodigy.rho.n_configs == 6
 
 
 def test_few_seeds_are_called_a_smoke_test(make_study):
@@ -77,6 +160,7 @@ def test_success_metric_and_a_grid_only_study(make_study):
                        retention=False)
     md = report.write_report(study, resamples=RESAMPLES).read_text()
     assert "`success` on the adult split" in md
+    assert "not calibrated" not in md  # direct ends near 0.6
     assert "Spearman's rho" in md
     loaded = report.load_study(study)
     steps, curves, seeds = report.score_curves(loaded, "direct")
@@ -135,19 +219,27 @@ def test_analysis_is_typed_and_its_results_make_dataframes(make_study):
     analysis = report.analyse(report.load_study(path), resamples=50)
     assert all(isinstance(c, report.Comparison) for c in analysis.comparisons)
     slow = next(c for c in analysis.comparisons if (c.a, c.b) == ("childhood/slow", "direct"))
-    assert isinstance(slow.final_poi, report.PoI) and slow.final_poi.poi > 0.9
-    assert slow.pvalue <= slow.pvalue_holm
+    assert isinstance(slow.descriptive.final_poi, report.PoI) and slow.descriptive.final_poi.poi > 0.9
+    assert slow.verdict == stats.INCONCLUSIVE and slow.paired.p_greater <= slow.paired.p_adjusted
+    assert isinstance(slow.paired, stats.Verdict) and slow.paired.n == 4
+    assert analysis.inference.family_size == 5 and analysis.smoke_test
 
     comparisons = report.to_frame(analysis.comparisons)
     assert list(comparisons["A"]) == [c.a for c in analysis.comparisons]
+    assert list(comparisons.columns[:4]) == ["A", "B", "verdict", "paired seeds"]
     assert comparisons.loc[comparisons["A"] == "childhood/slow", "final PoI"].min() > 0.9
     arms = report.to_frame(analysis.arms)
     assert list(arms.columns[:4]) == ["arm", "kind", "budget", "parameters"]
     assert arms.set_index("arm").loc["direct_adult_steps", "budget"] == 60_000
+    assert arms["final low"].isna().all()  # 4 seeds: no bootstrap interval
     assert set(report.to_frame(analysis.sunk_cost)["arm"]) == {"curriculum", "childhood/slow",
                                                                "childhood/null"}
     configs = report.to_frame(analysis.prodigy.configs)
-    assert len(configs) == 6 and {"lr", "ent", "early IQM", "final IQM"} <= set(configs.columns)
+    assert len(configs) == 6 and {"lr", "ent", "early IQM", "final IQM",
+                                  "final-window rise"} <= set(configs.columns)
+    retention = report.to_frame(analysis.retention.summaries)
+    assert {"arm", "split", "final IQM", "policy KL"} <= set(retention.columns)
+    assert len(report.to_frame(analysis.retention.vs_direct)) == 6
     assert len(report.to_frame(analysis.compute)) == 0  # no timing in a synthetic study
 
     # report.json is the analysis's to_json, and its comparisons read back into the same table

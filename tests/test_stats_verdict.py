@@ -43,6 +43,11 @@ def test_a_study_where_every_arm_scores_zero_has_no_signal():
     assert stats.verdict(zeros, zeros).verdict == stats.DOES_NOT_HOLD
     # one arm off the floor is signal
     assert stats.verdict(np.full(N, 0.3), zeros, scale=stats.SUCCESS).verdict == stats.HOLDS
+    # floor and ceiling come before the seed count: no signal needs no seeds to say so
+    assert stats.verdict(zeros[:2], zeros[:2], scale=stats.SUCCESS).verdict == stats.FLOOR
+    assert stats.verdict(np.ones(2), np.ones(2), scale=stats.SUCCESS).verdict == stats.CEILING
+    assert stats.verdict(np.full(2, 0.3), zeros[:2], scale=stats.SUCCESS).verdict == \
+        stats.INCONCLUSIVE
 
 
 def test_does_not_hold_without_a_margin_and_when_too_noisy_for_either_claim():

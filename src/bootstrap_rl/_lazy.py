@@ -26,6 +26,11 @@ def lazy_exports(namespace: dict, exports: Mapping[str, Iterable[str]]) -> None:
                for module in exports}
     home = {name: modules[module] for module, names in exports.items() for name in names}
     submodules = {module: path for module, path in modules.items() if "." not in module}
+    # Importing a submodule sets it as the package's attribute of that name, which would hide
+    # an exported name spelled the same: refuse such a package layout outright.
+    clashes = sorted(set(home) & set(submodules))
+    if clashes:
+        raise ImportError(f"{package}: exported names {clashes} are also module names; rename the modules")
 
     def __getattr__(name: str):
         if name in home:

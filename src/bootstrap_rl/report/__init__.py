@@ -3,12 +3,15 @@
 - ``load``: ``load_study(results_dir) -> Study`` reads ``study.json``, ``results.csv`` and
   ``timing/``.
 - ``analysis``: ``analyse(study) -> Analysis``, every statistic the report shows as typed
-  results (``ArmSummary``, ``Comparison``, ``SunkCost``, ``Prodigy``, ``Compute``), each with
-  ``to_json()`` (its report.json form) and ``as_row()``; ``to_frame(results)`` makes a
-  DataFrame. The pieces live in ``curves``, ``comparisons``, ``summaries`` and ``results``.
+  results (``ArmSummary``, ``Comparison`` with its ``verdict``, ``Inference``, ``SunkCost``,
+  ``Prodigy``, ``Retention``, ``Compute``), each with ``to_json()`` (its report.json form) and
+  ``as_row()``; ``to_frame(results)`` makes a DataFrame. The pieces live in ``curves``,
+  ``pairwise`` (the verdicts: paired by seed, judged together), ``summaries``,
+  ``retention`` and ``results``.
 - ``figures``: ``plot_*`` functions draw on given Axes (or a new figure) and return the figure;
   ``save_figures`` writes the PNGs.
-- ``markdown``: ``render(analysis, figures)`` is report.md's text.
+- ``markdown``: ``render(analysis, figures)`` is report.md's text (``sections``: its
+  comparisons and retention sections; ``fmt``: numbers and intervals).
 
 ``write_report(results_dir)`` does all of it: ``report.md``, ``report.json`` and PNG figures
 next to the results. Names are imported on first use, so importing this package loads neither
@@ -25,14 +28,17 @@ from bootstrap_rl._lazy import lazy_exports
 lazy_exports(globals(), {
     "load": ("Study", "load_study", "load_train_run"),
     "analysis": ("Analysis", "analyse", "MIN_SEEDS_FOR_CLAIMS", "COMPARED_KINDS", "compare",
-                 "comparisons", "comparison_pairs", "comparison_table", "crossover", "arm_summary",
-                 "sunk_cost", "prodigy", "uncharged_env_steps", "compute", "arm_curves",
-                 "score_curves", "adult_step_curves", "stage_boundaries", "window_scores_of",
-                 "ArmSummary", "Comparison", "Compute", "Crossover", "Estimate", "PoI", "Prodigy",
-                 "ProdigyConfig", "Rho", "SunkCost", "to_frame"),
+                 "comparisons", "comparison_pairs", "comparison_table", "crossover", "inference",
+                 "arm_summary", "sunk_cost", "prodigy", "uncharged_env_steps", "compute",
+                 "arm_curves", "score_curves", "seed_windows", "adult_step_curves",
+                 "stage_boundaries", "window_scores_of", "ArmSummary", "Comparison", "Compute",
+                 "Crossover", "Descriptive", "Estimate", "Inference", "PoI", "Prodigy",
+                 "ProdigyConfig", "Retention", "RetentionDifference", "RetentionSummary", "Rho",
+                 "SunkCost", "to_frame"),
     "figures": ("plot_learning_curves", "plot_sunk_cost", "plot_retention", "plot_policy_drift",
                 "plot_prodigy", "plot_training_metrics", "save_figures", "new_axes"),
-    "curves": (), "comparisons": (), "summaries": (), "results": (), "markdown": (), "fmt": (),
+    "curves": (), "pairwise": (), "summaries": (), "retention": (), "results": (), "markdown": (),
+    "sections": (), "fmt": (),
 })
 __all__ = ["write_report", *__all__]
 

@@ -28,16 +28,23 @@ def arm_curves(study: Study, arm: str, split: str, metric: str):
         return steps, np.where(count > 0, total / np.maximum(count, 1), np.nan), seeds
 
 
+def score_metric_on(study: Study, arm: str, split: str | None = None) -> str:
+    """The metric ``score_curves`` reads for an arm on a split: the study's score metric, or
+    ``return`` when the score metric was not recorded there."""
+    split = split or study.adult_stage
+    rows = study.rows(arm, split, study.score_metric)
+    if (rows is None or rows.empty) and study.score_metric != "return":
+        return "return"
+    return study.score_metric
+
+
 def score_curves(study: Study, arm: str, split: str | None = None):
     """The score metric's curves on a split (default: the adult split).
 
     Falls back to ``return`` when the score metric was not recorded on that split.
     """
     split = split or study.adult_stage
-    steps, curves, seeds = arm_curves(study, arm, split, study.score_metric)
-    if curves.size == 0 and study.score_metric != "return":
-        steps, curves, seeds = arm_curves(study, arm, split, "return")
-    return steps, curves, seeds
+    return arm_curves(study, arm, split, score_metric_on(study, arm, split))
 
 
 def adult_step_curves(study: Study, arm: str):
@@ -70,13 +77,39 @@ def windows(curves, steps, budget: float) -> dict[str, np.ndarray]:
             "final": stats.final_window(curves, env_steps=steps, total_env_steps=budget)}
 
 
-def window_scores_of(study: Study, arm: str, split: str | None = None) -> dict[str, np.ndarray]:
-    """``{"early": [seeds], "final": [seeds]}``: an arm's window scores on a split (NaN: none)."""
-    steps, curves, _ = score_curves(study, arm, split)
-    if curves.size == 0:
-        return {"early": np.zeros(0), "final": np.zeros(0)}
-    # windows are fractions of the arm's own budget: the study's total for every arm except
-    # direct_adult_steps, which spends the adult steps only
+def arm_budget(study: Study, arm: str) -> float:
+    """The env-step budget an arm's windows are fractions of: the study's total for every arm
+    except ``direct_adult_steps``, which spends the adult steps only."""
     record = study.arms.get(arm)
     budget = record.budget_env_steps if record else None
-    return windows(curves, steps, float(budget or study.total_env_steps))
+    return float(budget or study.total_env_steps)
+
+
+def seed_windows(study: Study, arm: str, split: str | None = None, metric: str | None = None):
+    """``(seeds, early, final)``: an arm's early- and final-window scores per seed on a split
+    (default: the adult split), with the seed ids that pair them with another arm's
+    (``stats.pair_by_seed``). ``metric`` defaults to the score metric (``score_curves``); a
+    seed without an evaluation in a window scores NaN there. No rows: three empty arrays."""
+    if metric is None:
+        steps, curves, seeds = score_curves(study, arm, split)
+    else:
+        steps, curves, seeds = arm_curves(study, arm, split or study.adult_stage, metric)
+    if curves.size == 0:
+        return np.zeros(0, dtype=int), np.zeros(0), np.zeros(0)
+    w = windows(curves, steps, arm_budget(study, arm))
+    return seeds, w["early"], w["final"]
+
+
+def window_scores_of(study: Study, arm: str, split: str | None = None) -> dict[str, np.ndarray]:
+    """``{"early": [seeds], "final": [seeds]}``: an arm's window scores on a split (NaN: none);
+    ``seed_windows`` gives the seed ids too."""
+    _, early, final = seed_windows(study, arm, split)
+    return {"early": early, "final": final}
+
+
+def final_rises(study: Study, arm: str, split: str | None = None) -> np.ndarray:
+    """Per seed, how much the score rose across the final window (``stats.final_rise``)."""
+    steps, curves, _ = score_curves(study, arm, split)
+    if curves.size == 0:
+        return np.zeros(0)
+    return stats.final_rise(curves, steps, arm_budget(study, arm))

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from bootstrap_rl.schema import ARM_KINDS, TABLE_COLUMNS, TRAIN_SPLIT, ArmRecord
 
+OLD_KINDS = {"population": "grid"}  # study.json before the D:prodigy grid was named a grid
 
 
 @dataclass(eq=False)
@@ -68,7 +69,7 @@ def load_study(results_dir: str | Path) -> Study:
     import pandas as pd
 
     path = Path(results_dir)
-    meta = json.loads((path / "study.json").read_text())
+    meta = _current_keys(json.loads((path / "study.json").read_text()))
     table = pd.read_csv(path / "results.csv")
     missing = [c for c in TABLE_COLUMNS if c not in table.columns]
     if missing:
@@ -94,9 +95,18 @@ def load_train_run(results_dir: str | Path) -> Study:
     return Study(path=path, meta=meta, table=table, arms=_with_undescribed({}, table))
 
 
+def _current_keys(meta: dict) -> dict:
+    """An older study.json read with today's names: ``population`` is ``prodigy_grid``."""
+    if "population" in meta and "prodigy_grid" not in meta:
+        meta = {**meta, "prodigy_grid": meta["population"]}
+    return meta
+
+
 def arm_record(record: dict) -> ArmRecord:
     """``ArmRecord.from_json``, reading the fields an older study.json may lack as unknown:
-    no run, no budget (the study's total applies), no parameter count (shown as n/a)."""
+    no run, no budget (the study's total applies), no parameter count (shown as n/a); an old
+    arm kind (``population``) reads as today's (``grid``)."""
+    record = {**record, "kind": OLD_KINDS.get(record.get("kind"), record.get("kind"))}
     return ArmRecord.from_json({"run": None, "budget_env_steps": None, "param_count": None, **record})
 
 
@@ -112,6 +122,7 @@ def _with_undescribed(arms: dict[str, ArmRecord], table) -> dict[str, ArmRecord]
 
 def _kind_from_name(name: str) -> str:
     head = name.split("/", 1)[0]
+    head = OLD_KINDS.get(head, head)
     return head if head in ARM_KINDS else "direct"
 
 

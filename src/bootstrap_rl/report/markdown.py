@@ -1,18 +1,24 @@
-"""report.md, rendered from an ``Analysis`` and the names of the figures written beside it."""
+"""report.md, rendered from an ``Analysis`` and the names of the figures written beside it.
+
+Every interval is printed through ``fmt`` (``stats.format_interval``): ``n/a`` where there is
+none, never a point as a 95% interval. The comparisons' verdicts come first; the unpaired
+statistics after them are labelled descriptive.
+"""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 from bootstrap_rl import stats
 from bootstrap_rl.report.analysis import MIN_SEEDS_FOR_CLAIMS, Analysis
-from bootstrap_rl.report.fmt import byte_size, interval, num, seconds, steps
-from bootstrap_rl.report.results import Crossover, Estimate, PoI
+from bootstrap_rl.report.fmt import byte_size, config_name, interval, num, seconds, steps
+from bootstrap_rl.report.sections import (
+    bootstrap_note, comparisons_section, est, poi, retention_section, table)
 
 CAPTIONS = {
-    "learning_curves": "Adult-split `{metric}` per arm: IQM over seeds with a 95% bootstrap band against "
-                       "total env steps (childhood charged); dashed lines mark each arm's stage boundaries.",
+    "learning_curves": "Adult-split `{metric}` per arm: IQM over seeds against total env steps "
+                       "(childhood charged), with a 95% bootstrap band where an arm has 5 or more "
+                       "seeds; dashed lines mark each arm's stage boundaries.",
     "sunk_cost": "The same score against env steps spent on the adult task only.",
     "retention": "Retention: each arm's score on every childhood stage's tasks over time.",
     "policy_drift": "Policy drift: mean KL between the policy at the end of each earlier "
@@ -24,33 +30,11 @@ CAPTIONS = {
 
 def render(analysis: Analysis, figures: dict[str, Path | None]) -> str:
     """report.md's text. ``figures``: each figure's file (None: no data), in the report's order."""
-    sections = (_header, _arms, _comparisons, _sunk_cost, _prodigy, _compute)
+    sections = (_header, _arms, comparisons_section, _sunk_cost, _prodigy, retention_section,
+                _compute)
     lines = [line for section in sections for line in section(analysis)]
     lines += _figures(analysis, figures)
     return "\n".join(lines)
-
-
-def _table(header: list[str], rows: list[list]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return lines + [""]
-
-
-def _est(e: Estimate) -> str:
-    return interval(e.estimate, e.ci_low, e.ci_high)
-
-
-def _poi(p: PoI) -> str:
-    return interval(p.poi, p.ci_low, p.ci_high)
-
-
-def _crossover(c: Crossover) -> str:
-    if math.isnan(c.fraction_crossed):  # not computed
-        return "n/a"
-    if c.fraction_crossed == 0:
-        return "never (A is not above B at the end in any resample)"
-    return (f"{steps(c.median)} [{steps(c.ci_low)}, {steps(c.ci_high)}], "
-            f"in {c.fraction_crossed:.0%} of resamples")
 
 
 def _header(analysis: Analysis) -> list[str]:
@@ -70,23 +54,23 @@ def _header(analysis: Analysis) -> list[str]:
         "",
     ]
     if analysis.smoke_test:
-        lines += [f"> **Smoke test only.** This study used {study.seeds} seed(s) per arm. Claims "
-                  f"need at least {MIN_SEEDS_FOR_CLAIMS} seeds; read the numbers below as a check "
-                  "that the pipeline runs, not as evidence.", ""]
+        lines += [f"> **Smoke test only.** This study used {study.seeds} seed(s) per arm. A verdict "
+                  f"needs at least {MIN_SEEDS_FOR_CLAIMS} paired seeds, so every verdict below is "
+                  f"`{stats.INCONCLUSIVE}` unless both arms show no signal at all "
+                  f"(`{stats.FLOOR}` or `{stats.CEILING}`). Read the numbers as a check that the "
+                  "pipeline runs, not as evidence.", ""]
     return lines
 
 
 def _arms(analysis: Analysis) -> list[str]:
     arms = analysis.arms
-    lines = ["## Arms", ""]
-    lines += _table(
+    lines = ["## Arms", "", bootstrap_note(), ""]
+    lines += table(
         ["arm", "kind", "stages", "budget (env steps)", "parameters",
          "early IQM [95% CI]", "final IQM [95% CI]"],
         [[f"`{r.arm}`", r.kind, " → ".join(r.stages) or "—", steps(r.budget_env_steps),
-          steps(r.param_count), _est(r.early), _est(r.final)] for r in arms])
+          steps(r.param_count), est(r.early), est(r.final)] for r in arms])
     return lines + _arm_notes(analysis)
-
-
 def _arm_notes(analysis: Analysis) -> list[str]:
     """What the arms table cannot say: capacity differences, population-based learners, env
     steps outside the budget, the D:prodigy grid."""
@@ -113,44 +97,6 @@ def _arm_notes(analysis: Analysis) -> list[str]:
     return lines
 
 
-def _comparisons(analysis: Analysis) -> list[str]:
-    rows = analysis.comparisons
-    lines = ["## Comparisons", ""]
-    if not rows:
-        return lines + ["No comparisons: the study needs a `direct` arm and a `curriculum` or "
-                        "`childhood/...` arm.", ""]
-    lines += [f"A against B on `{analysis.study.score_metric}` of the adult split. IQM with "
-              "stratified-bootstrap 95% CIs; PoI = probability that a random run of A scores above a "
-              "random run of B (0.5 = no difference), with a 95% CI.", ""]
-    lines += _table(
-        ["A", "B", "early IQM A", "early IQM B", "early PoI(A>B)",
-         "final IQM A", "final IQM B", "final PoI(A>B)"],
-        [[f"`{r.a}`", f"`{r.b}`", _est(r.early_a), _est(r.early_b), _poi(r.early_poi),
-          _est(r.final_a), _est(r.final_b), _poi(r.final_poi)] for r in rows])
-    lines += ["Crossover = first env step after which A's IQM curve stays above B's to the end: "
-              "median and 95% CI over bootstrap resamples of seeds in which A ends above B. "
-              "p = one-sided Mann-Whitney test of A > B on final-window scores; Holm-adjusted "
-              "across the comparisons in this table.", ""]
-    lines += _table(
-        ["A", "B", "crossover (env steps)", "p (final, A > B)", "Holm p", "slow child, strong adult"],
-        [[f"`{r.a}`", f"`{r.b}`", _crossover(r.crossover), num(r.pvalue), num(r.pvalue_holm),
-          "**yes**" if r.signature else "no"] for r in rows])
-    lines += ["The *slow child, strong adult* signature (A:childhood_implications) holds when "
-              "the final-window PoI CI lies entirely above 0.5 and the early-window PoI is "
-              "below 0.5.", ""]
-    return lines + _signatures(rows)
-
-
-def _signatures(rows) -> list[str]:
-    lines = []
-    for r in rows:
-        verdict = "holds" if r.signature else "does not hold"
-        lines.append(f"- `{r.a}` vs `{r.b}`: the slow child, strong adult signature "
-                     f"**{verdict}** (early PoI {num(r.early_poi.poi)}, final PoI "
-                     f"CI [{num(r.final_poi.ci_low)}, {num(r.final_poi.ci_high)}]).")
-    return lines + [""]
-
-
 def _sunk_cost(analysis: Analysis) -> list[str]:
     sunk = analysis.sunk_cost
     lines = ["## Sunk-cost view: equal adult steps", ""]
@@ -160,11 +106,11 @@ def _sunk_cost(analysis: Analysis) -> list[str]:
               f"`{sunk[0].reference}` (adult task only, {steps(sunk[0].adult_budget)} "
               "steps). Windows are fractions of that adult budget. A PoI above 0.5 means the "
               "childhood left the arm ahead on the adult task step for step.", ""]
-    return lines + _table(
+    return lines + table(
         ["arm", "early adult IQM", "reference early", "early PoI", "final adult IQM",
          "reference final", "final PoI"],
-        [[f"`{r.arm}`", _est(r.early_arm), _est(r.early_ref), _poi(r.early_poi),
-          _est(r.final_arm), _est(r.final_ref), _poi(r.final_poi)] for r in sunk])
+        [[f"`{r.arm}`", est(r.early_arm), est(r.early_ref), poi(r.early_poi),
+          est(r.final_arm), est(r.final_ref), poi(r.final_poi)] for r in sunk])
 
 
 def _prodigy(analysis: Analysis) -> list[str]:
@@ -172,14 +118,37 @@ def _prodigy(analysis: Analysis) -> list[str]:
     lines = ["## D:prodigy: grid", ""]
     if not prodigy:
         return lines + ["No D:prodigy grid in this study.", ""]
-    rho = prodigy.rho
+    rho, ci = prodigy.rho, interval(prodigy.rho.ci_low, prodigy.rho.ci_high)
+    ci = (f"{ci} (95% CI, two-level bootstrap: configurations, then seeds within each)"
+          if ci != "n/a" else f"(95% CI n/a: {rho.reason or 'no interval'})")
+    dropped = (f" ({rho.dropped_configs} configuration(s) without both window scores left out)"
+               if rho.dropped_configs else "")
     lines += [f"Spearman's rho between configurations' early and final IQM: **{num(rho.rho)}** "
-              f"[{num(rho.ci_low)}, {num(rho.ci_high)}] (95% CI, seeds resampled within "
-              f"each configuration), over {rho.n_configs} configurations. A positive rho "
-              "means the configurations that plateau higher were also better early.", ""]
-    return lines + _table(["configuration", "early IQM", "final IQM"],
-                          [[f"`{c.arm.removeprefix('grid/')}`", num(c.early), num(c.final)]
-                           for c in prodigy.configs])
+              f"{ci}, over {rho.n_configs} configurations × {rho.seeds} seeds{dropped}; "
+              f"one-sided permutation p = {num(rho.p_value)} (rho > 0, final scores permuted "
+              "across configurations). A positive rho means the configurations that end higher "
+              "were also better early.", ""]
+    lines += _plateau(prodigy.plateau)
+    return lines + table(["configuration", "early IQM", "final IQM", "final-window rise"],
+                         [[f"`{config_name(c.arm)}`", num(c.early), num(c.final), num(c.rise)]
+                          for c in prodigy.configs])
+
+
+def _plateau(check) -> list[str]:
+    """The plateau check of the grid's final window, and a warning when it is still rising."""
+    ci = interval(check.interval.low, check.interval.high)
+    lines = [f"Plateau check: mean rise across the final window over {check.n} configurations "
+             f"(each the mean over its seeds) {num(check.rise)} "
+             f"{ci if ci != 'n/a' else '(CI n/a)'}, one-sided sign-flip p = "
+             f"{num(check.p_rising)}.", ""]
+    if check.still_rising:
+        lines += ["> **Still rising.** The grid's scores are still rising across the final "
+                  f"window (p = {num(check.p_rising)} ≤ {check.alpha:g}): rho correlates early "
+                  "scores with budget-limited ones, not with plateaus.", ""]
+    elif not check.detectable:
+        lines += [f"With {check.n} configurations no p-value can reach {check.alpha:g}: the "
+                  "check cannot flag a rise, and its silence means nothing.", ""]
+    return lines
 
 
 COMPUTE_NOTE = (
@@ -200,7 +169,7 @@ def _compute(analysis: Analysis) -> list[str]:
     backend = (analysis.study.meta.get("config") or {}).get("backend")
     no_memory = "n/a on CPU" if backend == "cpu" else "n/a"
     lines += [COMPUTE_NOTE, ""]
-    lines += _table(
+    lines += table(
         ["run", "arms", "compile (s)", "compile + first chunk (s)", "train (s)", "evaluation (s)",
          "devices", "seed chunk", "peak device memory"],
         [[f"`{r.run}`", len(r.arms) or "?", seconds(r.compile_s), seconds(r.compile_and_first_chunk_s),

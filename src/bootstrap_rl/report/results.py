@@ -10,6 +10,9 @@ from typing import Sequence
 
 import numpy as np
 
+from bootstrap_rl import stats
+from bootstrap_rl.report.fmt import config_name
+
 NAN = math.nan
 
 
@@ -51,6 +54,12 @@ def _from_json(cls, d: dict):
     return cls(**values)
 
 
+class _Result:
+    def to_json(self) -> dict:
+        """This result's report.json form: every field, nested results as their ``to_json``."""
+        return _fields_json(self)
+
+
 def to_frame(results: Sequence):
     """A pandas DataFrame with one row (``as_row()``) per result."""
     import pandas as pd
@@ -58,82 +67,97 @@ def to_frame(results: Sequence):
     return pd.DataFrame([r.as_row() for r in results])
 
 
-@dataclass(frozen=True)
-class Estimate:
-    """An IQM over runs with its stratified-bootstrap CI (``stats.stratified_bootstrap_ci``).
+def _bounds(interval) -> tuple[float, float, str | None]:
+    """A ``stats.Interval`` as (low, high, reason): NaN bounds and the reason when unavailable."""
+    if interval.available:
+        return float(interval.low), float(interval.high), None
+    return NAN, NAN, interval.reason
 
-    No runs: every number NaN, ``runs`` 0 and ``tasks`` None (left out of the JSON)."""
+
+def checked_bounds(low: float, high: float, n: int) -> tuple[float, float, str | None]:
+    """Percentile-bootstrap bounds over ``n`` seeds as (low, high, reason): withheld (NaN, with
+    the reason) below ``stats.MIN_SEEDS_FOR_BOOTSTRAP`` seeds or when they are not an interval
+    (a point, or missing)."""
+    if n < stats.MIN_SEEDS_FOR_BOOTSTRAP:
+        return NAN, NAN, (f"{n} seed(s): percentile-bootstrap intervals need at least "
+                          f"{stats.MIN_SEEDS_FOR_BOOTSTRAP}")
+    return _bounds(stats.Interval.checked(low, high))
+
+
+@dataclass(frozen=True)
+class Estimate(_Result):
+    """An IQM over seeds with its 95% percentile-bootstrap interval (``stats.iqm_estimate``).
+
+    Descriptive. The interval is withheld below 5 seeds (it covers 52% at 2 seeds) and when it
+    is a point: then ``ci_low`` and ``ci_high`` are NaN and ``reason`` says why. No runs: every
+    number NaN and ``runs`` 0."""
 
     estimate: float = NAN
     ci_low: float = NAN
     ci_high: float = NAN
     runs: int = 0
-    tasks: int | None = None
+    reason: str | None = None
 
     @classmethod
-    def from_stats(cls, d: dict) -> Estimate:
-        return cls(d["estimate"], d["ci_low"], d["ci_high"], d["runs"], d.get("tasks"))
-
-    def to_json(self) -> dict:
-        out = _fields_json(self)
-        if self.tasks is None:
-            del out["tasks"]
-        return out
+    def from_stats(cls, e) -> Estimate:
+        """From a ``stats.Estimate``."""
+        low, high, reason = _bounds(e.interval)
+        return cls(float(e.estimate), low, high, int(e.n), reason)
 
 
 @dataclass(frozen=True)
-class PoI:
-    """Probability of improvement of X over Y with its CI (``stats.poi_with_ci``)."""
+class PoI(_Result):
+    """Probability of improvement of X over Y (rliable; unpaired, descriptive) with its 95%
+    percentile-bootstrap interval, withheld like ``Estimate``'s."""
 
     poi: float = NAN
     ci_low: float = NAN
     ci_high: float = NAN
-
-    @classmethod
-    def from_stats(cls, d: dict) -> PoI:
-        return cls(d["poi"], d["ci_low"], d["ci_high"])
-
-    def to_json(self) -> dict:
-        return _fields_json(self)
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
-class Crossover:
-    """The crossover step of A over B (``stats.crossover``'s summary); NaN: not computed."""
+class Crossover(_Result):
+    """The crossover step of A over B (``stats.crossover``'s summary; descriptive): the observed
+    IQM curves' crossover, and over bootstrap resamples of seeds, the median and interval of
+    those that cross and the share that does. NaN: not computed; the interval is withheld
+    (NaN, ``reason``) below 5 seeds per arm."""
 
     point: float = NAN
     median: float = NAN
     ci_low: float = NAN
     ci_high: float = NAN
     fraction_crossed: float = NAN
-
-    @classmethod
-    def from_stats(cls, d: dict) -> Crossover:
-        return cls(d["point"], d["median"], d["ci_low"], d["ci_high"], d["fraction_crossed"])
-
-    def to_json(self) -> dict:
-        return _fields_json(self)
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
-class Rho:
-    """Spearman's rho between configurations' early and final scores (``stats.prodigy_rho``)."""
+class Rho(_Result):
+    """D:prodigy's Spearman rho between configurations' early and final scores
+    (``stats.prodigy_correlation``): its two-level bootstrap interval (configurations, then
+    seeds within each; NaN below 5 configurations, ``reason`` says why) and the one-sided
+    permutation p-value of rho > 0."""
 
     rho: float = NAN
     ci_low: float = NAN
     ci_high: float = NAN
     n_configs: int = 0
+    seeds: int = 0
+    p_value: float = NAN
+    alternative: str = "greater"
+    dropped_configs: int = 0
+    reason: str | None = None
 
     @classmethod
-    def from_stats(cls, d: dict) -> Rho:
-        return cls(d["rho"], d["ci_low"], d["ci_high"], d["n_configs"])
-
-    def to_json(self) -> dict:
-        return _fields_json(self)
+    def from_stats(cls, r) -> Rho:
+        """From a ``stats.ProdigyRho``."""
+        low, high, reason = _bounds(r.interval)
+        return cls(r.rho, low, high, r.n_configs, r.seeds, r.p_value, r.alternative,
+                   r.dropped_configs, reason)
 
 
 @dataclass(frozen=True)
-class ArmSummary:
+class ArmSummary(_Result):
     """One arm: kind, budget, parameter count, and its adult score's early and final IQM."""
 
     arm: str
@@ -145,9 +169,6 @@ class ArmSummary:
     early: Estimate
     final: Estimate
 
-    def to_json(self) -> dict:
-        return _fields_json(self)
-
     def as_row(self) -> dict:
         return {"arm": self.arm, "kind": self.kind, "budget": self.budget_env_steps,
                 "parameters": self.param_count,
@@ -158,50 +179,97 @@ class ArmSummary:
 
 
 @dataclass(frozen=True)
-class Comparison:
-    """Arm A against arm B on the adult split's score: early and final IQM and PoI, the
-    one-sided p-value of A > B on final scores (Holm-adjusted across a report's comparisons),
-    the slow child, strong adult signature, and the crossover."""
+class Descriptive(_Result):
+    """rliable's unpaired statistics of a comparison (descriptive: no verdict reads them): each
+    arm's early- and final-window IQM, PoI(A > B) per window, and the crossover step."""
 
-    a: str
-    b: str
     early_a: Estimate
     early_b: Estimate
     early_poi: PoI
     final_a: Estimate
     final_b: Estimate
     final_poi: PoI
-    pvalue: float
-    signature: bool
     crossover: Crossover
-    pvalue_holm: float = NAN
 
-    def to_json(self) -> dict:
-        return _fields_json(self)
+    @classmethod
+    def from_json(cls, d: dict) -> Descriptive:
+        kinds = {"early_poi": PoI, "final_poi": PoI, "crossover": Crossover}
+        return cls(**{f.name: _from_json(kinds.get(f.name, Estimate), d[f.name]) for f in fields(cls)})
+
+
+@dataclass(frozen=True)
+class Comparison(_Result):
+    """Arm A against arm B on the adult split's score.
+
+    ``verdict`` (one of ``stats.VERDICTS``) and ``paired`` (the ``stats.Verdict`` it comes
+    from: the final-window paired sign-flip test on the shared seeds, Holm-adjusted across
+    every verdict of the report) are the claim. ``early`` is the early-window paired difference
+    A - B and ``early_direction`` its sign: described, not tested (the *slow child* half of
+    "slow child, strong adult"). ``descriptive`` holds rliable's unpaired statistics."""
+
+    a: str
+    b: str
+    verdict: str
+    paired: object  # stats.Verdict
+    early: object  # stats.PairedDifference
+    early_direction: str
+    descriptive: Descriptive
 
     def as_row(self) -> dict:
-        row = {"A": self.a, "B": self.b}
-        for window in ("early", "final"):
-            poi = getattr(self, f"{window}_poi")
-            row[f"{window} IQM A"] = getattr(self, f"{window}_a").estimate
-            row[f"{window} IQM B"] = getattr(self, f"{window}_b").estimate
-            row[f"{window} PoI"] = poi.poi
-            row[f"{window} PoI low"] = poi.ci_low
-            row[f"{window} PoI high"] = poi.ci_high
-        return {**row, "crossover median": self.crossover.median,
-                "crossed share": self.crossover.fraction_crossed, "p (final, A > B)": self.pvalue,
-                "Holm p": self.pvalue_holm, "slow child, strong adult": self.signature}
+        v, e, d = self.paired, self.early, self.descriptive
+        low, high, _ = _bounds(v.interval)
+        return {"A": self.a, "B": self.b, "verdict": self.verdict, "paired seeds": v.n,
+                "final A-B": v.mean_difference, "final A-B low": low, "final A-B high": high,
+                "p (A > B)": v.p_greater, "p equivalent": v.p_equivalent,
+                "Holm p": v.p_adjusted, "early A-B": e.mean, "early": self.early_direction,
+                "early IQM A": d.early_a.estimate, "early IQM B": d.early_b.estimate,
+                "final IQM A": d.final_a.estimate, "final IQM B": d.final_b.estimate,
+                "early PoI": d.early_poi.poi, "final PoI": d.final_poi.poi,
+                "final PoI low": d.final_poi.ci_low, "final PoI high": d.final_poi.ci_high,
+                "crossover": d.crossover.point, "crossed share": d.crossover.fraction_crossed}
 
     @classmethod
     def from_json(cls, d: dict) -> Comparison:
         """Back from report.json's form (nulls read as NaN)."""
-        parts = {"early_a": Estimate, "early_b": Estimate, "final_a": Estimate, "final_b": Estimate,
-                 "early_poi": PoI, "final_poi": PoI, "crossover": Crossover}
-        return _from_json(cls, {**d, **{key: _from_json(kind, d[key]) for key, kind in parts.items()}})
+        return cls(d["a"], d["b"], d["verdict"], _stats_from_json(stats.Verdict, d["paired"]),
+                   _stats_from_json(stats.PairedDifference, d["early"]), d["early_direction"],
+                   Descriptive.from_json(d["descriptive"]))
+
+
+def _stats_from_json(cls, d: dict):
+    """A ``stats`` result (with a nested ``Interval``) from its ``to_json`` form."""
+    values = {}
+    for f in fields(cls):
+        value = d.get(f.name)
+        if f.type == "Interval":
+            value = stats.Interval(**value)
+        elif value is None and f.type == "float":
+            value = NAN
+        values[f.name] = value
+    return cls(**values)
 
 
 @dataclass(frozen=True)
-class SunkCost:
+class Inference(_Result):
+    """What the report's verdicts rest on: the test, the correction and its family (every
+    verdict of the report), the seed minimum, the metric's scale (floor, ceiling, eps and the
+    equivalence margin) and the order in which the verdict rules apply."""
+
+    test: str
+    correction: str
+    family_size: int
+    alpha: float
+    min_seeds: int
+    scale: object  # stats.MetricScale
+    rule_order: tuple[str, ...]
+
+    def as_row(self) -> dict:
+        return {**{k: v for k, v in self.to_json().items() if k not in ("scale", "rule_order")},
+                **self.scale.to_json()}
+
+
+@dataclass(frozen=True)
+class SunkCost(_Result):
     """An arm against the reference (``direct_adult_steps``) at equal adult steps: windows are
     fractions of the reference's adult budget."""
 
@@ -215,9 +283,6 @@ class SunkCost:
     early_poi: PoI
     final_poi: PoI
 
-    def to_json(self) -> dict:
-        return _fields_json(self)
-
     def as_row(self) -> dict:
         return {"arm": self.arm, "early IQM": self.early_arm.estimate,
                 "reference early": self.early_ref.estimate, "early PoI": self.early_poi.poi,
@@ -226,39 +291,93 @@ class SunkCost:
 
 
 @dataclass(frozen=True)
-class ProdigyConfig:
+class ProdigyConfig(_Result):
     """One D:prodigy grid configuration: its hyperparameters, per-seed window scores, and their IQM."""
 
     arm: str
     hparams: dict
     early: float
     final: float
+    rise: float  # mean over seeds of the rise across the final window (stats.final_rise)
     early_seeds: np.ndarray = field(repr=False, compare=False)
     final_seeds: np.ndarray = field(repr=False, compare=False)
 
     def to_json(self) -> dict:  # the per-seed scores stay out of report.json
         return json_safe({"arm": self.arm, "hparams": self.hparams, "early": self.early,
-                          "final": self.final})
+                          "final": self.final, "rise": self.rise})
 
     def as_row(self) -> dict:
-        return {"configuration": self.arm.removeprefix("grid/"), **self.hparams,
-                "early IQM": self.early, "final IQM": self.final}
+        return {"configuration": config_name(self.arm), **self.hparams,
+                "early IQM": self.early, "final IQM": self.final, "final-window rise": self.rise}
 
 
 @dataclass(frozen=True)
-class Prodigy:
-    """D:prodigy over the grid arms: each configuration, and Spearman's rho between
-    their early and final IQM."""
+class Prodigy(_Result):
+    """D:prodigy over the grid arms: each configuration, Spearman's rho between their early and
+    final IQM, and the plateau check of the final window over configurations (each scored by
+    its mean rise over seeds): a grid still rising makes rho a correlation with budget-limited
+    scores."""
 
     configs: tuple[ProdigyConfig, ...]
     rho: Rho
+    plateau: object  # stats.PlateauCheck
 
     def to_json(self) -> dict:
-        return {"rho": self.rho.to_json(), "configs": [c.to_json() for c in self.configs]}
+        return {"rho": self.rho.to_json(), "plateau": self.plateau.to_json(),
+                "configs": [c.to_json() for c in self.configs]}
 
 
 @dataclass(frozen=True)
-class Compute:
+class RetentionSummary(_Result):
+    """One arm on one childhood stage's split (descriptive): the final-window IQM of its score
+    there, and of its policy drift (mean KL from the policy at the end of that stage) where
+    recorded (None otherwise)."""
+
+    arm: str
+    split: str
+    score: Estimate
+    policy_kl: Estimate | None
+
+    def as_row(self) -> dict:
+        kl = self.policy_kl or Estimate()
+        return {"arm": self.arm, "split": self.split, "seeds": self.score.runs,
+                "final IQM": self.score.estimate, "final low": self.score.ci_low,
+                "final high": self.score.ci_high, "policy KL": kl.estimate,
+                "policy KL low": kl.ci_low, "policy KL high": kl.ci_high}
+
+
+@dataclass(frozen=True)
+class RetentionDifference(_Result):
+    """An arm's final-window score on a childhood split minus the reference's (``direct``,
+    which never trained there), paired by seed, with the sign-flip interval
+    (``stats.retention_vs_baseline``). Descriptive: not in the verdict family."""
+
+    arm: str
+    reference: str
+    split: str
+    difference: object  # stats.PairedDifference
+
+    def as_row(self) -> dict:
+        d = self.difference
+        low, high, _ = _bounds(d.interval)
+        return {"arm": self.arm, "reference": self.reference, "split": self.split,
+                "paired seeds": d.n, "difference": d.mean, "low": low, "high": high}
+
+
+@dataclass(frozen=True)
+class Retention(_Result):
+    """Retention and drift per arm and childhood stage, and retention against ``direct``."""
+
+    summaries: tuple[RetentionSummary, ...]
+    vs_direct: tuple[RetentionDifference, ...]
+
+    def to_json(self) -> dict:
+        return {"descriptive": True, "summaries": [r.to_json() for r in self.summaries],
+                "vs_direct": [r.to_json() for r in self.vs_direct]}
+
+
+@dataclass(frozen=True)
+class Compute(_Result):
     """One compiled run's timing (``timing/<run>.json``) and the arms it trained."""
 
     run: str
@@ -274,9 +393,6 @@ class Compute:
     padded_batch: int | None = None
     seed_chunk: int | None = None
     peak_device_memory_bytes: int | None = None
-
-    def to_json(self) -> dict:
-        return _fields_json(self)
 
     def as_row(self) -> dict:
         return {**self.to_json(), "arms": ", ".join(self.arms)}

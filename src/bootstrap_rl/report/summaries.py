@@ -8,8 +8,9 @@ import math
 import numpy as np
 
 from bootstrap_rl import stats
-from bootstrap_rl.report.comparisons import iqm_ci, poi_ci
-from bootstrap_rl.report.curves import adult_step_curves, finite, window_scores_of, windows
+from bootstrap_rl.report.pairwise import iqm_ci, poi_ci
+from bootstrap_rl.report.curves import (
+    adult_step_curves, final_rises, finite, window_scores_of, windows)
 from bootstrap_rl.report.load import Study
 from bootstrap_rl.report.results import (
     ArmSummary, Compute, Prodigy, ProdigyConfig, Rho, SunkCost)
@@ -69,9 +70,16 @@ def _iqm_or_nan(scores) -> float:
     return float(stats.iqm(scores)) if scores.size else math.nan
 
 
+def _mean_or_nan(x) -> float:
+    x = finite(x)
+    return float(x.mean()) if x.size else math.nan
+
+
 def prodigy(study: Study, *, resamples: int = 2000, seed: int = 0) -> Prodigy | None:
-    """D:prodigy over the grid arms: per-configuration early and final IQM, and
-    Spearman's rho between them. None when no grid arm has data."""
+    """D:prodigy over the grid arms: per-configuration early and final IQM and final-window
+    rise; Spearman's rho between the IQMs with its two-level bootstrap interval (none below 5
+    configurations) and permutation p-value (``stats.prodigy_correlation``); and the plateau
+    check over configurations (``stats.plateau_check``). None when no grid arm has data."""
     configs = []
     for name in study.arms_of_kind("grid"):
         w = window_scores_of(study, name)
@@ -81,17 +89,20 @@ def prodigy(study: Study, *, resamples: int = 2000, seed: int = 0) -> Prodigy | 
         configs.append(ProdigyConfig(
             arm=name, hparams=hparams if hparams is not None else {},
             early=_iqm_or_nan(w["early"]), final=_iqm_or_nan(w["final"]),
+            rise=_mean_or_nan(final_rises(study, name)),
             early_seeds=w["early"], final_seeds=w["final"]))
     if not configs:
         return None
     seeds = max(c.early_seeds.size for c in configs)
 
-    def padded(key):  # configs with fewer seeds are NaN-padded, and prodigy_rho drops them
+    def padded(key):  # configs with fewer seeds are NaN-padded, and prodigy_correlation drops them
         return np.stack([np.pad(getattr(c, key), (0, seeds - getattr(c, key).size),
                                 constant_values=np.nan) for c in configs])
 
-    rho = stats.prodigy_rho(padded("early_seeds"), padded("final_seeds"), resamples=resamples, seed=seed)
-    return Prodigy(configs=tuple(configs), rho=Rho.from_stats(rho))
+    rho = stats.prodigy_correlation(padded("early_seeds"), padded("final_seeds"),
+                                    resamples=resamples, seed=seed)
+    return Prodigy(configs=tuple(configs), rho=Rho.from_stats(rho),
+                   plateau=stats.plateau_check([c.rise for c in configs]))
 
 
 def uncharged_env_steps(study: Study) -> dict[str, float]:

@@ -3,7 +3,7 @@ inference on the shared seeds (what verdicts rest on), verdicts with family-wise
 prodigy rho, plateau, retention. ``docs/statistics.md`` explains each and gives the calibration.
 
 Modules: ``rliable`` (IQM, stratified bootstrap, PoI, Holm), ``intervals`` (``Interval``,
-``Estimate``, ``format_interval``), ``paired`` (sign-flip test and interval), ``verdict``
+``Estimate``, ``format_interval``), ``paired`` (sign-flip test and interval), ``verdicts``
 (``compare_paired``, ``judge``, ``verdict``), ``windows`` (early/final windows, crossover,
 plateau), ``prodigy`` (rho), ``retention``. Every public name is re-exported here, loaded on
 first use (the modules import each other, so this package imports none of them at import
@@ -26,7 +26,7 @@ lazy_exports(globals(), {
         "aggregate_iqm", "aggregate_mean", "bootstrap_ci", "holm", "improvement_pvalue", "iqm",
         "iqm_band", "iqm_with_ci", "poi_with_ci", "probability_of_improvement",
         "slow_child_strong_adult", "stratified_bootstrap_ci"),
-    "verdict": ("ALPHA", "CEILING", "DOES_NOT_HOLD", "EQUIVALENT", "FLOOR", "HOLDS",
+    "verdicts": ("ALPHA", "CEILING", "DOES_NOT_HOLD", "EQUIVALENT", "FLOOR", "HOLDS",
         "INCONCLUSIVE", "MIN_SEEDS", "SUCCESS", "UNBOUNDED", "VERDICTS", "Comparison",
         "MetricScale", "Verdict", "compare_paired", "compare_paired_batch", "early_direction",
         "holm_critical", "judge", "verdict"),

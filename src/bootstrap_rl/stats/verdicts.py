@@ -184,11 +184,17 @@ def judge(comparisons: Sequence[Comparison], *, alpha: float = ALPHA,
     adjusted p_claim is <= alpha makes a claim: ``holds`` when its p_greater is within its Holm
     threshold, else ``equivalent``. Labels, first match wins:
 
-    1. n < ``min_seeds`` paired seeds: ``inconclusive: fewer than 10 seeds``;
-    2. both arms at the floor: ``no signal: floor``; 3. at the ceiling: ``no signal: ceiling``;
+    1. both arms at the floor on every paired seed: ``no signal: floor``;
+    2. both at the ceiling: ``no signal: ceiling``;
+    3. n < ``min_seeds`` paired seeds: ``inconclusive: fewer than 10 seeds``;
     4. a claim of superiority: ``holds``; 5. a claim of equivalence: ``equivalent``;
     6. otherwise ``does not hold``: enough seeds and signal, but A was not shown better than B
        and the difference was not shown to lie inside the margin.
+
+    Floor and ceiling come first: they claim nothing about A against B (they say the data
+    cannot tell the arms apart), so they need no seed count, and a study whose arms all score
+    0 says so at any n instead of asking for more seeds. A comparison with no paired seed is
+    never at the floor or ceiling: it is inconclusive.
 
     A wrong claim (``holds`` when mean(a - b) <= 0, ``equivalent`` when |mean| >= margin) happens
     in at most alpha of studies, family-wise, under any dependence between comparisons.
@@ -209,15 +215,17 @@ def judge(comparisons: Sequence[Comparison], *, alpha: float = ALPHA,
 def _label(c: Comparison, adj: float, crit: float, alpha: float, min_seeds: int, m: int):
     held = f"Holm-adjusted p = {adj:.3g} over {m} comparison(s)"
     p_greater = f"paired sign-flip p = {c.difference.p_greater:.3g}"
+    if c.n and c.at_floor:
+        return FLOOR, (f"every paired final-window score of both arms is at the metric's floor "
+                       f"({c.n} paired seed(s)): no signal to compare")
+    if c.n and c.at_ceiling:
+        return CEILING, (f"every paired final-window score of both arms is at the metric's "
+                         f"ceiling ({c.n} paired seed(s)): no signal to compare")
     if c.n < min_seeds:
         label = (INCONCLUSIVE if min_seeds == MIN_SEEDS
                  else f"inconclusive: fewer than {min_seeds} seeds")
         return label, (f"{c.n} paired seed(s) with a final score in both arms; verdicts need "
                        f"{min_seeds}")
-    if c.at_floor:
-        return FLOOR, "every paired final-window score of both arms is at the metric's floor"
-    if c.at_ceiling:
-        return CEILING, "every paired final-window score of both arms is at the metric's ceiling"
     if adj <= alpha and c.difference.p_greater <= crit:
         return HOLDS, f"{c.a} beats {c.b} on the shared seeds ({p_greater}; {held} <= {alpha})"
     if adj <= alpha:
