@@ -9,6 +9,7 @@ through one compiled program.
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from gymnax.environments.classic_control.cartpole import EnvParams
 from jax.tree_util import Partial
 
@@ -41,8 +42,9 @@ def sample_physics(key: jax.Array, gravity: jax.Array, length: jax.Array) -> Env
 
 def physics(gravity: tuple[float, float], length: tuple[float, float]) -> Partial:
     """A stage's task distribution: gravity and half-length ranges as data."""
-    return Partial(sample_physics, gravity=jnp.asarray(gravity, jnp.float32),
-                   length=jnp.asarray(length, jnp.float32))
+    # numpy, not jnp: building the curriculum must not run JAX (the sampler sees float32 either way)
+    return Partial(sample_physics, gravity=np.asarray(gravity, np.float32),
+                   length=np.asarray(length, np.float32))
 
 
 LEARNER = PPOConfig(

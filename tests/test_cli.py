@@ -67,3 +67,23 @@ def test_learning_curves_notebook_reads_a_results_directory(train_dir, monkeypat
     monkeypatch.setattr("sys.argv", [str(notebook), str(train_dir)])
     runpy.run_path(str(notebook), run_name="__main__")
     assert (train_dir / "notebook_curves.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_list_curricula_runs_no_jax(capsys):
+    """Listing loads every curriculum and preset but traces and compiles nothing: validation
+    (env lookup, task draws) waits for Curriculum.validate()."""
+    import gymnax  # noqa: F401  (third-party: it runs JAX at its own import)
+    import jax
+
+    events = []
+
+    def listener(name, *args, **kwargs):
+        events.append(name)
+
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        assert cli.main(["list", "curricula"]) == 0
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)
+    assert "playroom_ladder" in capsys.readouterr().out
+    assert not [e for e in events if "trace" in e or "compile" in e]

@@ -229,9 +229,6 @@ def mixing(
     finite_number(learning_rate, "learning_rate", low=0, low_open=True)
     if slot is not None:
         slot = positive_int(slot, "slot", minimum=0)
-    # Imported here so that the rest of the package does not need evosax.
-    from evosax.algorithms import Open_ES
-
     def init(key, params):
         lib = library.get(params)
         slots = _slot_count(params)
@@ -257,6 +254,9 @@ def mixing(
 
         def with_alpha(alpha):
             return library.set_slot(base, target, mix_slots(stored, alpha * sources))
+
+        # Imported when traced, not when a curriculum builds the manager: evosax runs JAX at import.
+        from evosax.algorithms import Open_ES
 
         es = Open_ES(
             population_size=candidates,

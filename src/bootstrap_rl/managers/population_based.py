@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from bootstrap_rl.managers.base import Manager
 from bootstrap_rl.validation import ConfigError, finite_number, is_finite_number, positive_int
@@ -82,7 +83,7 @@ def pbt(
     if int(fraction * size) < 1:
         raise ConfigError("fraction", f"{fraction} of {size} members is no member: nothing would be "
                           "copied (raise fraction or size)")
-    factors = jnp.asarray(perturb, jnp.float32)
+    factors = np.asarray(perturb, np.float32)  # numpy: building a manager runs no JAX
 
     def init(key, params):
         return PBTState(key=key, count=jnp.zeros((), jnp.int32), fitness=jnp.full((), jnp.nan, jnp.float32))
@@ -119,7 +120,7 @@ def pbt(
         names = sorted(learner.hparams)
         draws = jax.random.randint(perturb_key, (len(names),), 0, factors.shape[0])
         theirs = take(learner.hparams)
-        hparams = {name: theirs[name] * factors[draws[i]].astype(jnp.asarray(theirs[name]).dtype)
+        hparams = {name: theirs[name] * jnp.asarray(factors)[draws[i]].astype(jnp.asarray(theirs[name]).dtype)
                    for i, name in enumerate(names)}
         learner = learner._replace(
             params=pick(take(learner.params), learner.params),
