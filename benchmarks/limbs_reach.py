@@ -2,7 +2,7 @@
 
 Issue 6's bar: a mean final distance under 5% of the arm's length, on a CPU. Every episode
 gets a fresh reach task (a target anywhere from 0.25 to 0.9 arm lengths from the base, a
-random initial pose) through ``TaskDistribution(Limbs("reach"), task_distribution("reach"))``,
+random initial pose) through ``TaskSamplingEnv(Limbs("reach"), task_distribution("reach"))``,
 so the policy has to read the target from its observation. The Gaussian PPO (state-independent
 log-std; the env clips the torques) trains with the seeds vmapped in one jitted call; then
 each seed's final policy plays ``--episodes`` fresh tasks to their step limit (50 steps,
@@ -29,7 +29,7 @@ import numpy as np
 from bootstrap_rl.envs import limbs
 from bootstrap_rl.ppo import PPOConfig
 from bootstrap_rl.results import replace_section
-from bootstrap_rl.wrappers import TaskDistribution
+from bootstrap_rl.wrappers import TaskSamplingEnv
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -60,12 +60,12 @@ CONFIG = PPOConfig(
 )
 
 
-def make_env() -> TaskDistribution:
+def make_env() -> TaskSamplingEnv:
     """Limbs reach with a fresh random target (and initial pose) per episode."""
-    return TaskDistribution(limbs.Limbs("reach"), limbs.task_distribution("reach"))
+    return TaskSamplingEnv(limbs.Limbs("reach"), limbs.task_distribution("reach"))
 
 
-def final_distances(network, params, env: TaskDistribution, key: jax.Array, episodes: int, greedy: bool):
+def final_distances(network, params, env: TaskSamplingEnv, key: jax.Array, episodes: int, greedy: bool):
     """Hand-to-target distance (arm lengths) at the last step of ``episodes`` fresh episodes."""
     reset_key, loop_key = jax.random.split(key)
     obs, state = jax.vmap(env.reset)(jax.random.split(reset_key, episodes))
@@ -102,7 +102,7 @@ def run(config: PPOConfig = CONFIG, num_seeds: int = 8, episodes: int = 256, see
     per_seed = greedy.mean(axis=1)
     curves = np.asarray(out["train_return"])
     return {
-        **_common.training_report("limbs_reach", "TaskDistribution(Limbs-Reach-v0, task_distribution('reach'))",
+        **_common.training_report("limbs_reach", "TaskSamplingEnv(Limbs-Reach-v0, task_distribution('reach'))",
                                   _common.device_name(), config, num_seeds, episodes, compile_s, run_s),
         "final_distance_greedy_per_seed": per_seed.tolist(),
         "final_distance_greedy_mean": float(greedy.mean()),
@@ -126,7 +126,7 @@ def section(report: dict, json_path: str) -> str:
         "",
         "`python benchmarks/limbs_reach.py` trains the Gaussian PPO on Limbs reach (3 links) with a "
         "fresh target per episode (0.25–0.9 arm lengths from the base, random initial pose) through "
-        "`TaskDistribution`, seeds vmapped in one jitted call, then plays "
+        "`TaskSamplingEnv`, seeds vmapped in one jitted call, then plays "
         f"{report['eval_episodes_per_seed']} fresh tasks per seed to the step limit (50 steps) and "
         "measures the hand's final distance to the target in arm lengths. Issue 6's bar: a mean "
         "final distance under 0.05 on a CPU.",

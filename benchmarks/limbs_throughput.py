@@ -5,7 +5,7 @@ Measured exactly as ``env_throughput.py`` measures Playroom: one jitted ``lax.sc
 Pendulum ``[-2, 2]``), a fresh key per env per step and gymnax auto-reset; the scan carry
 accumulates ``obs.sum() + reward.sum()`` so XLA cannot drop the work of computing
 observations. Each Limbs kind's envs get their own task from the kind's sampler (all kinds
-share one compiled step); the last Limbs row runs ``TaskDistribution(Limbs, all kinds)``, a
+share one compiled step); the last Limbs row runs ``TaskSamplingEnv(Limbs, all kinds)``, a
 fresh task from the five-kind mixture at every episode start, as a curriculum stage trains.
 Reset and compile time are excluded; each figure is the best of ``--repeats`` calls.
 
@@ -44,7 +44,7 @@ def section(report: dict, json_path: str) -> str:
         "",
         "`python benchmarks/limbs_throughput.py` measures random-policy env-steps/s of every Limbs "
         "task kind (3 links; each env its own task from the kind's sampler; all kinds one compiled "
-        "step) and of `TaskDistribution` over the five-kind mixture (a fresh task per episode), with "
+        "step) and of `TaskSamplingEnv` over the five-kind mixture (a fresh task per episode), with "
         "gymnax `Pendulum-v1` as the reference in the same run, measured as the env throughput "
         "table above: a jitted scan of `vmap(env.step)`, uniform random actions in the Box, "
         "gymnax auto-reset, the observation consumed; best of "
@@ -74,14 +74,14 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
 
     from bootstrap_rl.envs import limbs
-    from bootstrap_rl.wrappers import TaskDistribution
+    from bootstrap_rl.wrappers import TaskSamplingEnv
 
     backend = jax.default_backend()
     sizes = args.num_envs or DEFAULT_NUM_ENVS["cpu" if backend == "cpu" else "gpu"]
     budget = 2**19 * (1 if backend == "cpu" else 64)
     pendulum, pendulum_params = bootstrap_rl.make("Pendulum-v1")
     arm = limbs.Limbs("reach")  # one instance: every kind shares its compiled step
-    mixture = TaskDistribution(arm, limbs.task_distribution(limbs.TASK_KINDS))
+    mixture = TaskSamplingEnv(arm, limbs.task_distribution(limbs.TASK_KINDS))
     rows = []
 
     def record(name, result):
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> dict:
         for kind in limbs.TASK_KINDS:
             params = jax.vmap(limbs.TASK_SAMPLERS[kind])(jax.random.split(jax.random.key(1), num_envs))
             record(limbs.ENV_IDS[kind], measure(arm, params, num_envs, num_steps, args.repeats, True))
-        record("Limbs mixture (TaskDistribution)",
+        record("Limbs mixture (TaskSamplingEnv)",
                measure(mixture, mixture.default_params, num_envs, num_steps, args.repeats, False))
 
     report = {

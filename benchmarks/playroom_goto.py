@@ -1,7 +1,7 @@
 """PPO learns Playroom goto: success rate, env steps and wall time (issue 3's bar: >= 0.9 on CPU).
 
 Every episode gets a fresh goto task (random target colour and type, 0-3 distractors, random
-layout) through ``TaskDistribution(Playroom("goto"), sample_task("goto"))``, so the policy
+layout) through ``TaskSamplingEnv(Playroom("goto"), sample_task("goto"))``, so the policy
 has to read the instruction. Seeds are vmapped in one jitted function that trains (one
 ``lax.scan`` of PPO updates) and then evaluates the final stochastic policy on
 ``--episodes`` fresh tasks per seed with ``bootstrap_rl.evaluation.evaluate``. Success =
@@ -27,7 +27,7 @@ from bootstrap_rl.envs import playroom
 from bootstrap_rl.evaluation import evaluate
 from bootstrap_rl.ppo import PPOConfig
 from bootstrap_rl.results import replace_section
-from bootstrap_rl.wrappers import TaskDistribution
+from bootstrap_rl.wrappers import TaskSamplingEnv
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -59,9 +59,9 @@ CONFIG = PPOConfig(
 )
 
 
-def make_env() -> TaskDistribution:
+def make_env() -> TaskSamplingEnv:
     """Playroom goto with a fresh random task per episode."""
-    return TaskDistribution(playroom.Playroom("goto"), playroom.sample_task("goto"))
+    return TaskSamplingEnv(playroom.Playroom("goto"), playroom.sample_task("goto"))
 
 
 def run(config: PPOConfig = CONFIG, num_seeds: int = 4, episodes: int = 256, seed: int = 0) -> dict:
@@ -76,7 +76,7 @@ def run(config: PPOConfig = CONFIG, num_seeds: int = 4, episodes: int = 256, see
 
     success = np.asarray(out["success"], np.float64)
     return {
-        **_common.training_report("playroom_goto", "TaskDistribution(Playroom-Goto-v0, sample_task('goto'))",
+        **_common.training_report("playroom_goto", "TaskSamplingEnv(Playroom-Goto-v0, sample_task('goto'))",
                                   _common.device_name("CPU ({machine}, {cores} cores)", "{kind}"), config,
                                   num_seeds, episodes, compile_s, run_s, xla_flags=True),
         "success_per_seed": success.tolist(),
@@ -100,7 +100,7 @@ def section(report: dict, json_path: str) -> str:
         "",
         "`python benchmarks/playroom_goto.py` trains PPO on Playroom goto with a fresh random task "
         "per episode (target colour × type, 0–3 distractors, random layout) through "
-        "`bootstrap_rl.wrappers.TaskDistribution`, seeds vmapped in one jitted call, then "
+        "`bootstrap_rl.wrappers.TaskSamplingEnv`, seeds vmapped in one jitted call, then "
         f"evaluates each seed's final stochastic policy on {report['eval_episodes_per_seed']} fresh "
         "tasks. Success = episode return > 0. Issue 3's bar: ≥ 0.9 on CPU.",
         "",

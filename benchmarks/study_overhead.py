@@ -34,7 +34,7 @@ from bootstrap_rl.study.plan import program_key
 from bootstrap_rl.study.programs import Programs
 from bootstrap_rl.ppo import make_ppo
 from bootstrap_rl.results import replace_section, write_json
-from bootstrap_rl.wrappers import TaskDistribution
+from bootstrap_rl.wrappers import TaskSamplingEnv
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -58,7 +58,7 @@ def measure(name: str, preset: str | None, seeds: int | None, repeats: int) -> d
     # The bare peer: the same learner config, env and tasks, one scan over every update.
     sampler = c.sampler(c.adult.name)
     ppo = make_ppo(learner.config.replace(total_timesteps=run.budget),
-                   TaskDistribution(c.family, sampler), sampler, network=learner.ppo.network,
+                   TaskSamplingEnv(c.family, sampler), sampler, network=learner.ppo.network,
                    episode_limit=c.episode_limit)
     bare = jax.jit(jax.vmap(ppo.train))
     keys = jax.random.split(jax.random.PRNGKey(1), seeds)

@@ -58,7 +58,7 @@ def sample_tasks(key: jax.Array, weights: jax.Array, step_limits: jax.Array, ran
     ``JOINT_FIELDS`` and ``SCALAR_FIELDS``). One draw costs one categorical and one vector of
     uniforms, whatever the kind: the kinds share the random numbers and differ only in how
     the kind's fields are assembled from them. The numbers come from a hash of the key
-    (:func:`bootstrap_rl.family.uniforms`), not threefry: a sampler runs on every step under ``TaskDistribution``.
+    (:func:`bootstrap_rl.family.uniforms`), not threefry: a sampler runs on every step under ``TaskSamplingEnv``.
     """
     f32, i32 = jnp.float32, jnp.int32
     num_links = joint_physics.shape[-1]

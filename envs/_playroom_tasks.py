@@ -316,7 +316,7 @@ def task_distribution(
 
     Every distribution this returns is the same function with other arrays (kind weights, step
     limits), so curriculum stages built from it share one compiled program; pass it as the
-    params of :class:`bootstrap_rl.wrappers.TaskDistribution`. ``step_limits`` overrides
+    params of :class:`bootstrap_rl.wrappers.TaskSamplingEnv`. ``step_limits`` overrides
     kinds' episode limits (default ``DEFAULT_STEP_LIMITS``).
     """
     weights = kind_weights(kinds, TASK_KINDS, dtype=np.float32)

@@ -1,4 +1,4 @@
-"""TaskDistribution: a fresh task per episode, with the gymnax 1.x step contract intact.
+"""TaskSamplingEnv: a fresh task per episode, with the gymnax 1.x step contract intact.
 
 Planted effects: tasks differ across envs and across the episodes of one env; the same key
 gives the same tasks; each episode truncates at its own sampled step limit; auto-reset
@@ -15,7 +15,7 @@ import pytest
 from bootstrap_rl.envs import playroom as pr
 from jax.tree_util import Partial
 
-from bootstrap_rl.wrappers import TaskDistribution, TaskState
+from bootstrap_rl.wrappers import TaskSamplingEnv, TaskState
 
 N = 64
 # Instruction slice of the observation: kind one-hot (6), colour (6), type (3), direction (4).
@@ -38,7 +38,7 @@ def inner():
 
 @pytest.fixture(scope="module")
 def env(inner):
-    return TaskDistribution(inner, pr.sample_task("goto"))
+    return TaskSamplingEnv(inner, pr.sample_task("goto"))
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +143,7 @@ def test_auto_reset_draws_a_new_task_per_episode(fns):
 
 
 def test_truncation_at_each_sampled_tasks_own_limit(inner):
-    env = TaskDistribution(inner, short_pickup_sampler)
+    env = TaskSamplingEnv(inner, short_pickup_sampler)
     steps = 60
     states, (_, next_state, reward, terminated, truncated, info) = rollout(batched(env), 8, steps, action=pr.DROP)
     truncated, terminated = np.asarray(truncated), np.asarray(terminated)

@@ -144,7 +144,7 @@ def random_words(key: jax.Array, count: int) -> jax.Array:
     key's words with a counter.
 
     Much cheaper than threefry, which matters because gymnax's auto-reset (and
-    ``TaskDistribution``'s resample) compute a reset, and so these draws, on every step.
+    ``TaskSamplingEnv``'s resample) compute a reset, and so these draws, on every step.
     Not a cryptographic or splittable RNG: use it for a fixed, small number of draws per key.
     """
     if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):

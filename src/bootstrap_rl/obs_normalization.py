@@ -29,7 +29,7 @@ the policy with statistics passed as data (vmaps over seeds), or use
         state.params, stats, keys)
 
 The params pass through unchanged (the wrapper's params are the inner env's), so task
-samplers, ``TaskDistribution`` and ``max_steps_in_episode`` work as before.
+samplers, ``TaskSamplingEnv`` and ``max_steps_in_episode`` work as before.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """Environment wrappers that keep the gymnax 1.x contract.
 
-:class:`TaskDistribution` turns a task family plus a task sampler (a curriculum stage's task
+:class:`TaskSamplingEnv` turns a task family plus a task sampler (a curriculum stage's task
 distribution, ``key -> params``) into one ordinary gymnax ``Environment`` whose every
 episode draws its own task::
 
-    env = TaskDistribution(Playroom("goto"), playroom.sample_task("goto"))
+    env = TaskSamplingEnv(Playroom("goto"), playroom.sample_task("goto"))
     obs, state = env.reset(key)              # state.task: this episode's task params
     obs, state, reward, terminated, truncated, info = env.step(key, state, action)
 
@@ -19,7 +19,7 @@ kind weights, say) passes through the same compiled ``step``::
 
     easy = Partial(sample_mixture, weights=jnp.array([1.0, 0.0]))
     hard = Partial(sample_mixture, weights=jnp.array([0.0, 1.0]))
-    env = TaskDistribution(Playroom(), easy)          # default_params is `easy`
+    env = TaskSamplingEnv(Playroom(), easy)          # default_params is `easy`
     env.step(key, state, action, hard)                # same program, new tasks
 """
 
@@ -56,7 +56,7 @@ def as_task_sampler(sampler: Callable[[jax.Array], Any]) -> Partial:
     return sampler if isinstance(sampler, Partial) else Partial(sampler)
 
 
-class TaskDistribution(environment.Environment[TaskState, Partial]):
+class TaskSamplingEnv(environment.Environment[TaskState, Partial]):
     """An env whose every episode runs a fresh task ``sampler(key)`` of ``env``.
 
     Args:
@@ -100,7 +100,7 @@ class TaskDistribution(environment.Environment[TaskState, Partial]):
 
     @property
     def name(self) -> str:
-        return f"TaskDistribution({self.env.name}, {getattr(self.sampler.func, '__name__', 'sampler')})"
+        return f"TaskSamplingEnv({self.env.name}, {getattr(self.sampler.func, '__name__', 'sampler')})"
 
     @property
     def num_actions(self) -> int:

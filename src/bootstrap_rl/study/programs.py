@@ -25,7 +25,7 @@ from bootstrap_rl.ppo import make_members, make_ppo
 from bootstrap_rl.sharding import Layout
 from bootstrap_rl.study.inputs import RunInputs
 from bootstrap_rl.study.plan import ProgramKey, Run, manager_inputs, program_key, shared_methods
-from bootstrap_rl.wrappers import TaskDistribution
+from bootstrap_rl.wrappers import TaskSamplingEnv
 
 
 class Programs:
@@ -40,7 +40,7 @@ class Programs:
         self.layout = layout = layout or Layout()
         self.key = key = ProgramKey(*key)
         first = c.sampler(c.all_stages[0].name)
-        self.env = TaskDistribution(c.family, first)
+        self.env = TaskSamplingEnv(c.family, first)
         # A PBT method's members split the seed's envs: the arm spends one learner's budget.
         members = c.methods[key.members_method].members if key.members_method else 1
         self.config = c.learner.replace(total_timesteps=key.budget // members, hidden_sizes=key.hidden_sizes,
