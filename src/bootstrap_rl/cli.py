@@ -190,10 +190,8 @@ def study(args: argparse.Namespace) -> int:
             raise UsageError(f"{flag}: must be a positive integer, got {value}")
     if args.checkpoint_seconds < 0:
         raise UsageError(f"--checkpoint-seconds: must be >= 0, got {args.checkpoint_seconds}")
-    curriculum = api.load_curriculum(args.curriculum, args.preset)
-    out = args.out or Path("runs") / (curriculum.name + (f"-{args.preset}" if args.preset else ""))
     start = time.perf_counter()
-    results = api.run_study(curriculum, out, report=not args.no_report, seeds=args.seeds, root_seed=args.seed,
+    results = api.run_study(args.curriculum, args.out, preset=args.preset, report=not args.no_report, seeds=args.seeds, root_seed=args.seed,
                             resume=args.resume, checkpoint_seconds=args.checkpoint_seconds, devices=args.devices,
                             seed_chunk=args.seed_chunk, compilation_cache=args.compilation_cache)
     if not sharding.is_writer():
