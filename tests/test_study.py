@@ -22,7 +22,7 @@ from bootstrap_rl.study.storage import PartWriter
 TINY = textwrap.dedent('''
     """A toy CartPole curriculum for tests: 4 envs x 16 steps per update."""
     from bootstrap_rl.curricula.cartpole_physics import physics
-    from bootstrap_rl.curriculum import Curriculum, Evaluation, ProdigyGrid, Stage
+    from bootstrap_rl.curriculum import Controls, Curriculum, Evaluation, ProdigyGrid, Stage
     from bootstrap_rl.managers import stage_schedule
     from bootstrap_rl.ppo import PPOConfig
 
@@ -41,6 +41,7 @@ TINY = textwrap.dedent('''
         evaluation=Evaluation(every_env_steps=128, episodes=4, probe_observations=32),
         methods={"marker": stage_schedule(learning_rate=(1e-3, 2e-3, 3e-3))},
         prodigy_grid=ProdigyGrid(learning_rate=(1e-3, 3e-4)),
+        controls=Controls(mixed=False),  # the mixed arm compiles its own sampler: tested in test_controls
         seeds=2,
     )
 ''')
@@ -83,7 +84,8 @@ def test_every_arm_gets_the_same_budget_and_is_evaluated_on_the_same_steps(finis
     meta = json.loads((finished / "study.json").read_text())
     arms = {a["name"]: a for a in meta["arms"]}
     assert set(arms) == {"direct", "curriculum", "childhood/marker", "direct_adult_steps",
-                         "grid/lr=0.001,ent=0.01,width=16", "grid/lr=0.0003,ent=0.01,width=16"}
+                         "grid/lr=0.001,ent=0.01,width=16", "grid/lr=0.0003,ent=0.01,width=16",
+                         "direct+marker", "curriculum/shuffled", "curriculum/shrink_perturb"}
     assert list(table.columns) == list(study.TABLE_COLUMNS)
     for name, arm in arms.items():
         budget = ADULT if name == "direct_adult_steps" else TOTAL

@@ -30,13 +30,13 @@ from __future__ import annotations
 
 import warnings
 
-from bootstrap_rl._curriculum.config import Curriculum, Evaluation, ProdigyGrid, Stage
+from bootstrap_rl._curriculum.config import Controls, Curriculum, Evaluation, ProdigyGrid, Stage
 from bootstrap_rl._curriculum.load import (ENTRY_POINT_GROUP, UnknownCurriculumError, available, describe, load,
                                            presets)
 from bootstrap_rl._curriculum.tasks import describe_sampler
 
 __all__ = [
-    "Curriculum", "Evaluation", "ProdigyGrid", "Stage", "available", "load", "presets",
+    "Controls", "Curriculum", "Evaluation", "ProdigyGrid", "Stage", "available", "load", "presets",
     "describe", "describe_sampler", "UnknownCurriculumError", "ENTRY_POINT_GROUP",
 ]
 

@@ -125,6 +125,54 @@ def kind_step_limits(overrides: Mapping[str, int] | None, defaults: Mapping[str,
     return [limits[kind] for kind in kinds]
 
 
+# --- mixtures of task distributions (outside jit) -------------------------------------------
+
+
+def mix_distributions(distributions: Sequence[jax.tree_util.Partial], weights: Sequence[float]) -> jax.tree_util.Partial:
+    """One task distribution that draws each task from ``distributions[i]`` with probability
+    ``weights[i]`` (normalised): a curriculum's childhood stages mixed into one stage.
+
+    Where the distributions are one function that picks a task kind by a ``weights`` keyword
+    and differ in nothing else (Playroom's and Limbs' kind specs), the mixture is that function
+    with the weighted kind weights — the same pytree structure as its parts, so it runs
+    through their compiled program. Otherwise it is :func:`sample_mixture` over the parts'
+    data stacked (one function with the same shapes: its own program).
+    """
+    w = np.asarray(weights, np.float64)
+    if len(distributions) != len(w) or not len(w) or not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
+        raise ValueError(f"weights: need one finite weight >= 0 per distribution, not all zero; got {list(weights)}")
+    w = w / w.sum()
+    first = distributions[0]
+    if all(_mixes_by_kind_weights(first, d) for d in distributions):
+        kinds = sum(p * np.asarray(d.keywords["weights"], np.float64) for p, d in zip(w, distributions))
+        dtype = np.asarray(first.keywords["weights"]).dtype
+        return jax.tree_util.Partial(first.func, *first.args, **{**first.keywords, "weights": jnp.asarray(kinds, dtype)})
+    stacked = jax.tree.map(lambda *xs: jnp.stack(xs), *distributions)
+    return jax.tree_util.Partial(sample_mixture, stacked=stacked,
+                                    log_weights=jnp.asarray(np.log(np.maximum(w, 1e-30)), jnp.float32))
+
+
+def _mixes_by_kind_weights(first: Any, other: Any) -> bool:
+    """Whether ``other`` is ``first``'s function, with a ``weights`` keyword and every other
+    argument equal (so a mixture is a weighted sum of kind weights)."""
+    if not (isinstance(other, jax.tree_util.Partial) and isinstance(first, jax.tree_util.Partial)):
+        return False
+    if other.func is not first.func or "weights" not in other.keywords or set(other.keywords) != set(first.keywords):
+        return False
+    same = [np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(first.args, other.args)]
+    same += [np.array_equal(np.asarray(first.keywords[k]), np.asarray(other.keywords[k]))
+             for k in first.keywords if k != "weights"]
+    return len(first.args) == len(other.args) and all(same)
+
+
+def sample_mixture(key: jax.Array, stacked: jax.tree_util.Partial, log_weights: jax.Array) -> Any:
+    """A task from distribution ``i ~ log_weights`` of ``stacked`` (distributions of one
+    function, their data stacked on a leading axis)."""
+    choice_key, task_key = jax.random.split(key)
+    i = jax.random.categorical(choice_key, log_weights)
+    return jax.tree.map(lambda x: x[i], stacked)(task_key)
+
+
 # --- a hash RNG for per-step resets and samplers (jittable) -----------------------------------
 
 _GOLDEN = 0x9E3779B9  # 2^32 / golden ratio: spreads consecutive counters over the words

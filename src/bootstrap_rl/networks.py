@@ -28,10 +28,13 @@ class MLP(nn.Module):
     out_scale: float
 
     @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:
+    def __call__(self, x: jax.Array, features: bool = False) -> jax.Array:
+        """The output; with ``features``, the last hidden layer's activations instead."""
         act = ACTIVATIONS[self.activation]
         for width in self.hidden_sizes:
             x = act(nn.Dense(width, kernel_init=nn.initializers.orthogonal(np.sqrt(2)))(x))
+        if features:
+            return x
         return nn.Dense(self.out_size, kernel_init=nn.initializers.orthogonal(self.out_scale))(x)
 
 
@@ -52,6 +55,10 @@ class DiscreteActorCritic(nn.Module):
 
     def policy(self, obs: jax.Array) -> Categorical:
         return Categorical(self.actor(_flat(obs)))
+
+    def embed(self, obs: jax.Array) -> jax.Array:
+        """The actor's last hidden features (what plasticity metrics read)."""
+        return self.actor(_flat(obs), features=True)
 
     def value(self, obs: jax.Array) -> jax.Array:
         return self.critic(_flat(obs))[..., 0]
@@ -86,6 +93,10 @@ class ContinuousActorCritic(nn.Module):
 
     def policy(self, obs: jax.Array) -> Gaussian:
         return Gaussian(self.actor(_flat(obs)), self.log_std)
+
+    def embed(self, obs: jax.Array) -> jax.Array:
+        """The actor's last hidden features (what plasticity metrics read)."""
+        return self.actor(_flat(obs), features=True)
 
     def value(self, obs: jax.Array) -> jax.Array:
         return self.critic(_flat(obs))[..., 0]

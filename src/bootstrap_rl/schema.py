@@ -17,7 +17,16 @@ TRAIN_SPLIT = "train"
 # direct: the adult task, whole budget; curriculum: the stages, then the adult task, no manager;
 # childhood: the stages with a management method; direct_adult_steps: the adult task for the
 # adult stage's steps only (the sunk-cost reference); grid: a D:prodigy grid configuration.
-ARM_KINDS = ("direct", "curriculum", "childhood", "direct_adult_steps", "grid")
+# The controls (``Curriculum.controls``): direct_managed: a method on the adult task alone
+# (``direct+<method>``); order_control: the childhood in another order or mixed
+# (``curriculum/shuffled``, ``curriculum/mixed``); plasticity_control: the curriculum arm
+# shrunk and perturbed at the adult stage (``curriculum/shrink_perturb``); capacity_control: a
+# direct arm as wide as a childhood arm's acting network (``direct/width=<w>``).
+ARM_KINDS = ("direct", "curriculum", "childhood", "direct_adult_steps", "grid", "direct_managed", "order_control",
+             "plasticity_control", "capacity_control")
+# Rows of this split are measurements of the network itself at an evaluation point
+# (``bootstrap_rl.plasticity``), not of any task.
+NETWORK_SPLIT = "network"
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,9 @@ class ArmRecord:
     budget_env_steps: int
     param_count: int  # trainable parameters of the network that acts
     learners_per_seed: int  # learners trained per seed (a PBT method's members)
+    active_param_count: int | None = None  # of those, what the acting policy uses (planned)
+    note: str = ""  # what a control arm controls for
+    matches: tuple[str, ...] = ()  # a capacity control: the arms whose active parameters it matches
     stages: tuple[StageSpan, ...] = ()
     hparams: dict | None = None  # a D:prodigy grid member's learning rate and entropy coefficient
     extra: dict = field(default_factory=dict)  # fields a later schema adds, kept on round trips
@@ -55,6 +67,7 @@ class ArmRecord:
         known = {f for f in cls.__dataclass_fields__ if f != "extra"}
         values = {k: v for k, v in record.items() if k in known}
         values["stages"] = tuple(StageSpan(**s) for s in record.get("stages", ()))
+        values["matches"] = tuple(record.get("matches", ()))
         values.setdefault("method", None)
         values.setdefault("learners_per_seed", 1)
         values.setdefault("param_count", 0)

@@ -29,8 +29,8 @@ def check_names(stages, adult) -> None:
     for where, stage in named_stages(stages, adult):
         if stage.name in seen:
             raise ConfigError(f"{where}.name", f"{stage.name!r} is already the name of {seen[stage.name]}")
-        if stage.name == "train":
-            raise ConfigError(f"{where}.name", "'train' is reserved for training metrics")
+        if stage.name in ("train", "network"):
+            raise ConfigError(f"{where}.name", f"{stage.name!r} is reserved for training and network metrics")
         seen[stage.name] = where
 
 
@@ -82,6 +82,10 @@ def check_methods(curriculum) -> None:
                     f"it must divide it, and each member's batch ({envs} / {size} envs x "
                     f"{c.learner.num_steps} steps) must divide into {c.learner.num_minibatches} minibatches",
                 )
+    alone = c.controls.manager_alone
+    for method in alone if isinstance(alone, tuple) else ():
+        if method not in c.methods:
+            raise ConfigError("controls.manager_alone", f"{method!r} is not one of the curriculum's methods {sorted(c.methods)}")
     for where, stage in named_stages(c.stages, c.adult):
         for method in stage.methods or ():
             if method not in c.methods:

@@ -118,6 +118,48 @@ class ProdigyGrid:
 
 
 @dataclass(frozen=True)
+class Controls:
+    """The control arms a study derives beside ``direct``, ``curriculum`` and the childhood arms,
+    each at the same budget and on the same seeds (docs/curricula.md, "Controls").
+
+    ``manager_alone``: a ``direct+<method>`` arm per method — the manager on the adult task
+    alone, no childhood; with ``childhood/<method>``, ``curriculum`` and ``direct``, a 2 x 2 of
+    childhood x manager. ``True``: every method; a tuple: those methods; ``False``: none.
+    ``shuffled``: ``curriculum/shuffled``, the childhood stages in reverse order. ``mixed``:
+    ``curriculum/mixed``, every childhood stage's tasks mixed (weighted by their budgets) for
+    the whole childhood budget. ``capacity``: a direct arm as wide as needed to act with at
+    least as many parameters as each childhood arm that acts with more than ``direct``
+    (``direct/width=<w>``). ``shrink_perturb``: ``curriculum/shrink_perturb``, the curriculum
+    arm with its weights shrunk and perturbed at the adult stage's start (Ash & Adams, 2020):
+    a control for lost plasticity.
+    """
+
+    manager_alone: bool | tuple[str, ...] = True
+    shuffled: bool = True
+    mixed: bool = True
+    capacity: bool = True
+    shrink_perturb: bool = True
+
+    def __post_init__(self):
+        for name in ("shuffled", "mixed", "capacity", "shrink_perturb"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"controls.{name}", f"must be True or False, got {getattr(self, name)!r}")
+        alone = self.manager_alone
+        if isinstance(alone, str) or not isinstance(alone, (bool, tuple, list)):
+            raise ConfigError("controls.manager_alone", f"must be True, False or a tuple of method names, got {alone!r}")
+        if not isinstance(alone, bool):
+            object.__setattr__(self, "manager_alone", tuple(alone))
+
+    @classmethod
+    def none(cls) -> Controls:
+        """No control arm."""
+        return cls(manager_alone=False, shuffled=False, mixed=False, capacity=False, shrink_perturb=False)
+
+    def replace(self, **changes) -> Controls:
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
 class Curriculum:
     """Ordered childhood ``stages``, the ``adult`` stage, and the budget every arm gets.
 
@@ -147,8 +189,11 @@ class Curriculum:
     # the learner's plain actor-critic MLPs. Managers that route, generate, freeze or remember
     # need it.
     library: LibrarySpec | None = None
+    controls: Controls = field(default_factory=Controls)
 
     def __post_init__(self):
+        if not isinstance(self.controls, Controls):
+            raise ConfigError("controls", f"must be a Controls, got {type(self.controls).__name__}")
         if self.library is not None and not isinstance(self.library, LibrarySpec):
             raise ConfigError("library", f"must be a LibrarySpec or None, got {type(self.library).__name__}")
         if not isinstance(self.name, str) or not self.name:
@@ -306,6 +351,7 @@ class Curriculum:
             "seeds": self.seeds,
             "prodigy_grid": None if self.prodigy_grid is None else dataclasses.asdict(self.prodigy_grid),
             "library": None if self.library is None else dataclasses.asdict(self.library),
+            "controls": dataclasses.asdict(self.controls),
         }
 
 

@@ -12,7 +12,7 @@ of the methods.
 from bootstrap_rl._lazy import lazy_exports
 
 lazy_exports(globals(), {
-    "base": ("AdamMoments", "Handover", "LossInputs", "Managed", "Manager", "ManagerReport", "StageStart",
+    "base": ("AdamMoments", "Footprint", "Handover", "LossInputs", "Managed", "Manager", "ManagerReport", "StageStart",
              "identity", "no_state", "no_targets", "nothing_to_report", "unchanged", "zero_loss"),
     "combine": ("StagedState", "chain", "only_in_stages", "switch"),
     "distillation": ("distral", "kickstarting"),
@@ -21,4 +21,5 @@ lazy_exports(globals(), {
     "population_based": ("pbt",),
     "memory": ("episodic_memory",),
     "connections": ("routing",),
+    "plasticity": ("shrink_perturb",),
 })

@@ -34,6 +34,9 @@ state a manager may read and change:
 ``report(mstate) -> ManagerReport``  (default: nothing to report)
     what the manager spent outside the learner, read by the learner once per update and
     written to its metrics.
+``footprint(stages) -> Footprint``  (default: one slot)
+    a static statement of how much of the library the acting policy uses after the manager
+    acted in ``stages`` stages, so a study can plan active parameter counts without training.
 
 ``learner.params`` holds every variable collection of the network: ``params`` (trained) and,
 for the subsystem library (:mod:`bootstrap_rl.library`), ``library`` — the masks, step-size
@@ -120,6 +123,20 @@ class ManagerReport(NamedTuple):
     uncharged_env_steps: jax.Array
 
 
+class Footprint(NamedTuple):
+    """What of the subsystem library the acting policy uses once a manager has acted in
+    ``stages`` stages: a planning statement, checked against the library state a study
+    measures (``library.active_parameter_count``)."""
+
+    slots: int = 1  # active slots (the combiner mixes them)
+    routed: bool = False  # the router's gates are on
+
+
+def one_slot(stages: int) -> Footprint:
+    """The default ``footprint``: the acting policy uses one slot, as a fresh library does."""
+    return Footprint()
+
+
 def no_state(key, params):
     """The default ``init``: a manager without state."""
     return ()
@@ -160,6 +177,9 @@ class Manager(NamedTuple):
     targets: Callable[[Any, Any, jax.Array, Callable], Any] = no_targets
     report: Callable[[Any], ManagerReport] = nothing_to_report
     members: int = 1
+    # footprint(stages) -> Footprint: the library the acting policy uses after the manager
+    # acted in ``stages`` stages (for ``bootstrap-rl plan``'s active parameter counts).
+    footprint: Callable[[int], Footprint] = one_slot
 
 
 def identity() -> Manager:

@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from bootstrap_rl.managers.base import Manager, ManagerReport, no_targets, zero_loss
+from bootstrap_rl.managers.base import Footprint, Manager, ManagerReport, no_targets, zero_loss
 
 
 def _check_managers(managers) -> tuple[Manager, ...]:
@@ -81,7 +81,14 @@ def chain(*managers: Manager) -> Manager:
 
     return Manager(init=init, on_stage_start=threaded("on_stage_start"), loss=loss,
                    after_update=threaded("after_update"), targets=targets,
-                   report=lambda mstates: _total_report(managers, mstates), members=_members(managers))
+                   report=lambda mstates: _total_report(managers, mstates), members=_members(managers),
+                   footprint=lambda stages: _union_footprint(managers, stages))
+
+
+def _union_footprint(managers, stages: int) -> Footprint:
+    """What managers acting together use: the most slots any of them activates, routed if any routes."""
+    prints = [m.footprint(stages) for m in managers] or [Footprint()]
+    return Footprint(max(p.slots for p in prints), any(p.routed for p in prints))
 
 
 class StagedState(NamedTuple):
@@ -131,7 +138,8 @@ def only_in_stages(manager: Manager, active: tuple[bool, ...]) -> Manager:
         return mstate._replace(inner=inner), learner
 
     return Manager(init=init, on_stage_start=on_stage_start, loss=loss, after_update=after_update,
-                   targets=targets, report=lambda mstate: manager.report(mstate.inner), members=manager.members)
+                   targets=targets, report=lambda mstate: manager.report(mstate.inner), members=manager.members,
+                   footprint=manager.footprint)
 
 
 def switch(managers: tuple[Manager, ...], index) -> Manager:

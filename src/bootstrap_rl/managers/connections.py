@@ -16,7 +16,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from bootstrap_rl import library
-from bootstrap_rl.managers.base import Manager
+from bootstrap_rl.managers.base import Footprint, Manager
 from bootstrap_rl.validation import ConfigError, finite_number
 
 
@@ -54,4 +54,8 @@ def routing(earlier_lr: float = 0.0, adult_slot: bool = True) -> Manager:
                                  routed=jnp.ones((), jnp.float32))
         return mstate, learner._replace(params=params)
 
-    return Manager(init=init, on_stage_start=on_stage_start)
+    def footprint(stages):
+        # A slot per stage it acted in (the adult's only with ``adult_slot``), all routed.
+        return Footprint(slots=max(1, stages - (0 if adult_slot else 1)), routed=True)
+
+    return Manager(init=init, on_stage_start=on_stage_start, footprint=footprint)

@@ -17,9 +17,10 @@ from bootstrap_rl.report.curves import (
     adult_step_curves, arm_curves, score_curves, seed_windows, stage_boundaries, window_scores_of)
 from bootstrap_rl.report.load import Study
 from bootstrap_rl.report.results import (
-    ArmSummary, Comparison, Compute, Crossover, Descriptive, Estimate, Inference, PoI, Prodigy,
-    ProdigyConfig, Retention, RetentionDifference, RetentionSummary, Rho, SunkCost, json_safe,
+    ArmSummary, Comparison, Compute, Crossover, Descriptive, Estimate, Inference, PlasticitySummary, PoI,
+    Prodigy, ProdigyConfig, Retention, RetentionDifference, RetentionSummary, Rho, SunkCost, json_safe,
     to_frame)
+from bootstrap_rl.report.plasticity import plasticity
 from bootstrap_rl.report.retention import retention
 from bootstrap_rl.report.summaries import (
     arm_summary, compute, prodigy, sunk_cost, uncharged_env_steps)
@@ -28,7 +29,8 @@ __all__ = [
     "Analysis", "analyse", "COMPARED_KINDS", "MIN_SEEDS_FOR_CLAIMS", "compare", "comparison_pairs",
     "comparison_table", "comparisons", "crossover", "inference", "adult_step_curves", "arm_curves",
     "score_curves", "seed_windows", "stage_boundaries", "window_scores_of", "ArmSummary",
-    "Comparison", "Compute", "Crossover", "Descriptive", "Estimate", "Inference", "PoI", "Prodigy",
+    "Comparison", "Compute", "Crossover", "Descriptive", "Estimate", "Inference", "PlasticitySummary", "PoI",
+    "Prodigy", "plasticity",
     "ProdigyConfig", "Retention", "RetentionDifference", "RetentionSummary", "Rho", "SunkCost",
     "json_safe", "to_frame", "arm_summary", "compute", "prodigy", "retention", "sunk_cost",
     "uncharged_env_steps",
@@ -43,7 +45,7 @@ class Analysis:
     ``sunk_cost`` is None without a ``direct_adult_steps`` arm; ``prodigy`` is None without a
     D:prodigy grid; ``retention`` is None when no childhood stage was evaluated;
     ``uncharged_env_steps`` holds only arms that spent env steps outside the budget; ``compute``
-    is empty without timing.
+    is empty without timing; ``plasticity`` is None without the table's ``network`` rows.
     """
 
     study: Study = field(repr=False, compare=False)
@@ -55,6 +57,7 @@ class Analysis:
     retention: Retention | None
     uncharged_env_steps: dict[str, float]
     compute: tuple[Compute, ...]
+    plasticity: tuple[PlasticitySummary, ...] | None = None
 
     @property
     def smoke_test(self) -> bool:
@@ -73,6 +76,7 @@ class Analysis:
             "compute": [c.to_json() for c in self.compute],
             "prodigy": None if self.prodigy is None else self.prodigy.to_json(),
             "retention": None if self.retention is None else self.retention.to_json(),
+            "plasticity": None if self.plasticity is None else [p.to_json() for p in self.plasticity],
         }
 
 
@@ -89,4 +93,5 @@ def analyse(study: Study, *, resamples: int = 2000, seed: int = 0) -> Analysis:
         prodigy=prodigy(study, resamples=resamples, seed=seed),
         retention=retention(study, resamples=resamples, seed=seed),
         uncharged_env_steps=uncharged_env_steps(study),
-        compute=tuple(compute(study)))
+        compute=tuple(compute(study)),
+        plasticity=plasticity(study))

@@ -22,7 +22,7 @@ from bootstrap_rl.report.curves import adult_step_curves, arm_curves, score_curv
 from bootstrap_rl.report.load import Study
 from bootstrap_rl.report.results import ArmSummary, Prodigy
 from bootstrap_rl.report.retention import retention_splits
-from bootstrap_rl.schema import TRAIN_SPLIT
+from bootstrap_rl.schema import NETWORK_SPLIT, TRAIN_SPLIT
 
 WIDE = {"figsize": (7.5, 4.2), "dpi": 120}  # one panel
 PANEL = (4.2, 3.6)  # per panel of a row of panels
@@ -235,6 +235,29 @@ def plot_training_metrics(study: Study, metrics: Sequence[str] | None = None, ax
     return _done(axes[0].figure, created)
 
 
+def plot_plasticity(study: Study, axes: Sequence | None = None):
+    """One panel per plasticity metric (``bootstrap_rl.plasticity``): each arm's mean over seeds
+    against total env steps. None without the table's ``network`` rows."""
+    from bootstrap_rl.report.plasticity import PLASTICITY_METRICS
+
+    arms = [a for a, arm in study.arms.items() if arm.kind != "grid"]
+    if not any(study.rows(a, NETWORK_SPLIT, PLASTICITY_METRICS[0]) is not None for a in arms):
+        return None
+    axes, created = _panels(axes, len(PLASTICITY_METRICS), "plot_plasticity",
+                            figsize=(4.3 * len(PLASTICITY_METRICS), 3.4), dpi=100)
+    palette = colors(study)
+    for ax, metric in zip(axes, PLASTICITY_METRICS):
+        for i, arm in enumerate(arms):
+            steps, curves, _ = arm_curves(study, arm, NETWORK_SPLIT, metric)
+            if curves.size:
+                ax.plot(steps, np.nanmean(curves, axis=0), color=palette.get(arm, f"C{i % 10}"), label=arm, lw=1.2)
+        ax.set(title=metric.replace("_", " "), xlabel="total env steps")
+        ax.grid(alpha=0.3)
+    if axes[0].get_legend_handles_labels()[0]:
+        axes[0].legend(fontsize=6)
+    return _done(axes[0].figure, created)
+
+
 def report_figures(study: Study, analysis: Analysis) -> dict:
     """The report's figures by name (None: no data), in the report's order."""
     return {
@@ -243,6 +266,7 @@ def report_figures(study: Study, analysis: Analysis) -> dict:
         "retention": plot_retention(study),
         "policy_drift": plot_policy_drift(study),
         "prodigy": plot_prodigy(study, analysis.prodigy, analysis.arms) if analysis.prodigy else None,
+        "plasticity": plot_plasticity(study) if analysis.plasticity else None,
     }
 
 

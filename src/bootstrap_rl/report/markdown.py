@@ -25,13 +25,15 @@ CAPTIONS = {
                     "stage and the current policy, on probe observations of that stage.",
     "prodigy": "D:prodigy: the grid's learning curves, and early vs final IQM per "
                "configuration (stars: the compared arms).",
+    "plasticity": "Plasticity per arm against total env steps (mean over seeds): dormant-unit "
+                  "fraction, effective rank of the encoder's features, weight norm.",
 }
 
 
 def render(analysis: Analysis, figures: dict[str, Path | None]) -> str:
     """report.md's text. ``figures``: each figure's file (None: no data), in the report's order."""
     sections = (_header, _arms, comparisons_section, _sunk_cost, _prodigy, retention_section,
-                _compute)
+                _plasticity, _compute)
     lines = [line for section in sections for line in section(analysis)]
     lines += _figures(analysis, figures)
     return "\n".join(lines)
@@ -66,18 +68,26 @@ def _arms(analysis: Analysis) -> list[str]:
     arms = analysis.arms
     lines = ["## Arms", "", bootstrap_note(), ""]
     lines += table(
-        ["arm", "kind", "stages", "budget (env steps)", "parameters",
+        ["arm", "kind", "stages", "budget (env steps)", "parameters: active / total",
          "early IQM [95% CI]", "final IQM [95% CI]"],
         [[f"`{r.arm}`", r.kind, " → ".join(r.stages) or "—", steps(r.budget_env_steps),
-          steps(r.param_count), est(r.early), est(r.final)] for r in arms])
-    return lines + _arm_notes(analysis)
+          f"{steps(r.active)} / {steps(r.param_count)}", est(r.early), est(r.final)] for r in arms])
+    controls = [r for r in arms if r.note]
+    if controls:
+        lines += ["", "Controls (same budget, same seeds): "
+                  + "; ".join(f"`{r.arm}`: {r.note}" for r in controls) + "."]
+    return lines + [""] + _arm_notes(analysis)
 def _arm_notes(analysis: Analysis) -> list[str]:
     """What the arms table cannot say: capacity differences, population-based learners, env
     steps outside the budget, the D:prodigy grid."""
     arms, lines = analysis.arms, []
-    if len({r.param_count for r in arms if r.param_count is not None}) > 1:
-        lines += ["Parameter counts differ between arms: a difference between them may be one "
-                  "of capacity, not of how the budget was spent.", ""]
+    active = {r.arm: r.active for r in arms if r.active is not None}
+    if len(set(active.values())) > 1:
+        low, high = min(active.values()), max(active.values())
+        lines += [f"> **Active parameter counts differ between arms** ({steps(low)} to {steps(high)}: "
+                  "measured on the trained networks where the table has them, else planned): a "
+                  "difference between arms may be one of capacity, not of how the budget was "
+                  "spent. Compare with the capacity-matched direct arm(s), where the study has them.", ""]
     for r in arms:
         if r.learners_per_seed > 1:
             lines += [f"`{r.arm}` trains {r.learners_per_seed} learners per seed, each on "
@@ -149,6 +159,28 @@ def _plateau(check) -> list[str]:
         lines += [f"With {check.n} configurations no p-value can reach {check.alpha:g}: the "
                   "check cannot flag a rise, and its silence means nothing.", ""]
     return lines
+
+
+def _plasticity(analysis: Analysis) -> list[str]:
+    rows = analysis.plasticity
+    lines = ["## Plasticity", ""]
+    if not rows:
+        return lines + ["No network measurements in this study (the table's `network` split).", ""]
+    lines += ["Descriptive: the mean over seeds, on the observations of the adult task's evaluation "
+              "episodes, when the adult stage starts and at the last evaluation point. Dormant "
+              "fraction: the encoder's units whose mean |activation| is at most 2.5% of the layer's "
+              "mean (Sokar et al. 2023); feature rank: the effective rank (srank, δ = 0.01) of the "
+              "encoder's features (Kumar et al. 2021); weight norm: the L2 norm of every trained "
+              "parameter. A childhood that leaves more dormant units or a lower rank than `direct` "
+              "has at that point is the loss of plasticity a childhood may cost.", ""]
+    by_arm: dict[str, dict] = {}
+    for r in rows:
+        by_arm.setdefault(r.arm, {})[r.metric] = r
+    metrics = [m for m in ("dormant_fraction", "feature_rank", "weight_norm") if any(m in v for v in by_arm.values())]
+    header = ["arm"] + [f"{m.replace('_', ' ')}: adult start → end" for m in metrics]
+    body = [[f"`{arm}`"] + [f"{num(v[m].adult_start)} → {num(v[m].final)}" if m in v else "n/a" for m in metrics]
+            for arm, v in by_arm.items()]
+    return lines + table(header, body) + [""]
 
 
 COMPUTE_NOTE = (

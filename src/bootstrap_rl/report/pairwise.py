@@ -50,16 +50,26 @@ def poi_ci(x, y, resamples: int, seed: int) -> PoI:
 
 
 def comparison_pairs(study: Study) -> list[tuple[str, str]]:
-    """(A, B) pairs: curriculum vs direct, each childhood arm vs direct and vs curriculum.
-
-    Every arm of kind ``direct`` is a rival (a capacity-matched direct arm is one too).
+    """(A, B) pairs: curriculum vs direct; each childhood arm vs direct, vs curriculum, vs its
+    method alone (``direct+<method>``: the 2 x 2 of childhood x manager) and vs the
+    capacity-matched direct arm that matches it; curriculum vs its order controls (does the
+    ladder's order matter?); the shrink-and-perturb control vs curriculum (did childhood cost
+    plasticity?).
     """
     direct = study.arms_of_kind("direct")
     curriculum = study.arms_of_kind("curriculum")
     childhood = study.arms_of_kind("childhood")
+    present = set(childhood)
     pairs = [(c, d) for c in curriculum for d in direct]
     pairs += [(c, d) for c in childhood for d in direct]
     pairs += [(c, r) for c in childhood for r in curriculum]
+    for alone in study.arms_of_kind("direct_managed"):
+        method = study.arms[alone].method
+        pairs += [(c, alone) for c in childhood if study.arms[c].method == method]
+    for wide in study.arms_of_kind("capacity_control"):
+        pairs += [(c, wide) for c in study.arms[wide].matches if c in present]
+    pairs += [(c, control) for c in curriculum for control in study.arms_of_kind("order_control")]
+    pairs += [(control, c) for control in study.arms_of_kind("plasticity_control") for c in curriculum]
     return pairs
 
 

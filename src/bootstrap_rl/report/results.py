@@ -168,10 +168,21 @@ class ArmSummary(_Result):
     stages: tuple[str, ...]
     early: Estimate
     final: Estimate
+    # What the acting policy uses: planned from the method's footprint (study.json), and
+    # measured on the trained network (the ``network`` split; None in older studies).
+    active_param_count: int | None = None
+    measured_active_param_count: int | None = None
+    note: str = ""  # what a control arm controls for
+
+    @property
+    def active(self) -> int | None:
+        """The active parameter count: measured where the study measured it, else planned."""
+        return self.measured_active_param_count if self.measured_active_param_count is not None \
+            else self.active_param_count
 
     def as_row(self) -> dict:
         return {"arm": self.arm, "kind": self.kind, "budget": self.budget_env_steps,
-                "parameters": self.param_count,
+                "parameters": self.param_count, "active parameters": self.active,
                 "early IQM": self.early.estimate, "early low": self.early.ci_low,
                 "early high": self.early.ci_high,
                 "final IQM": self.final.estimate, "final low": self.final.ci_low,
@@ -362,6 +373,18 @@ class RetentionDifference(_Result):
         low, high, _ = _bounds(d.interval)
         return {"arm": self.arm, "reference": self.reference, "split": self.split,
                 "paired seeds": d.n, "difference": d.mean, "low": low, "high": high}
+
+
+@dataclass(frozen=True)
+class PlasticitySummary(_Result):
+    """One arm's plasticity metric (``bootstrap_rl.plasticity``), mean over seeds: where the
+    adult stage starts and at the last evaluation point. Descriptive."""
+
+    arm: str
+    metric: str
+    seeds: int
+    adult_start: float
+    final: float
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from bootstrap_rl.report.pairwise import iqm_ci, poi_ci
 from bootstrap_rl.report.curves import (
     adult_step_curves, final_rises, finite, window_scores_of, windows)
 from bootstrap_rl.report.load import Study
+from bootstrap_rl.report.plasticity import measured_active_parameters
 from bootstrap_rl.report.results import (
     ArmSummary, Compute, Prodigy, ProdigyConfig, Rho, SunkCost)
 
@@ -31,7 +32,9 @@ def arm_summary(study: Study, *, resamples: int = 2000, seed: int = 0) -> list[A
             arm=name, kind=arm.kind, budget_env_steps=arm.budget_env_steps,
             param_count=arm.param_count, learners_per_seed=arm.learners_per_seed,
             stages=tuple(s.name for s in arm.stages),
-            early=iqm_ci(scores["early"], resamples, seed), final=iqm_ci(scores["final"], resamples, seed)))
+            early=iqm_ci(scores["early"], resamples, seed), final=iqm_ci(scores["final"], resamples, seed),
+            active_param_count=arm.active_param_count,
+            measured_active_param_count=measured_active_parameters(study, name), note=arm.note))
     return out
 
 

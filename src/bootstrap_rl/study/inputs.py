@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 
 from bootstrap_rl.curriculum import Curriculum
+from bootstrap_rl.family import mix_distributions
 from bootstrap_rl.sharding import Layout
 from bootstrap_rl.study.plan import Run
 
@@ -46,6 +47,20 @@ def seed_keys(root: jax.Array, stream: int, index: int, members: int, seeds: int
     return jnp.tile(per_seed, (members, 1))
 
 
+def stage_samplers(curriculum: Curriculum, run: Run) -> dict[str, Any]:
+    """The task sampler of every stage a run trains or is evaluated on, by name: the
+    curriculum's, or a mixture of them (``Run.mixtures``: ``curriculum/mixed``'s childhood)."""
+    mixtures = dict(run.mixtures)
+    samplers = {}
+    for name in dict(run.schedule) | dict.fromkeys(run.splits):
+        if name in mixtures:
+            parts, weights = zip(*mixtures[name])
+            samplers[name] = mix_distributions([curriculum.sampler(p) for p in parts], weights)
+        else:
+            samplers[name] = curriculum.sampler(name)
+    return samplers
+
+
 def run_inputs(curriculum: Curriculum, run: Run, seeds: int, root: jax.Array, layout: Layout | None = None,
                first_seed: int = 0) -> RunInputs:
     """A run's initial keys, per-member hyperparameters, stage samplers and the per-episode
@@ -53,7 +68,7 @@ def run_inputs(curriculum: Curriculum, run: Run, seeds: int, root: jax.Array, la
     members, then seeds."""
     layout = layout or Layout()
     members = len(run.arms)
-    samplers = {name: curriculum.sampler(name) for name in dict(run.schedule) | dict.fromkeys(run.splits)}
+    samplers = stage_samplers(curriculum, run)
     per_episode = jax.tree.map(lambda x: jnp.repeat(x, curriculum.evaluation.episodes, axis=0),
                                stack([samplers[name] for name in run.splits]))
     hparams = {name: jnp.repeat(jnp.asarray([h[name] for h in run.hparams], jnp.float32), seeds)

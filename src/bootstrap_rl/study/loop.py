@@ -26,7 +26,7 @@ from bootstrap_rl.study.inputs import EVAL_STREAM, run_inputs, seed_keys
 from bootstrap_rl.study.plan import Run
 from bootstrap_rl.study.programs import RunPrograms
 from bootstrap_rl.study.resume import batch_rows, load_resume, save_resume
-from bootstrap_rl.study.rows import evaluation_rows, train_rows
+from bootstrap_rl.study.rows import evaluation_rows, network_rows, train_rows
 from bootstrap_rl.study.storage import PartWriter, resume_path
 from bootstrap_rl.study.timing import RunTiming
 
@@ -138,13 +138,17 @@ class ChunkTrainer:
             played = self.programs.evaluate(acting, self.per_episode, keys)
             drift = {name: self.programs.drift(params, acting, probe, weights)
                      for name, (params, probe, weights) in self.snapshots.items()}
-            local, (returns, lengths, drift) = self.layout.local_rows((played.returns, played.lengths, drift),
-                                                                       self.batch)
+            # Plasticity and active parameters, on what the policy met in the adult task's episodes.
+            network = self.programs.network_metrics(acting, *self._probe_set(self.run.splits[-1], played))
+            local, (returns, lengths, drift, network) = self.layout.local_rows(
+                (played.returns, played.lengths, drift, network), self.batch)
         evaluation = self.job.curriculum.evaluation
         shape = (len(local), len(self.run.splits), evaluation.episodes)
         rows = train + evaluation_rows([self.arm_seeds[row] for row in local], self.run.splits,
                                        returns.reshape(shape), lengths.reshape(shape), drift, stage=stage_name,
                                        env_steps=self.point * self.every, threshold=evaluation.success_threshold)
+        rows += network_rows([self.arm_seeds[row] for row in local], network, stage=stage_name,
+                             env_steps=self.point * self.every)
         self.writer.write(self.point, rows)
         return played
 
@@ -157,7 +161,8 @@ class ChunkTrainer:
         checkpoint.save(self.job.out / "checkpoints" / self.run.slug / f"{self.stage}_{stage_name}{self.suffix}",
                         params)
         if self.stage < self.last_stage:
-            self.snapshots[stage_name] = (jax.tree.map(jnp.copy, acting), *self._probe_set(stage_name, played))
+            if stage_name in self.run.splits:  # a mixed stage has no split of its own to probe drift on
+                self.snapshots[stage_name] = (jax.tree.map(jnp.copy, acting), *self._probe_set(stage_name, played))
             self.stage += 1
             self.fresh_stage = True
             self.job.log(f"{self.run.slug}{self.suffix}: stage {stage_name} done at "

@@ -12,14 +12,14 @@ import jax.numpy as jnp
 from bootstrap_rl.curriculum import Curriculum
 from bootstrap_rl.study.errors import StudyError
 from bootstrap_rl.study.inputs import run_inputs
-from bootstrap_rl.study.plan import Run
+from bootstrap_rl.study.plan import Run, study_methods
 from bootstrap_rl.study.programs import Programs, RunPrograms
 
 
 def preflight_study(curriculum: Curriculum, runs: list[Run], programs: dict[str, RunPrograms], seeds: int,
                     root: jax.Array) -> None:
     """Check every method on the childhood arms' network (if any), then trace every run."""
-    childhood = next((run for run in runs if run.kind == "childhood"), None)
+    childhood = next((run for run in runs if run.method is not None), None)
     if childhood is not None:
         check_methods(curriculum, programs[childhood.slug].programs)
     for run in runs:
@@ -33,7 +33,7 @@ def check_methods(curriculum: Curriculum, programs: Programs) -> None:
     obs = jnp.zeros((1, *env.observation_space(curriculum.sampler(curriculum.all_stages[0].name)).shape))
     key = jax.random.PRNGKey(0)
     params = jax.eval_shape(programs.ppo.network.init, key, obs)
-    for name, manager in curriculum.methods.items():
+    for name, manager in study_methods(curriculum).items():
         try:
             jax.eval_shape(manager.init, key, params)
         except Exception as error:
@@ -55,8 +55,9 @@ def preflight(curriculum: Curriculum, run: Run, programs: RunPrograms, seeds: in
         batch, steps, episodes = played.seen.shape
         probe = jax.ShapeDtypeStruct((batch, steps * episodes, *played.observations.shape[3:]),
                                      played.observations.dtype)
-        jax.eval_shape(programs.drift, params, params, probe,
-                       jax.ShapeDtypeStruct((batch, steps * episodes), bool))
+        probe_seen = jax.ShapeDtypeStruct((batch, steps * episodes), bool)
+        jax.eval_shape(programs.drift, params, params, probe, probe_seen)
+        jax.eval_shape(programs.network_metrics, params, probe, probe_seen)
     except Exception as error:
         what = f" (method {run.method!r})" if run.method else ""
         raise StudyError(f"arm {run.arms[0]}{what} cannot be built: {type(error).__name__}: {error}") from error

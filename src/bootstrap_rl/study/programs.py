@@ -20,11 +20,12 @@ import numpy as np
 from bootstrap_rl.curriculum import Curriculum
 from bootstrap_rl.evaluation import play_episodes, policy_kl
 from bootstrap_rl.library import make_library_network
+from bootstrap_rl.plasticity import network_metrics
 from bootstrap_rl.managers import StageStart, only_in_stages, switch
 from bootstrap_rl.ppo import make_members, make_ppo
 from bootstrap_rl.sharding import Layout
 from bootstrap_rl.study.inputs import RunInputs
-from bootstrap_rl.study.plan import ProgramKey, Run, manager_inputs, program_key, shared_methods
+from bootstrap_rl.study.plan import ProgramKey, Run, manager_inputs, program_key, shared_methods, study_methods
 from bootstrap_rl.wrappers import TaskSamplingEnv
 
 
@@ -42,7 +43,7 @@ class Programs:
         first = c.sampler(c.all_stages[0].name)
         self.env = TaskSamplingEnv(c.family, first)
         # A PBT method's members split the seed's envs: the arm spends one learner's budget.
-        members = c.methods[key.members_method].members if key.members_method else 1
+        members = study_methods(c)[key.members_method].members if key.members_method else 1
         self.config = c.learner.replace(total_timesteps=key.budget // members, hidden_sizes=key.hidden_sizes,
                                         num_envs=c.learner.num_envs // members)
         # The first build makes the network (the library's, or the learner's default); every
@@ -60,8 +61,8 @@ class Programs:
         # A uniform sample of each evaluation episode's observations doubles as the drift
         # probe set of its split.
         self.probe_steps = -(-c.evaluation.probe_observations // c.evaluation.episodes)
-        self.evaluate, self.drift = _evaluation_programs(c, self.ppo.network, self.env, key.splits,
-                                                         self.probe_steps, layout, shared)
+        self.evaluate, self.drift, self.network_metrics = _evaluation_programs(
+            c, self.ppo.network, self.env, key.splits, self.probe_steps, layout, shared)
 
     def bind(self, curriculum: Curriculum, run: Run) -> RunPrograms:
         """These programs with ``run``'s manager inputs filled in."""
@@ -81,6 +82,7 @@ class RunPrograms:
         self.layout = programs.layout
         self.ppo, self.config, self.acting = programs.ppo, programs.config, programs.acting
         self.evaluate, self.drift, self.param_count = programs.evaluate, programs.drift, programs.param_count
+        self.network_metrics = programs.network_metrics
 
     def begin(self, keys, hparams, sampler, is_adult):
         return self.programs.begin(keys, hparams, sampler, is_adult, self.method, self.active)
@@ -131,11 +133,12 @@ def _ppo_builder(curriculum: Curriculum, key: ProgramKey, config, env, env_param
     data. Every childhood arm gets one program, the method and its stage mask passed as data;
     outside the seeds' vmap they are not batched, so only the chosen manager runs."""
     c = curriculum
-    methods = tuple(c.methods[name] for name in shared_methods(c))
+    every = study_methods(c)
+    methods = tuple(every[name] for name in shared_methods(c))
 
     def build(method, active):
         if key.members_method:
-            manager = only_in_stages(c.methods[key.members_method], active)
+            manager = only_in_stages(every[key.members_method], active)
         else:
             manager = only_in_stages(switch(methods, method), active) if key.childhood else None
         ppo = make_ppo(config, env, env_params, network=network, manager=manager, episode_limit=c.episode_limit)
@@ -177,7 +180,8 @@ def _training_programs(build: Callable, config, updates_per_chunk: int, placed: 
 def _evaluation_programs(curriculum: Curriculum, network, env, splits: tuple[str, ...], probe_steps: int,
                          layout: Layout, shared: dict | None):
     """The jitted ``evaluate`` (every split's episodes in one loop — the task distribution is
-    per episode — seeds vmapped) and ``drift`` (policy KL on probe observations), taken from
+    per episode — seeds vmapped), ``drift`` (policy KL on probe observations) and
+    ``network_metrics`` (``bootstrap_rl.plasticity`` on probe observations), taken from
     ``shared`` when a key of equal network and splits made them already."""
     evaluation = curriculum.evaluation
     total_episodes = len(splits) * evaluation.episodes
@@ -192,6 +196,7 @@ def _evaluation_programs(curriculum: Curriculum, network, env, splits: tuple[str
     return (shared if shared is not None else {}).setdefault((network, splits), (
         jax.jit(jax.vmap(evaluate_splits, in_axes=(0, None, 0)), **placed),
         jax.jit(jax.vmap(lambda old, new, obs, weights: policy_kl(network, old, new, obs, weights)), **placed),
+        jax.jit(jax.vmap(lambda params, obs, weights: network_metrics(network, params, obs, weights)), **placed),
     ))
 
 

@@ -1,7 +1,8 @@
 """The tidy table's rows of one evaluation point (see :data:`bootstrap_rl.schema.TABLE_COLUMNS`).
 
 A row is ``(arm, seed, stage, env_steps, split, metric, value)``; ``stage`` is the stage the
-arm was in, ``split`` the tasks measured: ``train`` for training metrics, else a stage name.
+arm was in, ``split`` the tasks measured: ``train`` for training metrics, ``network`` for the
+acting network's own measurements (``bootstrap_rl.plasticity``), else a stage name.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import warnings
 import numpy as np
 
 from bootstrap_rl.ppo.train import METRICS
-from bootstrap_rl.schema import TRAIN_SPLIT
+from bootstrap_rl.schema import NETWORK_SPLIT, TRAIN_SPLIT
 
 
 def train_rows(metrics: dict, arm_seeds: list, stage: str, env_steps: int) -> list[tuple]:
@@ -49,3 +50,10 @@ def _episode_rows(where: tuple, split: str, returns: np.ndarray, lengths: np.nda
     if threshold is not None:
         rows.append((*where, split, "success", float((returns > threshold).mean())))
     return rows
+
+
+def network_rows(arm_seeds: list, metrics: dict, *, stage: str, env_steps: int) -> list[tuple]:
+    """The acting network's measurements (``bootstrap_rl.plasticity.METRICS``), one row each;
+    ``metrics[name]``: ``[rows]``."""
+    return [(arm, seed, stage, env_steps, NETWORK_SPLIT, name, float(values[b]))
+            for name, values in metrics.items() for b, (arm, seed) in enumerate(arm_seeds)]

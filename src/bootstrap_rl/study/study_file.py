@@ -14,7 +14,7 @@ from bootstrap_rl import results
 from bootstrap_rl.curriculum import Curriculum
 from bootstrap_rl.schema import ArmRecord, StageSpan
 from bootstrap_rl.study.errors import StudyError
-from bootstrap_rl.study.plan import Run
+from bootstrap_rl.study.plan import Run, planned_parameters, study_methods
 from bootstrap_rl.study.programs import RunPrograms
 
 
@@ -45,6 +45,7 @@ def check_out_dir(out: Path, config: dict, *, resume: bool, seed_chunk: int | No
 def arm_records(curriculum: Curriculum, runs: list[Run], programs: dict[str, RunPrograms]) -> list[ArmRecord]:
     """Every arm of every run, as ``study.json`` records it."""
     arms = []
+    methods = study_methods(curriculum)
     for run in runs:
         offsets = np.concatenate([[0], np.cumsum([s for _, s in run.schedule])])
         stages = tuple(StageSpan(name, int(a), int(b))
@@ -52,8 +53,9 @@ def arm_records(curriculum: Curriculum, runs: list[Run], programs: dict[str, Run
         arms += [ArmRecord(
             name=name, kind=run.kind, run=run.slug, method=run.method, budget_env_steps=run.budget,
             param_count=programs[run.slug].param_count(),  # of the network that acts
+            active_param_count=planned_parameters(curriculum, run)[0], note=run.note, matches=run.matches,
             # Learners trained per seed (a PBT method's members, each on its share of the envs).
-            learners_per_seed=curriculum.methods[run.method].members if run.method else 1,
+            learners_per_seed=methods[run.method].members if run.method else 1,
             stages=stages, hparams=run.hparams[m] if run.kind == "grid" else None,
         ) for m, name in enumerate(run.arms)]
     return arms
