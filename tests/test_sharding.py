@@ -45,7 +45,7 @@ from bootstrap_rl.sharding import Layout
 SMALL = textwrap.dedent('''
     """A toy CartPole curriculum: one childhood stage with a manager, then the adult stage."""
     from bootstrap_rl.curricula.cartpole_physics import physics
-    from bootstrap_rl.curriculum import Curriculum, Evaluation, Stage
+    from bootstrap_rl.curriculum import Controls, Curriculum, Evaluation, Stage
     from bootstrap_rl.managers import stage_schedule
     from bootstrap_rl.ppo import PPOConfig
 
@@ -60,6 +60,7 @@ SMALL = textwrap.dedent('''
                           anneal_lr=False, hidden_sizes=(16, 16)),
         evaluation=Evaluation(every_env_steps=128, episodes=4, probe_observations=32),
         methods={"marker": stage_schedule(learning_rate=(1e-3, 2e-3))},
+        controls=Controls.none(),
         seeds=3,
     )
 ''')

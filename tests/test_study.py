@@ -123,7 +123,7 @@ def test_arms_share_initial_networks_and_evaluation_episodes(table):
 
 def test_retention_splits_and_drift_from_each_finished_stage(table):
     curriculum = table[table.arm == "curriculum"]
-    assert set(curriculum.split) == {"train", "easy", "medium", "hard"}
+    assert set(curriculum.split) == {"train", "easy", "medium", "hard", "network"}
     drift = curriculum[curriculum.metric == "policy_kl"]
     assert set(drift.split) == {"easy", "medium"}
     easy = drift[drift.split == "easy"]
@@ -131,6 +131,43 @@ def test_retention_splits_and_drift_from_each_finished_stage(table):
     assert drift[drift.split == "medium"].env_steps.min() == STAGES["medium"][1] + EVERY
     assert (drift.value >= 0).all() and (easy.value > 0).any()  # training moves the policy
     assert table[table.arm == "direct"].metric.ne("policy_kl").all()
+
+
+def test_every_arm_has_plasticity_metrics_at_every_evaluation_point(finished, table):
+    planned = {a["name"]: a["active_param_count"] for a in json.loads((finished / "study.json").read_text())["arms"]}
+    network = table[table.split == "network"]
+    for arm in table.arm.unique():
+        rows = network[network.arm == arm]
+        budget = ADULT if arm == "direct_adult_steps" else TOTAL
+        assert set(rows.metric) == {"dormant_fraction", "feature_rank", "weight_norm", "active_parameters"}, arm
+        assert sorted(rows.env_steps.unique()) == list(range(0, budget + 1, EVERY)), arm
+        # What the acting network measurably uses at the end is what the plan said.
+        final = rows[(rows.metric == "active_parameters") & (rows.env_steps == budget)].value
+        assert (final == planned[arm]).all(), arm
+    by_metric = {m: network[network.metric == m].value for m in ("dormant_fraction", "feature_rank", "weight_norm")}
+    assert by_metric["dormant_fraction"].between(0, 1).all()
+    assert by_metric["feature_rank"].between(1, 16).all()  # srank of 16 features
+    assert (by_metric["weight_norm"] > 0).all()
+
+
+def test_shrink_and_perturb_control_shrinks_the_curriculum_at_the_adult_start(table):
+    norm = table[(table.split == "network") & (table.metric == "weight_norm")]
+    def at(arm, step):
+        return norm[(norm.arm == arm) & (norm.env_steps == step)].sort_values("seed").value.to_numpy()
+    adult_start = STAGES["hard"][0]
+    # Identical (same seeds, same childhood) until the adult stage starts, then shrunk by half
+    # plus a little noise; two small updates later it is still well below the curriculum's.
+    np.testing.assert_allclose(at("curriculum/shrink_perturb", adult_start), at("curriculum", adult_start), rtol=1e-5)
+    after = adult_start + EVERY
+    assert (at("curriculum/shrink_perturb", after) < 0.7 * at("curriculum", after)).all()
+
+
+def test_manager_alone_control_runs_the_method_on_the_adult_task_only(table):
+    lr = table[(table.split == "train") & (table.metric == "learning_rate") & (table.arm == "direct+marker")]
+    assert set(lr.stage) == {"hard"}
+    # Without a childhood the adult stage is the first stage the manager meets: a stage
+    # schedule applies its first value (docs/curricula.md, "Controls").
+    np.testing.assert_allclose(lr.value, 1e-3, rtol=1e-6)
 
 
 def test_methods_run_only_in_their_stages(table):
@@ -147,7 +184,7 @@ def test_grid_arms_train_with_their_own_hyperparameters(finished, table):
     for arm, value in (("grid/lr=0.001,ent=0.01,width=16", 1e-3),
                        ("grid/lr=0.0003,ent=0.01,width=16", 3e-4)):
         np.testing.assert_allclose(lr[lr.arm == arm].value, value, rtol=1e-6)
-        assert set(table[table.arm == arm].split) == {"train", "hard"}
+        assert set(table[table.arm == arm].split) == {"train", "hard", "network"}
     meta = json.loads((finished / "study.json").read_text())
     hparams = {a["name"]: a["hparams"] for a in meta["arms"] if a["kind"] == "grid"}
     assert hparams["grid/lr=0.0003,ent=0.01,width=16"] == {"learning_rate": 3e-4, "ent_coef": 0.01}
@@ -237,7 +274,7 @@ def _without_method(curriculum):
     import dataclasses
 
     stages = tuple(dataclasses.replace(s, methods=None) for s in curriculum.stages)
-    return curriculum.replace(methods={}, prodigy_grid=None, stages=stages, seeds=4)
+    return curriculum.replace(methods={}, prodigy_grid=None, stages=stages, seeds=4, controls=cu.Controls.none())
 
 
 def _assert_chunks_of_two_give_the_table_of_one_batch(out, finished, arms):
