@@ -1,4 +1,9 @@
-"""Shared fixtures.
+"""Shared fixtures, and one persistent compilation cache for the whole test run.
+
+The cache (a fresh temporary folder, removed at the end) is shared by the pytest-xdist workers
+and by every subprocess a test starts (``JAX_COMPILATION_CACHE_DIR`` in the environment), and
+is the folder the API's default cache resolves to (``BOOTSTRAP_RL_COMPILATION_CACHE``), so a
+test run never writes to ``~/.cache``. A program that two tests compile alike is compiled once.
 
 ``make_study_dir`` writes a synthetic study results directory (``study.json`` + ``results.csv``,
 the format the study runner writes) with planted effects, so the report, the statistics and
@@ -20,10 +25,33 @@ the notebook can be tested without training anything:
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+_CACHE_OWNER = "BOOTSTRAP_RL_TEST_CACHE_OWNER"  # the pid of the process that made the folder
+
+
+def pytest_configure(config):
+    """Before any test module imports JAX (which reads these at import): the run's cache."""
+    if "PYTEST_XDIST_WORKER" in os.environ:
+        return  # a worker inherits the controller's environment
+    folder = tempfile.mkdtemp(prefix="bootstrap-rl-tests-jax-cache-")
+    os.environ.update({"JAX_COMPILATION_CACHE_DIR": folder, "BOOTSTRAP_RL_COMPILATION_CACHE": folder,
+                       # Test programs are small: keep those that took 0.2 s or more to compile.
+                       "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0.2", _CACHE_OWNER: str(os.getpid())})
+    assert "jax" not in sys.modules, "JAX was imported before the test run's cache was set"
+
+
+def pytest_unconfigure(config):
+    if os.environ.get(_CACHE_OWNER) == str(os.getpid()):
+        shutil.rmtree(os.environ["JAX_COMPILATION_CACHE_DIR"], ignore_errors=True)
+
 
 ALL_ARMS = ("direct", "curriculum", "childhood/slow", "childhood/null", "direct_adult_steps")
 STAGES = ("turn", "goto", "treasure")  # two childhood stages, then the adult stage
