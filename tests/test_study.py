@@ -50,15 +50,16 @@ STAGES = {"easy": (0, 256), "medium": (256, 768), "hard": (768, 1280)}
 
 
 @pytest.fixture(scope="module")
-def compile_cache(tmp_path_factory):
-    """Identical programs compiled in this module's runs (and its subprocess) compile once."""
-    path = str(tmp_path_factory.mktemp("jax_cache"))
-    before = (jax.config.jax_compilation_cache_dir, jax.config.jax_persistent_cache_min_compile_time_secs)
-    jax.config.update("jax_compilation_cache_dir", path)
+def compile_cache():
+    """The test run's compilation cache (conftest), keeping every program while this module
+    runs: identical programs compiled in its runs (and its subprocess) compile once. (JAX
+    decides once per process whether it uses a cache, at its first compilation, so the folder
+    must be the one the process started with: a folder set later would be ignored here and
+    used only by the subprocess.)"""
+    before = jax.config.jax_persistent_cache_min_compile_time_secs
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
-    yield path
-    jax.config.update("jax_compilation_cache_dir", before[0])
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", before[1])
+    yield os.environ["JAX_COMPILATION_CACHE_DIR"]
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", before)
 
 
 @pytest.fixture(scope="module")
