@@ -49,6 +49,9 @@ EVERY, ADULT, TOTAL = 128, 512, 1280
 STAGES = {"easy": (0, 256), "medium": (256, 768), "hard": (768, 1280)}
 
 
+pytestmark = pytest.mark.usefixtures("quick_compiles")
+
+
 @pytest.fixture(scope="module")
 def compile_cache():
     """The test run's compilation cache (conftest), keeping every program while this module
@@ -228,9 +231,10 @@ KILLER = textwrap.dedent('''
 ''')
 
 
-def test_a_study_killed_mid_stage_resumes_to_the_same_table(finished, tiny_file, tmp_path, compile_cache):
+def test_a_study_killed_mid_stage_resumes_to_the_same_table(finished, tiny_file, tmp_path, compile_cache,
+                                                           quick_compiles):
     out = tmp_path / "killed"
-    env = {**os.environ, "JAX_COMPILATION_CACHE_DIR": compile_cache,
+    env = {**os.environ, **quick_compiles, "JAX_COMPILATION_CACHE_DIR": compile_cache,
            "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"}
     killed = subprocess.run([sys.executable, "-c", KILLER, str(tiny_file), str(out)], env=env,
                             capture_output=True, text=True, timeout=600)

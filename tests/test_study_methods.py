@@ -18,6 +18,7 @@ from bootstrap_rl.study.plan import program_key
 from bootstrap_rl.study.programs import Programs
 
 DEFAULT_LR = 2.5e-4
+pytestmark = pytest.mark.usefixtures("quick_compiles")
 
 
 def marker(scale: float):
