@@ -74,9 +74,31 @@ def tiny_file(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory, tiny_file, compile_cache):
+    import contextlib
+    import io
+
     out = tmp_path_factory.mktemp("study") / "tiny"
-    study.run_study(cu.load(str(tiny_file)), out, root_seed=7, log=lambda line: None)
+    shown = io.StringIO()  # the progress display (stderr; not a terminal: plain lines)
+    with contextlib.redirect_stderr(shown):
+        study.run_study(cu.load(str(tiny_file)), out, root_seed=7, log=lambda line: None)
+    (out.parent / "progress.txt").write_text(shown.getvalue())
     return out
+
+
+def test_progress_counts_every_arm_and_env_step_and_announces_each_compiled_program(finished, tiny_file):
+    from bootstrap_rl.study.plan import plan_arms
+
+    lines = (finished.parent / "progress.txt").read_text().splitlines()
+    plan = plan_arms(cu.load(str(tiny_file)))
+    programs = len({arm["program"] for arm in plan})
+    steps = 2 * (8 * TOTAL + ADULT)  # 2 seeds; every arm the whole budget but direct_adult_steps
+    assert len(plan) == 9 and programs > 1
+    assert lines[0] == (f"study: 9 arms x 2 seeds, {steps:,} env steps in all, {programs} compiled programs "
+                        "(each compiled when its first arm starts)")
+    compiling = [line for line in lines if line.startswith("compiling program")]
+    assert compiling[0] == f"compiling program 1/{programs} (arm direct) ..."
+    assert len(compiling) == programs
+    assert lines[-1].startswith(f"arms 9/9 | env steps {steps / 1000:.3g}k/{steps / 1000:.3g}k (100%) | ")
 
 
 @pytest.fixture(scope="module")
