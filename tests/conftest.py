@@ -1,4 +1,9 @@
-"""Shared fixtures.
+"""Shared fixtures, and one persistent compilation cache for the whole test run.
+
+The cache (a fresh temporary folder, removed at the end) is shared by the pytest-xdist workers
+and by every subprocess a test starts (``JAX_COMPILATION_CACHE_DIR`` in the environment), and
+is the folder the API's default cache resolves to (``BOOTSTRAP_RL_COMPILATION_CACHE``), so a
+test run never writes to ``~/.cache``. A program that two tests compile alike is compiled once.
 
 ``make_study_dir`` writes a synthetic study results directory (``study.json`` + ``results.csv``,
 the format the study runner writes) with planted effects, so the report, the statistics and
@@ -20,10 +25,45 @@ the notebook can be tested without training anything:
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+_CACHE_OWNER = "BOOTSTRAP_RL_TEST_CACHE_OWNER"  # the pid of the process that made the folder
+
+
+def pytest_configure(config):
+    """Before any test module imports JAX (which reads these at import): the run's cache."""
+    if "PYTEST_XDIST_WORKER" in os.environ:
+        return  # a worker inherits the controller's environment
+    folder = tempfile.mkdtemp(prefix="bootstrap-rl-tests-jax-cache-")
+    os.environ.update({"JAX_COMPILATION_CACHE_DIR": folder, "BOOTSTRAP_RL_COMPILATION_CACHE": folder,
+                       # Test programs are small: keep those that took 0.2 s or more to compile.
+                       "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0.2", _CACHE_OWNER: str(os.getpid())})
+    assert "jax" not in sys.modules, "JAX was imported before the test run's cache was set"
+
+
+def pytest_unconfigure(config):
+    if os.environ.get(_CACHE_OWNER) == str(os.getpid()):
+        shutil.rmtree(os.environ["JAX_COMPILATION_CACHE_DIR"], ignore_errors=True)
+
+
+# The files that take longest, longest first (ranked with --durations on the 2-core CPU): they
+# are handed to the two workers first, so that the workers finish together (xdist hands whole
+# files out in collection order with --no-loadscope-reorder).
+LONGEST_FIRST = ("test_playroom.py", "test_study.py", "test_sharding.py", "test_study_methods.py", "test_limbs.py",
+                 "test_generation.py", "test_learner.py", "test_cli.py", "test_hyperparameters.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
+
 
 ALL_ARMS = ("direct", "curriculum", "childhood/slow", "childhood/null", "direct_adult_steps")
 STAGES = ("turn", "goto", "treasure")  # two childhood stages, then the adult stage
@@ -176,6 +216,20 @@ def make_study_dir(
     pd.DataFrame(rows, columns=["arm", "seed", "stage", "env_steps", "split", "metric", "value"]
                  ).to_csv(path / "results.csv", index=False)
     return path
+
+
+@pytest.fixture(scope="module")
+def quick_compiles():
+    """XLA with most optimisations off for a module's programs: toy studies spend their time
+    compiling (training is well under a second per run), and these compile in about half the
+    time. Yields the environment a subprocess needs to compile the same programs (the same
+    numbers, and hits in the run's compilation cache)."""
+    import jax
+
+    before = jax.config.read("jax_disable_most_optimizations")  # a flag, not a config attribute
+    jax.config.update("jax_disable_most_optimizations", True)
+    yield {"JAX_DISABLE_MOST_OPTIMIZATIONS": "1"}
+    jax.config.update("jax_disable_most_optimizations", before)
 
 
 @pytest.fixture

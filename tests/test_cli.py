@@ -1,6 +1,7 @@
 """`bootstrap-rl train / list / render` from the command line's point of view."""
 
 import json
+import os
 
 import numpy as np
 import pandas as pd
@@ -12,13 +13,27 @@ from bootstrap_rl.schema import TABLE_COLUMNS
 
 
 @pytest.fixture(scope="module")
-def train_dir(tmp_path_factory):
+def train_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("jax_cache")
+
+
+@pytest.fixture(scope="module")
+def train_dir(tmp_path_factory, train_cache):
+    from bootstrap_rl import compilation_cache
+
     out = tmp_path_factory.mktemp("run")
     argv = ["train", "--env", "Playroom-Goto-v0", "--seeds", "2", "--total-steps", "2048",
             "--num-envs", "4", "--num-steps", "32", "--hidden-sizes", "32", "--chunks", "4",
-            "--no-progress", "--out", str(out)]
-    assert cli.main(argv) == 0
+            "--no-progress", "--out", str(out), "--compilation-cache", str(train_cache)]
+    try:
+        assert cli.main(argv) == 0
+    finally:  # back to the test run's cache (conftest)
+        compilation_cache.enable(os.environ["JAX_COMPILATION_CACHE_DIR"])
     return out
+
+
+def test_compiled_programs_are_kept_in_the_cache_folder_asked_for(train_dir, train_cache):
+    assert any(train_cache.iterdir())
 
 
 def test_train_writes_a_tidy_table_config_and_curve(train_dir):

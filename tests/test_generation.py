@@ -14,6 +14,9 @@ from bootstrap_rl.managers.generation import (
 )
 from bootstrap_rl.ppo import PPOConfig
 
+# Compilation dominates these tests: most XLA optimisations off (conftest).
+pytestmark = pytest.mark.usefixtures("quick_compiles")
+
 SPEC = LibrarySpec(slots=3, hidden=8, hyper_dim=4, tasks=4)
 ACTIONS = 3
 NET = LibraryActorCritic(SPEC, ACTIONS, False)

@@ -17,6 +17,9 @@ from bootstrap_rl.managers.hyperparameters import meta_gradient, stage_schedule
 from bootstrap_rl.managers.population_based import pbt
 from bootstrap_rl.ppo.train import adam_moments
 
+# Compilation dominates these tests: most XLA optimisations off (conftest).
+pytestmark = pytest.mark.usefixtures("quick_compiles")
+
 
 def State(params, hparams, opt_state=()):  # noqa: N802 (reads as the learner state it stands for)
     return Managed(params=params, hparams=hparams, opt_state=opt_state)

@@ -13,6 +13,9 @@ from bootstrap_rl.evaluation import evaluate
 from bootstrap_rl.ppo import PPOConfig, make_ppo
 from bootstrap_rl.runner import chunk_size, run
 
+# Compilation dominates these tests: most XLA optimisations off (conftest).
+pytestmark = pytest.mark.usefixtures("quick_compiles")
+
 SEEDS = 2
 
 

@@ -15,6 +15,9 @@ from bootstrap_rl.ppo import PPOConfig, make_ppo
 from bootstrap_rl.ppo.config import ConfigError
 from bootstrap_rl.ppo.data import Batch
 
+# Compilation dominates these tests: most XLA optimisations off (conftest).
+pytestmark = pytest.mark.usefixtures("quick_compiles")
+
 
 def loss_inputs(obs, dist, policy):
     """A loss's inputs on a minibatch that carries only what these managers' losses read."""

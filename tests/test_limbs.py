@@ -17,6 +17,9 @@ import bootstrap_rl
 from bootstrap_rl.envs import _limbs_ik as ik
 from bootstrap_rl.envs import limbs
 
+# Compilation dominates these tests: most XLA optimisations off (conftest).
+pytestmark = pytest.mark.usefixtures("quick_compiles")
+
 KINDS = limbs.TASK_KINDS
 N = limbs.DEFAULT_NUM_LINKS
 OBS = limbs.observation_size(N)

@@ -10,6 +10,9 @@ import pytest
 from bootstrap_rl.managers import (LossInputs, Managed, Manager, ManagerReport, StageStart, chain, identity,
                                    only_in_stages, switch)
 
+# Compilation dominates these tests: most XLA optimisations off (conftest).
+pytestmark = pytest.mark.usefixtures("quick_compiles")
+
 
 def scaling(factor, offset, penalty):
     """lr -> lr * factor + offset at stage start and after every update; a constant loss."""

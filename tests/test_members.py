@@ -11,6 +11,9 @@ from bootstrap_rl.managers import pbt
 from bootstrap_rl.ppo import PPOConfig, make_members, make_ppo
 from bootstrap_rl.ppo.members import pooled_metrics
 
+# Compilation dominates these tests: most XLA optimisations off (conftest).
+pytestmark = pytest.mark.usefixtures("quick_compiles")
+
 CONFIG = PPOConfig(num_envs=2, num_steps=16, num_minibatches=2, update_epochs=1, hidden_sizes=(8,),
                    total_timesteps=2 * 16 * 3)
 

@@ -16,6 +16,9 @@ import bootstrap_rl
 from bootstrap_rl.envs import playroom as pr
 from bootstrap_rl.envs._playroom_planner import Unsolvable, plan
 
+# Compilation dominates these tests: most XLA optimisations off (conftest).
+pytestmark = pytest.mark.usefixtures("quick_compiles")
+
 KINDS = pr.TASK_KINDS
 BATCH = 64
 OBS = pr.observation_size(5)

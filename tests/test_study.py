@@ -49,16 +49,20 @@ EVERY, ADULT, TOTAL = 128, 512, 1280
 STAGES = {"easy": (0, 256), "medium": (256, 768), "hard": (768, 1280)}
 
 
+pytestmark = pytest.mark.usefixtures("quick_compiles")
+
+
 @pytest.fixture(scope="module")
-def compile_cache(tmp_path_factory):
-    """Identical programs compiled in this module's runs (and its subprocess) compile once."""
-    path = str(tmp_path_factory.mktemp("jax_cache"))
-    before = (jax.config.jax_compilation_cache_dir, jax.config.jax_persistent_cache_min_compile_time_secs)
-    jax.config.update("jax_compilation_cache_dir", path)
+def compile_cache():
+    """The test run's compilation cache (conftest), keeping every program while this module
+    runs: identical programs compiled in its runs (and its subprocess) compile once. (JAX
+    decides once per process whether it uses a cache, at its first compilation, so the folder
+    must be the one the process started with: a folder set later would be ignored here and
+    used only by the subprocess.)"""
+    before = jax.config.jax_persistent_cache_min_compile_time_secs
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
-    yield path
-    jax.config.update("jax_compilation_cache_dir", before[0])
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", before[1])
+    yield os.environ["JAX_COMPILATION_CACHE_DIR"]
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", before)
 
 
 @pytest.fixture(scope="module")
@@ -70,9 +74,31 @@ def tiny_file(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory, tiny_file, compile_cache):
+    import contextlib
+    import io
+
     out = tmp_path_factory.mktemp("study") / "tiny"
-    study.run_study(cu.load(str(tiny_file)), out, root_seed=7, log=lambda line: None)
+    shown = io.StringIO()  # the progress display (stderr; not a terminal: plain lines)
+    with contextlib.redirect_stderr(shown):
+        study.run_study(cu.load(str(tiny_file)), out, root_seed=7, log=lambda line: None)
+    (out.parent / "progress.txt").write_text(shown.getvalue())
     return out
+
+
+def test_progress_counts_every_arm_and_env_step_and_announces_each_compiled_program(finished, tiny_file):
+    from bootstrap_rl.study.plan import plan_arms
+
+    lines = (finished.parent / "progress.txt").read_text().splitlines()
+    plan = plan_arms(cu.load(str(tiny_file)))
+    programs = len({arm["program"] for arm in plan})
+    steps = 2 * (8 * TOTAL + ADULT)  # 2 seeds; every arm the whole budget but direct_adult_steps
+    assert len(plan) == 9 and programs > 1
+    assert lines[0] == (f"study: 9 arms x 2 seeds, {steps:,} env steps in all, {programs} compiled programs "
+                        "(each compiled when its first arm starts)")
+    compiling = [line for line in lines if line.startswith("compiling program")]
+    assert compiling[0] == f"compiling program 1/{programs} (arm direct) ..."
+    assert len(compiling) == programs
+    assert lines[-1].startswith(f"arms 9/9 | env steps {steps / 1000:.3g}k/{steps / 1000:.3g}k (100%) | ")
 
 
 @pytest.fixture(scope="module")
@@ -227,9 +253,10 @@ KILLER = textwrap.dedent('''
 ''')
 
 
-def test_a_study_killed_mid_stage_resumes_to_the_same_table(finished, tiny_file, tmp_path, compile_cache):
+def test_a_study_killed_mid_stage_resumes_to_the_same_table(finished, tiny_file, tmp_path, compile_cache,
+                                                           quick_compiles):
     out = tmp_path / "killed"
-    env = {**os.environ, "JAX_COMPILATION_CACHE_DIR": compile_cache,
+    env = {**os.environ, **quick_compiles, "JAX_COMPILATION_CACHE_DIR": compile_cache,
            "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"}
     killed = subprocess.run([sys.executable, "-c", KILLER, str(tiny_file), str(out)], env=env,
                             capture_output=True, text=True, timeout=600)

@@ -10,7 +10,7 @@ import pytest
 
 from bootstrap_rl import checkpoint, report, study
 from bootstrap_rl.curricula.cartpole_physics import physics
-from bootstrap_rl.curriculum import Curriculum, Evaluation, Stage
+from bootstrap_rl.curriculum import Controls, Curriculum, Evaluation, Stage
 from bootstrap_rl.library import LibrarySpec
 from bootstrap_rl.managers import pbt, routing, stage_schedule
 from bootstrap_rl.ppo import PPOConfig
@@ -18,6 +18,7 @@ from bootstrap_rl.study.plan import program_key
 from bootstrap_rl.study.programs import Programs
 
 DEFAULT_LR = 2.5e-4
+pytestmark = pytest.mark.usefixtures("quick_compiles")
 
 
 def marker(scale: float):
@@ -41,6 +42,9 @@ CURRICULUM = Curriculum(
     methods={"a": marker(1e-3), "b": marker(2e-3), "route": routing(),
              "pbt": pbt(size=2, every=1, fraction=0.5, perturb=(2.0,))},
     library=LibrarySpec(slots=3, hidden=8),
+    # The control arms are asserted in test_study.py (manager alone, shuffled, shrink and perturb)
+    # and in the slow test below (every control, the capacity-matched arm's own program included).
+    controls=Controls.none(),
     seeds=2,
 )
 
@@ -118,3 +122,27 @@ def test_a_method_that_does_not_fit_the_network_is_named(tmp_path):
     broken = CURRICULUM.replace(methods={**CURRICULUM.methods, "remember": episodic_memory()})
     with pytest.raises(study.StudyError, match="method 'remember'.*memory_size"):
         study.run_study(broken, tmp_path / "broken", log=lambda line: None)
+
+
+@pytest.mark.slow
+def test_every_control_arm_trains_to_the_budget(tmp_path):
+    """Every control arm of this curriculum — direct+<method>, curriculum/shuffled,
+    curriculum/mixed, curriculum/shrink_perturb and the capacity-matched direct arm, which
+    compiles a program of its own — trains to the budget and is evaluated (returns and network
+    metrics) at every point. Slow (two more compilations: the capacity arm's program and the
+    mixed sampler's): the default run trains this curriculum without controls."""
+    curriculum = CURRICULUM.replace(controls=Controls())
+    out = tmp_path / "controls"
+    study.run_study(curriculum, out, root_seed=3, log=lambda line: None, progress=False)
+    arms = {a["name"]: a for a in json.loads((out / "study.json").read_text())["arms"]}
+    kinds = {a["kind"] for a in arms.values()}
+    assert {"direct_managed", "order_control", "plasticity_control", "capacity_control"} <= kinds
+    assert "curriculum/mixed" in arms and any(name.startswith("direct/width=") for name in arms)
+    table = study.read_results(out)
+    for name, arm in arms.items():
+        rows = table[(table.arm == name) & (table.split == "hard") & (table.metric == "return")]
+        assert sorted(set(rows.env_steps)) == list(range(0, arm["budget_env_steps"] + 1, 128)), name
+        network = table[(table.arm == name) & (table.split == "network") & (table.metric == "active_parameters")]
+        assert sorted(set(network.env_steps)) == sorted(set(rows.env_steps)), name
+    mixed = table[(table.arm == "curriculum/mixed") & (table.split == "train")]
+    assert set(mixed.stage) == {"childhood_mixed", "hard"}

@@ -87,14 +87,20 @@ def load_study(results_dir: str | Path) -> StudyResults:
 
 
 def run_study(curriculum, out: str | Path | None = None, *, preset: str | None = None,
-              report: bool = True, **options) -> StudyResults:
+              report: bool = True, compilation_cache: str | Path | bool | None = True,
+              **options) -> StudyResults:
     """Train every arm of ``curriculum`` (a ``Curriculum``, or a name or path for
     :func:`load_curriculum` with ``preset``) and write its results directory ``out`` (default
     ``runs/NAME[-PRESET]``), then the report unless ``report=False``.
 
     ``options`` go to :func:`bootstrap_rl.study.run_study`: ``seeds``, ``root_seed``, ``resume``,
-    ``checkpoint_seconds``, ``log``, ``devices``, ``compilation_cache``, ``seed_chunk``.
+    ``checkpoint_seconds``, ``log``, ``devices``, ``seed_chunk``.
+
+    ``compilation_cache``: where JAX keeps compiled programs for later runs
+    (:mod:`bootstrap_rl.compilation_cache`): True (default) for ``$BOOTSTRAP_RL_COMPILATION_CACHE``
+    or ``~/.cache/bootstrap-rl/jax``, a folder, or False for none.
     """
+    from bootstrap_rl import compilation_cache as cache
     from bootstrap_rl import sharding, study
 
     if isinstance(curriculum, (str, Path)):
@@ -102,6 +108,7 @@ def run_study(curriculum, out: str | Path | None = None, *, preset: str | None =
     elif preset is not None:
         raise ValueError("preset: only with a curriculum given by name or path")
     curriculum.validate()  # the env and the tasks, before anything compiles
+    cache.enable_default(compilation_cache)
     out = Path(out) if out is not None else Path("runs") / (curriculum.name + (f"-{preset}" if preset else ""))
     study.run_study(curriculum, out, **options)
     report_path = None

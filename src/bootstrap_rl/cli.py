@@ -56,6 +56,21 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
                                default=field.default, metavar=kind.__name__.upper())
 
 
+def _add_cache_flags(parser: argparse.ArgumentParser) -> None:
+    cache = parser.add_mutually_exclusive_group()
+    cache.add_argument("--compilation-cache", type=Path, default=None, metavar="DIR",
+                       help="keep compiled programs in DIR, JAX's persistent compilation cache, for later runs "
+                            "(default: $BOOTSTRAP_RL_COMPILATION_CACHE, else ~/.cache/bootstrap-rl/jax)")
+    cache.add_argument("--no-compilation-cache", action="store_true", help="compile everything afresh")
+
+
+def _cache_option(args: argparse.Namespace) -> Path | bool:
+    """``compilation_cache=`` for the API: a folder, False for none, True for the default."""
+    if args.no_compilation_cache:
+        return False
+    return args.compilation_cache if args.compilation_cache is not None else True
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bootstrap-rl", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -70,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--chunks", type=int, default=20,
                        help="updates run in this many compiled chunks; results are written after each")
     train.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    _add_cache_flags(train)
     _add_config_flags(train)
 
     study = commands.add_parser(
@@ -83,13 +99,14 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument("--checkpoint-seconds", type=float, default=60.0,
                        help="save the learner state at least this often (and at every stage boundary)")
     study.add_argument("--no-report", action="store_true", help="skip writing report.md")
+    study.add_argument("--no-progress", action="store_true",
+                       help="hide the progress line (arms, env steps, env steps/s, time left) on stderr")
     study.add_argument("--devices", type=int, default=None,
                        help="shard seeds and population members over the first N devices (default: all)")
     study.add_argument("--seed-chunk", type=int, default=None, metavar="N",
                        help="train at most N seeds of a run at once, the rest in later chunks (default: all; "
                             "a run that does not fit in device memory is chunked by itself)")
-    study.add_argument("--compilation-cache", type=Path, default=None, metavar="DIR",
-                       help="keep compiled programs in DIR (JAX's persistent compilation cache) for later runs")
+    _add_cache_flags(study)
     hosts = study.add_argument_group(
         "many hosts", "run one process per host (or per GPU), each with the same arguments and --out on a "
                       "shared file system; process 0 writes the report")
@@ -177,7 +194,8 @@ def train(args: argparse.Namespace) -> int:
 
     try:
         run_training(args.env, config_from_args(args), seeds=args.seeds, seed=args.seed, out=args.out,
-                     overwrite=args.overwrite, chunks=args.chunks, progress=not args.no_progress)
+                     overwrite=args.overwrite, chunks=args.chunks, progress=not args.no_progress,
+                     compilation_cache=_cache_option(args))
     except OutputExistsError as error:
         raise UsageError(str(error)) from None
     return 0
@@ -200,12 +218,15 @@ def study(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     results = api.run_study(args.curriculum, args.out, preset=args.preset, report=not args.no_report, seeds=args.seeds, root_seed=args.seed,
                             resume=args.resume, checkpoint_seconds=args.checkpoint_seconds, devices=args.devices,
-                            seed_chunk=args.seed_chunk, compilation_cache=args.compilation_cache)
+                            seed_chunk=args.seed_chunk, compilation_cache=_cache_option(args),
+                            progress=not args.no_progress)
     if not sharding.is_writer():
         return 0  # process 0 reports
     print(f"wrote {results.path / 'results.csv'} ({time.perf_counter() - start:.0f} s)")
     if results.report_path is not None:
-        print(f"wrote {results.report_path}")
+        from bootstrap_rl.report.terminal import summary_of
+
+        print(summary_of(results.path))
     return 0
 
 
@@ -239,7 +260,10 @@ def report(args: argparse.Namespace) -> int:
 
     if not (args.results / "study.json").exists():
         raise UsageError(f"{args.results} holds no study.json (not a `bootstrap-rl study` results directory)")
-    print(f"wrote {write_report(args.results)}")
+    from bootstrap_rl.report.terminal import summary_of
+
+    write_report(args.results)
+    print(summary_of(args.results))
     return 0
 
 

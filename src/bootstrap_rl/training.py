@@ -38,14 +38,16 @@ class TrainResult:
 
 def train(env: str = "CartPole-v1", config: PPOConfig | None = None, *, seeds: int = 8, seed: int = 0,
           out: str | Path = "runs/train", overwrite: bool = False, chunks: int = 20,
-          progress: bool = True, log=print) -> TrainResult:
+          progress: bool = True, log=print, compilation_cache: str | Path | bool | None = True) -> TrainResult:
     """Train PPO with ``config`` on the registered env ``env`` for ``seeds`` vmapped seeds (seed
     ``i`` uses ``split(key(seed))[i]``), writing ``out``: ``config.json``, ``results.csv``
     (written after each of ``chunks`` compiled chunks), ``summary.json``,
-    ``learning_curve.png`` and ``params/`` (orbax). Bad input raises before anything compiles."""
+    ``learning_curve.png`` and ``params/`` (orbax). Bad input raises before anything compiles.
+    ``compilation_cache``: as for :func:`bootstrap_rl.run_study` (default: the user cache folder)."""
     import jax
 
     import bootstrap_rl
+    from bootstrap_rl import compilation_cache as cache
     from bootstrap_rl import results, runner
 
     config = PPOConfig() if config is None else config
@@ -54,6 +56,7 @@ def train(env: str = "CartPole-v1", config: PPOConfig | None = None, *, seeds: i
     seeds = positive_int(seeds, "seeds")
     chunks = positive_int(chunks, "chunks")
     env_obj, env_params = bootstrap_rl.make(env)
+    cache.enable_default(compilation_cache)
     out = _fresh_directory(Path(out), overwrite)
     results.write_json(out / "config.json", {
         "command": "train", "env_id": env, "seeds": seeds, "root_seed": seed, "ppo": config.to_dict(),

@@ -38,7 +38,7 @@ lazy_exports(globals(), {
     "figures": ("plot_learning_curves", "plot_sunk_cost", "plot_retention", "plot_policy_drift",
                 "plot_prodigy", "plot_training_metrics", "save_figures", "new_axes"),
     "curves": (), "pairwise": (), "summaries": (), "retention": (), "results": (), "markdown": (),
-    "sections": (), "fmt": (),
+    "sections": (), "fmt": (), "terminal": (),
 })
 __all__ = ["write_report", *__all__]
 

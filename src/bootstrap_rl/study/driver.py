@@ -13,14 +13,17 @@ from pathlib import Path
 
 import jax
 
+from bootstrap_rl.compilation_cache import enable as enable_compilation_cache
 from bootstrap_rl.curriculum import Curriculum
+from bootstrap_rl.progress import StudyProgress
 from bootstrap_rl.sharding import Layout, barrier, is_writer
 from bootstrap_rl.study.chunks import train_run
 from bootstrap_rl.study.errors import StudyError, positive_count
 from bootstrap_rl.study.plan import expand_runs, resolved_config
 from bootstrap_rl.study.preflight import preflight_study
-from bootstrap_rl.study.programs import enable_compilation_cache, programs_for_runs
+from bootstrap_rl.study.programs import RunPrograms, programs_for_runs
 from bootstrap_rl.study.storage import consolidate
+from bootstrap_rl.study.timing import CompileClock
 from bootstrap_rl.study.study_file import arm_records, check_out_dir, write_study_file
 
 
@@ -36,6 +39,7 @@ def run_study(
     devices: int | None = None,
     compilation_cache: str | Path | None = None,
     seed_chunk: int | None = None,
+    progress: bool = True,
 ) -> Path:
     """Train every arm of ``curriculum`` and write the results directory ``out_dir``.
 
@@ -55,6 +59,9 @@ def run_study(
     sequential chunks). Without it, a run whose batch does not fit in device memory is split
     by itself (in a single-process study), with a message: chunks of seeds get the same keys
     as in one batch, so the table is the same up to float rounding.
+
+    ``progress``: show arms and env steps done, env steps per second and the time left on
+    stderr (:class:`~bootstrap_rl.progress.StudyProgress`; process 0 only).
     """
     if compilation_cache is not None:
         enable_compilation_cache(compilation_cache)
@@ -79,14 +86,37 @@ def run_study(
                          root_seed=root_seed, devices=layout.devices, seed_chunk=seed_chunk)
     else:
         log = lambda line: None  # noqa: E731 — process 0 reports progress
+    display = study_progress(runs, programs, seeds) if progress and is_writer() else None
+    if display is not None:
+        log = display.wrap(log)
     fits: dict = {}  # batch rows that fit in device memory, per Programs, once one ran out
+    compiled: set = set()  # the Programs a run has used already
     for run in runs:
         log(f"{run.slug}: {len(run.arms)} arm(s) x {seeds} seeds, {run.budget:,} env steps each"
             + (f", on {layout.devices} devices" if layout.devices > 1 else ""))
+        if display is not None:
+            display.start_run(run.label, len(run.arms), compiles=programs[run.slug].programs not in compiled)
+        compiled.add(programs[run.slug].programs)
         train_run(curriculum, run, programs[run.slug], out, seeds, root, resume=resume,
-                  checkpoint_seconds=checkpoint_seconds, log=log, seed_chunk=seed_chunk, fits=fits)
+                  checkpoint_seconds=checkpoint_seconds, log=log, seed_chunk=seed_chunk, fits=fits,
+                  progress=display)
+        if display is not None:
+            display.finish_run(len(run.arms))
+    if display is not None:
+        display.close()
     table = out / "results.csv"
     if is_writer():
         table = consolidate(out)
     barrier("study: consolidated")
     return table
+
+
+def study_progress(runs: list, programs: dict[str, RunPrograms], seeds: int) -> StudyProgress:
+    """The study's progress display, after a line saying what it will train and compile."""
+    arms = sum(len(run.arms) for run in runs)
+    steps = sum(len(run.arms) * seeds * run.budget for run in runs)
+    distinct = len({bound.programs for bound in programs.values()})
+    display = StudyProgress(arms, steps, distinct, compiled=CompileClock().read)
+    display.say(f"study: {arms} arms x {seeds} seeds, {steps:,} env steps in all, {distinct} compiled "
+                f"program{'s' if distinct != 1 else ''} (each compiled when its first arm starts)")
+    return display

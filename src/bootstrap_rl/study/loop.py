@@ -43,6 +43,7 @@ class RunJob:
     root: jax.Array  # the study's root key
     checkpoint_seconds: float  # save the resume state at least this often (and at stage ends)
     log: Callable[[str], None]
+    progress: object = None  # a bootstrap_rl.progress.StudyProgress (process 0), or None
 
 
 class ChunkTrainer:
@@ -119,6 +120,8 @@ class ChunkTrainer:
         if is_writer():
             self.writer.drop_after(self.point)
         self.job.log(f"{self.run.slug}{self.suffix}: resuming at {self.point * self.every:,} env steps")
+        if self.job.progress is not None:
+            self.job.progress.skip(env_steps=self.point * self.every * len(self.run.arms) * self.seeds_here)
 
     def _train_interval(self, chunk_start: float, stage_name: str) -> list[tuple]:
         """One interval of updates; its training rows."""
@@ -126,6 +129,8 @@ class ChunkTrainer:
             self.state, metrics = self.programs.chunk(self.state)
             local, metrics = self.layout.local_rows(metrics, self.batch)  # waits for the chunk to finish
         self.point += 1
+        if self.job.progress is not None:
+            self.job.progress.advance(self.every * len(self.run.arms) * self.seeds_here)
         return train_rows(metrics, [self.arm_seeds[row] for row in local], stage_name, self.point * self.every)
 
     def _evaluate(self, train: list[tuple], stage_name: str):

@@ -11,12 +11,12 @@ inputs (its method and stage mask) bound, so that runs of one key never compile 
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bootstrap_rl.compilation_cache import enable as enable_compilation_cache  # noqa: F401 (study's name for it)
 from bootstrap_rl.curriculum import Curriculum
 from bootstrap_rl.evaluation import play_episodes, policy_kl
 from bootstrap_rl.library import make_library_network
@@ -198,15 +198,3 @@ def _evaluation_programs(curriculum: Curriculum, network, env, splits: tuple[str
         jax.jit(jax.vmap(lambda old, new, obs, weights: policy_kl(network, old, new, obs, weights)), **placed),
         jax.jit(jax.vmap(lambda params, obs, weights: network_metrics(network, params, obs, weights)), **placed),
     ))
-
-
-def enable_compilation_cache(path: str | Path) -> None:
-    """Keep compiled programs in ``path`` (JAX's persistent compilation cache), for every
-    program compiled from now on in this process, also when JAX has compiled before."""
-    from jax.experimental.compilation_cache import compilation_cache as cache
-
-    path = str(Path(path).absolute())
-    Path(path).mkdir(parents=True, exist_ok=True)
-    if jax.config.jax_compilation_cache_dir != path:
-        jax.config.update("jax_compilation_cache_dir", path)
-        cache.reset_cache()  # JAX decides once whether a cache is used; let it decide again
