@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import errno
 import sys
 import time
 import typing
@@ -33,6 +34,40 @@ def _count(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number")
     return int(value)
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (what is wrong, and where help is), exit 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _assignment(text: str) -> str:
+    """A ``--set`` value: KEY=VALUE (the key is checked against the curriculum later)."""
+    key, sep, _ = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE (e.g. learner.learning_rate=3e-4)")
+    return text
+
+
+def _add_experiment_log_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--log", action="append", choices=("tensorboard", "wandb"), default=None,
+                        help="also log every results.csv row to TensorBoard (<out>/tensorboard) or Weights & "
+                             "Biases (offline unless WANDB_MODE is set), one run per arm x seed; repeatable; "
+                             "needs pip install 'bootstrap-rl[log]'")
+
+
+def _add_override_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--set", dest="overrides", action="append", type=_assignment, default=None,
+                        metavar="KEY=VALUE",
+                        help="change a curriculum field, by dotted path: --set learner.learning_rate=3e-4 "
+                             "--set seeds=20 --set stages.0.env_steps=2e5 (repeatable; checked like the module; "
+                             "recorded in study.json)")
+
+
+# Disk and permission errors are the user's to fix, not bugs: one line, not a traceback.
+_ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
+
+
 # PPOConfig fields whose flag reads better under another name.
 FLAG_NAMES = {"total_timesteps": "total-steps"}
 
@@ -57,7 +92,7 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="bootstrap-rl", description=__doc__.split("\n\n")[0])
+    parser = _Parser(prog="bootstrap-rl", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser("train", help="train PPO on one env, seeds vmapped")
@@ -70,12 +105,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--chunks", type=int, default=20,
                        help="updates run in this many compiled chunks; results are written after each")
     train.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    _add_experiment_log_flag(train)
     _add_config_flags(train)
 
     study = commands.add_parser(
         "study", help="run every arm of a curriculum on one budget, then write the report")
     study.add_argument("curriculum", help="a curriculum name (see `bootstrap-rl list`) or a path to a .py file")
     study.add_argument("--preset", default=None, help="one of the curriculum module's PRESETS (e.g. quick)")
+    _add_override_flag(study)
     study.add_argument("--seeds", type=int, default=None, help="seeds per arm (default: the curriculum's)")
     study.add_argument("--seed", type=int, default=0, help="root seed: every number of the study derives from it")
     study.add_argument("--out", type=Path, default=None, help="results directory (default: runs/NAME[-PRESET])")
@@ -90,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "a run that does not fit in device memory is chunked by itself)")
     study.add_argument("--compilation-cache", type=Path, default=None, metavar="DIR",
                        help="keep compiled programs in DIR (JAX's persistent compilation cache) for later runs")
+    _add_experiment_log_flag(study)
     hosts = study.add_argument_group(
         "many hosts", "run one process per host (or per GPU), each with the same arguments and --out on a "
                       "shared file system; process 0 writes the report")
@@ -137,6 +175,12 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, UnknownEnvError, UsageError, UnknownCurriculumError, StudyError) as error:
         print(f"bootstrap-rl {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:
+        if error.errno not in _ENVIRONMENT_ERRNOS:
+            raise
+        where = f": {error.filename}" if error.filename else ""
+        print(f"bootstrap-rl {args.command}: error: {error.strerror or error}{where}", file=sys.stderr)
+        return 2
 
 
 def _join_processes(argv: list[str]) -> None:
@@ -145,7 +189,7 @@ def _join_processes(argv: list[str]) -> None:
     with their help, by :func:`build_parser`."""
     if not argv or argv[0] != "study" or "--distributed" not in argv:
         return
-    early = argparse.ArgumentParser(prog="bootstrap-rl study", add_help=False)
+    early = _Parser(prog="bootstrap-rl study", add_help=False)
     early.add_argument("--coordinator-address", default=None)
     early.add_argument("--num-processes", type=int, default=None)
     early.add_argument("--process-id", type=int, default=None)
@@ -170,7 +214,8 @@ def train(args: argparse.Namespace) -> int:
 
     try:
         run_training(args.env, config_from_args(args), seeds=args.seeds, seed=args.seed, out=args.out,
-                     overwrite=args.overwrite, chunks=args.chunks, progress=not args.no_progress)
+                     overwrite=args.overwrite, chunks=args.chunks, progress=not args.no_progress,
+                     experiment_log=args.log)
     except OutputExistsError as error:
         raise UsageError(str(error)) from None
     return 0
@@ -193,7 +238,8 @@ def study(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     results = api.run_study(args.curriculum, args.out, preset=args.preset, report=not args.no_report, seeds=args.seeds, root_seed=args.seed,
                             resume=args.resume, checkpoint_seconds=args.checkpoint_seconds, devices=args.devices,
-                            seed_chunk=args.seed_chunk, compilation_cache=args.compilation_cache)
+                            seed_chunk=args.seed_chunk, compilation_cache=args.compilation_cache,
+                            overrides=args.overrides, experiment_log=args.log)
     if not sharding.is_writer():
         return 0  # process 0 reports
     print(f"wrote {results.path / 'results.csv'} ({time.perf_counter() - start:.0f} s)")

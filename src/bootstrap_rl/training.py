@@ -38,11 +38,13 @@ class TrainResult:
 
 def train(env: str = "CartPole-v1", config: PPOConfig | None = None, *, seeds: int = 8, seed: int = 0,
           out: str | Path = "runs/train", overwrite: bool = False, chunks: int = 20,
-          progress: bool = True, log=print) -> TrainResult:
+          progress: bool = True, log=print, experiment_log=None) -> TrainResult:
     """Train PPO with ``config`` on the registered env ``env`` for ``seeds`` vmapped seeds (seed
     ``i`` uses ``split(key(seed))[i]``), writing ``out``: ``config.json``, ``results.csv``
     (written after each of ``chunks`` compiled chunks), ``summary.json``,
-    ``learning_curve.png`` and ``params/`` (orbax). Bad input raises before anything compiles."""
+    ``learning_curve.png`` and ``params/`` (orbax). Bad input raises before anything compiles.
+    ``experiment_log``: ``'tensorboard'`` or ``'wandb'`` (:mod:`bootstrap_rl.experiment_log`)
+    also gets ``results.csv``'s rows, one logged run per seed."""
     import jax
 
     import bootstrap_rl
@@ -61,15 +63,27 @@ def train(env: str = "CartPole-v1", config: PPOConfig | None = None, *, seeds: i
         "device": str(jax.devices()[0].device_kind), "versions": _versions(),
     })
     table = results.MetricsTable(out / "results.csv", config.batch_size, arm=env)
+    from bootstrap_rl.experiment_log import make_experiment_log
     from bootstrap_rl.ppo import make_ppo
+
+    sink = make_experiment_log(experiment_log, out, config={"env_id": env, "ppo": config.to_dict()})
 
     ppo = make_ppo(config, env_obj, env_params)
     keys = jax.random.split(jax.random.key(seed), seeds)
     bar = _progress_bar(config, seeds) if progress else None
     start = time.perf_counter()
-    state, metrics = runner.run(ppo.init, ppo.update, keys, config.num_updates, chunks=chunks,
-                                on_chunk=table.append,
-                                progress=None if bar is None else bar.advance(config.batch_size))
+
+    def record(first_update: int, chunk_metrics: dict) -> None:
+        rows = table.append(first_update, chunk_metrics)
+        if sink is not None:  # the rows just written to results.csv
+            sink.write(rows.itertuples(index=False, name=None))
+
+    try:
+        state, metrics = runner.run(ppo.init, ppo.update, keys, config.num_updates, chunks=chunks,
+                                    on_chunk=record, progress=None if bar is None else bar.advance(config.batch_size))
+    finally:
+        if sink is not None:
+            sink.close()
     wall = time.perf_counter() - start
     if bar is not None:
         bar.close()

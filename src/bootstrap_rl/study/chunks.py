@@ -46,6 +46,7 @@ def train_run(
     log: Callable[[str], None],
     seed_chunk: int | None = None,
     fits: dict | None = None,
+    experiment_log=None,
 ) -> dict:
     """Train, evaluate and record one run; resumable at any saved evaluation point. Returns
     its timing record ({} if it was complete already).
@@ -55,7 +56,8 @@ def train_run(
     a message saying so. Chunks finished before are kept (and, resuming, a chunk in progress
     continues at its own size). ``fits``: batch rows known to fit, per :class:`Programs`,
     shared by the runs of a study so that runs of one program do not each run out of memory
-    first.
+    first. ``experiment_log``: an :class:`~bootstrap_rl.experiment_log.ExperimentLog` that
+    gets every part's rows.
 
     Every process of a distributed study calls it: each trains and writes the rows of its own
     devices, process 0 writes checkpoints, the resume state and the timing."""
@@ -66,7 +68,7 @@ def train_run(
             clear_chunks(out, run)
         return {}
     parts.mkdir(parents=True, exist_ok=True)
-    job = RunJob(curriculum, run, programs, out, seeds, root, checkpoint_seconds, log)
+    job = RunJob(curriculum, run, programs, out, seeds, root, checkpoint_seconds, log, experiment_log)
     finished = finished_chunks(out, run)
     size = _chunk_size(job, seed_chunk, fits, finished)
     timing = RunTiming()
