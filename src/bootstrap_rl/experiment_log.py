@@ -21,6 +21,8 @@ env_steps, split, metric, value)`` is the scalar ``<split>/<metric>`` at step ``
 from __future__ import annotations
 
 import os
+import time
+import types
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -71,21 +73,37 @@ class ExperimentLog:
 
 
 class TensorBoardLog(ExperimentLog):
-    """TensorBoard event files (tensorboardX), ``<root>/<arm>/seed<k>/``."""
+    """TensorBoard event files (tensorboardX), ``<root>/<arm>/seed<k>/``, each value a scalar
+    summary in double precision (what ``tf.summary.scalar`` writes, at float64), so what is
+    read back equals the table."""
 
     def __init__(self, root: str | Path):
         super().__init__()
         self.root = Path(root)
-        self._writer = _require("tensorboardX", "tensorboard").SummaryWriter
+        self.tbx = _require("tensorboardX", "tensorboard")
+        from tensorboardX.proto import event_pb2, summary_pb2, tensor_pb2, tensor_shape_pb2, types_pb2
+
+        self.pb = types.SimpleNamespace(event=event_pb2, summary=summary_pb2, tensor=tensor_pb2,
+                                        shape=tensor_shape_pb2, types=types_pb2)
 
     def open_run(self, arm: str, seed: int, first_step: int):
-        # purge_step: TensorBoard drops what earlier files of this run logged at steps >= it (a
-        # study resumed from a saved point writes those steps again).
-        return self._writer(str(self.root / arm / f"seed{seed}"), purge_step=first_step, flush_secs=30)
+        # The file name holds the second it was opened; the suffix orders (and keeps apart) two
+        # files of one run opened within a second, as TensorBoard reads them by name.
+        writer = self.tbx.FileWriter(str(self.root / arm / f"seed{seed}"), flush_secs=30,
+                                     filename_suffix=f".{time.time_ns()}")
+        # A session start at the first step: TensorBoard drops what earlier files of this run
+        # logged at steps >= it (a resumed study writes those steps again).
+        pb = self.pb.event
+        writer.add_event(pb.Event(step=first_step, session_log=pb.SessionLog(status=pb.SessionLog.START)))
+        return writer
 
     def log_step(self, run, step: int, scalars: dict[str, float]) -> None:
-        for tag, value in scalars.items():
-            run.add_scalar(tag, value, step, new_style=True, double_precision=True)
+        pb = self.pb
+        metadata = pb.summary.SummaryMetadata(plugin_data=pb.summary.SummaryMetadata.PluginData(plugin_name="scalars"))
+        run.add_summary(pb.summary.Summary(value=[
+            pb.summary.Summary.Value(tag=tag, metadata=metadata, tensor=pb.tensor.TensorProto(
+                dtype=pb.types.DT_DOUBLE, double_val=[value], tensor_shape=pb.shape.TensorShapeProto()))
+            for tag, value in scalars.items()]), step)
 
     def flush_run(self, run) -> None:
         run.flush()
@@ -116,7 +134,7 @@ class WandbLog(ExperimentLog):
         run.log(scalars, step=step)
 
     def close_run(self, run) -> None:
-        run.finish(quiet=True)
+        run.finish()
 
 
 class ExperimentLogs(ExperimentLog):

@@ -25,6 +25,8 @@ def study_lock(out: Path) -> Iterator[None]:
     """Hold ``out``'s lock for the ``with`` block, or raise :class:`StudyError` if another
     live process holds it. Creates ``out`` if needed (and removes it again, if it is left empty,
     when the block fails)."""
+    if out.exists() and not out.is_dir():
+        raise StudyError(f"{out} is a file, not a results directory; choose another --out")
     created = not out.exists()
     try:
         out.mkdir(parents=True, exist_ok=True)
