@@ -12,6 +12,7 @@ import contextlib
 import errno
 import hashlib
 import io
+import json
 import os
 import shutil
 import signal
@@ -46,6 +47,7 @@ TINY = textwrap.dedent('''
 ''')
 EVERY = 64
 FULL_AT = 2  # the evaluation point whose part finds the disk full
+SET = ("--set", "description=stopped by a full disk")  # the stopped study's override
 
 
 def snapshot(folder: Path) -> dict[str, str]:
@@ -111,7 +113,7 @@ def disk_full(tmp_path_factory, tiny, compile_cache):
     with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stderr(err), \
             contextlib.redirect_stdout(io.StringIO()):
         patch.setattr(results, "write_text", filling_disk)
-        code = cli.main(["study", str(tiny), "--out", str(out), "--no-report", "--checkpoint-seconds", "0"])
+        code = cli.main(["study", str(tiny), "--out", str(out), "--no-report", "--checkpoint-seconds", "0", *SET])
     return out, code, err.getvalue().strip().splitlines(), written
 
 
@@ -124,8 +126,26 @@ def test_a_full_disk_stops_the_study_with_one_line_and_keeps_the_parts_written(d
         assert part.read_bytes() == written[str(part.relative_to(out))]
         table = pd.read_csv(part)
         assert set(table.env_steps) == {int(part.stem) * EVERY} and set(table.seed) == {0, 1}
-    assert (out / "study.json").exists() and (out / "resume" / "direct.npz").exists()
+    assert (out / "resume" / "direct.npz").exists()
     assert not (out / ".lock").exists()  # released on the way out
+    meta = json.loads((out / "study.json").read_text())
+    assert meta["overrides"] == {"description": "stopped by a full disk"}
+    assert meta["description"] == "stopped by a full disk"
+
+
+def test_after_a_full_disk_the_study_resumes_and_keeps_what_was_written(capsys, tiny, disk_full, tmp_path):
+    out = tmp_path / "resumed"
+    shutil.copytree(disk_full[0], out)
+    before = {name: (out / "parts" / "direct" / name).read_bytes() for name in ("00000.csv", "00001.csv")}
+    code, lines = run_cli(capsys, "study", tiny, "--out", out, "--no-report", "--resume", *SET)
+    assert code == 0 and lines == []
+    for name, data in before.items():
+        assert (out / "parts" / "direct" / name).read_bytes() == data
+    table = pd.read_csv(out / "results.csv")
+    adult = table[(table.split == "hard") & (table.metric == "return")]
+    assert sorted(adult[adult.arm == "direct"].env_steps.unique()) == list(range(0, 384 + 1, EVERY))
+    assert set(adult.arm) == {"direct", "curriculum", "direct_adult_steps"}
+    assert not (out / ".lock").exists()
 
 
 @pytest.fixture
@@ -183,8 +203,9 @@ def test_an_out_path_that_is_a_file_is_refused(capsys, tiny, tmp_path):
 
 
 @pytest.mark.parametrize("args, needle", [
-    (("--seed", "8"), "root_seed"),  # the configuration in study.json differs
-    (("--set", "evaluation.episodes=3"), "overrides"),  # overrides differ from study.json's (none)
+    ((*SET, "--seed", "8"), "root_seed"),  # the configuration in study.json differs
+    (("--set", "evaluation.episodes=3"), "started with overrides --set description="),  # other overrides
+    ((), "not (none)"),  # the overrides left out
 ])
 def test_resume_where_study_json_disagrees_is_refused(capsys, tiny, stopped, args, needle):
     before = snapshot(stopped)
@@ -199,7 +220,7 @@ def test_a_damaged_resume_file_is_named_before_anything_compiles(capsys, tiny, s
     data = state.read_bytes()
     state.write_bytes(data[: len(data) // 2] if damage == "truncated" else os.urandom(len(data)))
     before = snapshot(stopped)
-    code, lines = run_cli(capsys, "study", tiny, "--out", stopped, "--resume")
+    code, lines = run_cli(capsys, "study", tiny, "--out", stopped, "--resume", *SET)
     assert_one_line(code, lines, str(state), "truncated or corrupt")
     assert snapshot(stopped) == before
 
