@@ -234,6 +234,22 @@ def test_a_corrupt_study_json_is_named(capsys, tiny, stopped):
     assert snapshot(stopped) == before
 
 
+def test_a_report_of_a_corrupt_study_json_is_named(capsys, stopped):
+    study_file = stopped / "study.json"
+    study_file.write_text(study_file.read_text()[:100])
+    code, lines = run_cli(capsys, "report", stopped)
+    assert_one_line(code, lines, str(study_file), "truncated or corrupt")
+    assert not (stopped / "report.md").exists()
+
+
+def test_a_train_out_path_that_is_a_file_is_refused(capsys, tmp_path):
+    path = tmp_path / "results.txt"
+    path.write_text("mine\n")
+    code, lines = run_cli(capsys, "train", "--out", path, "--total-steps", "512")
+    assert_one_line(code, lines, str(path), "is a file")
+    assert path.read_text() == "mine\n"
+
+
 HOLD_LOCK = textwrap.dedent('''
     import sys, time
     from pathlib import Path

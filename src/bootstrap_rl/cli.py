@@ -65,7 +65,8 @@ def _add_override_flag(parser: argparse.ArgumentParser) -> None:
 
 
 # Disk and permission errors are the user's to fix, not bugs: one line, not a traceback.
-_ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
+_ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR,
+                       errno.EISDIR}
 
 
 # PPOConfig fields whose flag reads better under another name.
@@ -251,8 +252,11 @@ def study(args: argparse.Namespace) -> int:
 def report(args: argparse.Namespace) -> int:
     from bootstrap_rl.report import write_report
 
+    from bootstrap_rl.study.study_file import read_study_file
+
     if not (args.results / "study.json").exists():
         raise UsageError(f"{args.results} holds no study.json (not a `bootstrap-rl study` results directory)")
+    read_study_file(args.results)  # a truncated or corrupt one is named, not a traceback
     print(f"wrote {write_report(args.results)}")
     return 0
 

@@ -93,6 +93,8 @@ def train(env: str = "CartPole-v1", config: PPOConfig | None = None, *, seeds: i
 
 
 def _fresh_directory(out: Path, overwrite: bool) -> Path:
+    if out.exists() and not out.is_dir():
+        raise OutputExistsError(f"--out {out} is a file, not a results directory")
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise OutputExistsError(f"--out {out} already holds results; pass --overwrite to replace them")
     if overwrite and out.exists():

@@ -60,9 +60,9 @@ def read_study_file(out: Path) -> dict:
     try:
         study = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise StudyError(f"{path} cannot be read ({error}): truncated or corrupt; choose another directory") from None
+        raise StudyError(f"{path} cannot be read: it is truncated or corrupt ({error})") from None
     if not isinstance(study, dict) or not isinstance(study.get("config", {}), dict):
-        raise StudyError(f"{path} is not a study file (no configuration in it); choose another directory")
+        raise StudyError(f"{path} is not a study file (it holds no configuration)")
     return study
 
 
