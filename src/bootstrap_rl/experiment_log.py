@@ -127,7 +127,8 @@ class WandbLog(ExperimentLog):
 
     def open_run(self, arm: str, seed: int, first_step: int):
         self.out.mkdir(parents=True, exist_ok=True)
-        return self.wandb.init(project=self.project, group=self.group, name=f"{arm}/seed{seed}", dir=str(self.out), mode=self.mode, reinit="create_new",
+        return self.wandb.init(project=self.project, group=self.group, name=f"{arm}/seed{seed}", dir=str(self.out),
+                               mode=self.mode, reinit="create_new",
                                config={**self.config, "arm": arm, "seed": seed, "first_env_step": first_step})
 
     def log_step(self, run, step: int, scalars: dict[str, float]) -> None:

@@ -24,7 +24,7 @@ import typing
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from bootstrap_rl._curriculum.config import Curriculum, Stage
+from bootstrap_rl._curriculum.config import Curriculum
 from bootstrap_rl.validation import ConfigError
 
 _NONE_WORDS = ("none", "null")
@@ -155,7 +155,8 @@ def _apply_fresh(kind, tree: dict, path: str, record: dict):
     values = {}
     for name, sub in tree.items():
         if name not in names:
-            raise OverrideError(f"{path}{name}", f"{kind.__name__} has no field {name!r}; its fields: {', '.join(names)}")
+            raise OverrideError(f"{path}{name}",
+                                f"{kind.__name__} has no field {name!r}; its fields: {', '.join(names)}")
         if isinstance(sub, dict):
             raise OverrideError(f"{path}{name}", "is not a group of fields")
         values[name] = _value(sub, hints[name], f"{path}{name}")
@@ -191,7 +192,8 @@ def _value(value, hint, key: str):
     try:
         return _parse(value, hint)
     except ValueError as error:
-        raise OverrideError(key, f"cannot read {value!r} as {_type_name(hint)}{f' ({error})' if str(error) else ''}") from None
+        why = f" ({error})" if str(error) else ""
+        raise OverrideError(key, f"cannot read {value!r} as {_type_name(hint)}{why}") from None
 
 
 def _parse(text: str, hint):
