@@ -10,7 +10,7 @@ stage runs through one compiled training program, and so do the arms (``pbt``, w
 learners per seed, compiles its own).
 """
 
-from bootstrap_rl.curriculum import Curriculum, Evaluation, Stage
+from bootstrap_rl.curriculum import Controls, Curriculum, Evaluation, Stage
 from bootstrap_rl.library import LibrarySpec
 from bootstrap_rl.managers import (chain, episodic_memory, hypernetwork, kickstarting, meta_gradient, mixing, pbt,
                                    routing)
@@ -59,41 +59,51 @@ def methods(fit_updates: int = 16, population: bool = True) -> dict:
 METHODS = methods()
 
 
-def ladder(unit: int, *, rungs: dict[str, int] = RUNGS, learner: PPOConfig = LEARNER,
-           every: int = EVERY, episodes: int = 64, seeds: int = 10, methods: dict | None = None,
-           library: LibrarySpec = LIBRARY, description: str = "") -> Curriculum:
+def ladder(unit: int, *, rungs: dict[str, int] = RUNGS, adult: str = "treasure", adult_units: int | None = None,
+           learner: PPOConfig = LEARNER, every: int = EVERY, episodes: int = 64, seeds: int = 10,
+           methods: dict | None = None, library: LibrarySpec = LIBRARY, controls: Controls = Controls(),
+           description: str = "") -> Curriculum:
     """The ladder with stage budgets in multiples of ``unit`` env steps: ``rungs`` units per
-    childhood stage, and as many for treasure as for all of childhood (half the budget)."""
+    childhood stage, and ``adult_units`` for the ``adult`` task (default: as many as all of
+    childhood, half the budget)."""
     stages = tuple(Stage(kind, tasks=kind, env_steps=n * unit) for kind, n in rungs.items())
     childhood = sum(rungs.values())
-    adult = Stage("treasure", tasks="treasure", env_steps=childhood * unit)
+    adult_units = childhood if adult_units is None else adult_units
     return Curriculum(
         name="playroom_ladder",
         description=description or __doc__.splitlines()[0],
-        env="Playroom-Treasure-v0",
+        env=f"Playroom-{adult.title()}-v0",
         stages=stages,
-        adult=adult,
-        total_env_steps=2 * childhood * unit,
+        adult=Stage(adult, tasks=adult, env_steps=adult_units * unit),
+        total_env_steps=(childhood + adult_units) * unit,
         learner=learner,
         evaluation=Evaluation(every_env_steps=every, episodes=episodes, success_threshold=0.0),
         methods=METHODS if methods is None else methods,
         seeds=seeds,
         library=library,
+        controls=controls,
     )
 
 
 CURRICULUM = ladder(2 * EVERY)  # 16.8M env steps per arm, 10 seeds
 
-# A smoke test for a 2-core CPU: every arm and every piece of a study runs, in minutes; far too
-# short and too few seeds for any claim (the report says so). The memory is smaller (its lookup
-# dominates a CPU update at 1,024 entries).
+# The newcomer's study for a 2-core CPU, minutes from a fresh clone: a short ladder (turn ->
+# step -> goto) whose adult task, pickup, direct PPO learns within the budget (pilots:
+# ../shared/pilots.md), so the arms are visibly apart. Two childhood arms (route: a module per
+# stage; chain: kickstarting + ES-mixed modules), both as the 2 x 2 with direct+<method>, and
+# the order control curriculum/mixed. Every managed arm shares one compiled program and every
+# other arm another (no capacity control, which would compile a wider network). Far too few
+# seeds for a claim: the report says so.
 QUICK_LEARNER = LEARNER.replace(num_envs=32, num_steps=32)
+QUICK_UNIT = 16 * 32 * 32  # 16 updates of 32 envs x 32 steps
 PRESETS = {
-    "quick": ladder(  # 327,680 env steps per arm, 10 evaluations
-        32 * 1024, rungs={"turn": 1, "step": 1, "goto": 1, "pickup": 1, "unlock": 1},
-        # Without pbt: its program would take the quick study past 10 minutes on 2 cores.
-        learner=QUICK_LEARNER, every=32 * 1024, episodes=16, seeds=2, methods=methods(fit_updates=4, population=False),
-        library=LIBRARY.replace(memory_size=256, memory_k=4),
-        description="playroom_ladder, quick preset: a smoke test, not a result",
+    "quick": ladder(  # 196,608 env steps per arm: 65,536 of childhood, 131,072 of pickup
+        QUICK_UNIT, rungs={"turn": 1, "step": 1, "goto": 2}, adult="pickup", adult_units=8,
+        learner=QUICK_LEARNER, every=QUICK_UNIT, episodes=16, seeds=3,
+        methods={"route": METHODS["route"], "chain": chain(kickstarting(coef=1.0, decay=0.99),
+                                                           mixing(candidates=6, generations=2))},
+        library=LIBRARY.replace(slots=4, tasks=4, memory_size=0),
+        controls=Controls(manager_alone=False, shuffled=False, capacity=False, shrink_perturb=False),
+        description="playroom_ladder, quick preset: turn -> step -> goto, then pickup; a demonstration, not a result",
     ),
 }

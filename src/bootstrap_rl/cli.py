@@ -1,4 +1,4 @@
-"""The ``bootstrap-rl`` command: ``study``, ``report``, ``train``, ``list`` and ``render``.
+"""The ``bootstrap-rl`` command: ``study``, ``plan``, ``report``, ``train``, ``list`` and ``render``.
 
 Every argument is checked — the env id looked up, the PPO config validated — before
 anything compiles, and a bad one exits with a message that names it.
@@ -141,6 +141,13 @@ def build_parser() -> argparse.ArgumentParser:
     hosts.add_argument("--process-id", type=int, default=None,
                        help="this process's index, 0 to N-1 (default: $JAX_PROCESS_ID, else cluster detection)")
 
+    plan = commands.add_parser(
+        "plan", help="list the arms a study would train (stages, budget, parameters, shared programs); "
+                     "trains and compiles nothing")
+    plan.add_argument("curriculum", help="a curriculum name (see `bootstrap-rl list`) or a path to a .py file")
+    plan.add_argument("--preset", default=None, help="one of the curriculum module's PRESETS (e.g. quick)")
+    plan.add_argument("--json", action="store_true", help="print the arms as JSON")
+
     report = commands.add_parser("report", help="write report.md and figures for a study's results directory")
     report.add_argument("results", type=Path, help="the results directory of `bootstrap-rl study`")
 
@@ -172,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return {"train": train, "list": list_everything, "render": render, "study": study,
-                "report": report}[args.command](args)
+                "plan": plan, "report": report}[args.command](args)
     except (ConfigError, UnknownEnvError, UsageError, UnknownCurriculumError, StudyError) as error:
         print(f"bootstrap-rl {args.command}: error: {error}", file=sys.stderr)
         return 2
@@ -246,6 +253,31 @@ def study(args: argparse.Namespace) -> int:
     print(f"wrote {results.path / 'results.csv'} ({time.perf_counter() - start:.0f} s)")
     if results.report_path is not None:
         print(f"wrote {results.report_path}")
+    return 0
+
+
+def plan(args: argparse.Namespace) -> int:
+    import json
+
+    from bootstrap_rl import api
+    from bootstrap_rl.study.plan import plan_arms
+
+    curriculum = api.load_curriculum(args.curriculum, args.preset)
+    curriculum.validate()
+    arms = plan_arms(curriculum)
+    if args.json:
+        print(json.dumps({"curriculum": curriculum.name, "preset": args.preset, "seeds": curriculum.seeds,
+                          "total_env_steps": curriculum.total_env_steps, "arms": arms}, indent=2))
+        return 0
+    print(f"{curriculum.name}{f' --preset {args.preset}' if args.preset else ''}: {len(arms)} arms x "
+          f"{curriculum.seeds} seeds, {curriculum.total_env_steps:,} env steps per arm, "
+          f"{len({arm['program'] for arm in arms})} compiled programs")
+    width = max(len(arm["arm"]) for arm in arms)
+    print(f"  {'arm':{width}s}  {'kind':18s} {'program':>7s} {'active':>8s} {'total':>8s}  stages (env steps)")
+    for arm in arms:
+        stages = " -> ".join(f"{s['name']} {s['env_steps']:,}" for s in arm["stages"])
+        print(f"  {arm['arm']:{width}s}  {arm['kind']:18s} {arm['program']:7d} {arm['active_params']:8,d} "
+              f"{arm['total_params']:8,d}  {stages}")
     return 0
 
 

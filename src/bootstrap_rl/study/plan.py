@@ -262,3 +262,22 @@ def manager_inputs(curriculum: Curriculum, run: Run) -> tuple[jax.Array, jax.Arr
     shared = shared_methods(curriculum)
     index = shared.index(run.method) if run.method in shared else 0  # a population method: its own program
     return jnp.int32(index), jnp.asarray(stage_mask(curriculum, run), bool)
+
+
+def plan_arms(curriculum: Curriculum) -> list[dict]:
+    """Every arm a study of ``curriculum`` trains, as JSON-ready records, without training or
+    compiling anything (``bootstrap-rl plan``): its kind, method, stages and budget, active and
+    total parameters, what it controls for, and the compiled program it shares (arms with the
+    same ``program`` number are trained by one set of compiled programs)."""
+    runs = expand_runs(curriculum)
+    programs: dict[ProgramKey, int] = {}
+    arms = []
+    for run in runs:
+        program = programs.setdefault(program_key(curriculum, run), len(programs) + 1)
+        active, total = planned_parameters(curriculum, run)
+        for name in run.arms:
+            arms.append({"arm": name, "kind": run.kind, "run": run.slug, "method": run.method,
+                         "stages": [{"name": stage, "env_steps": steps} for stage, steps in run.schedule],
+                         "budget_env_steps": run.budget, "active_params": active, "total_params": total,
+                         "program": program, "note": run.note, "matches": list(run.matches)})
+    return arms

@@ -1,0 +1,168 @@
+"""Direct PPO's learning curve on every task kind of a family: what a curriculum designer needs first.
+
+For each task kind of Playroom (turn, step, goto, pickup, unlock, treasure) and Limbs (babble,
+reach, track, sequence, draw), a study with no childhood — the ``direct`` arm only, with the
+learner of the family's ladder (``curricula/playroom_ladder.py``, ``curricula/limbs_ladder.py``)
+— trains ``--seeds`` seeds for ``--budget`` env steps and evaluates them every ``--every`` env
+steps. The learning rate is constant (as in the ladders), so the curve's value at env step *t*
+is also what a run with budget *t* ends with: one run gives every smaller budget.
+
+For each kind the table gives the IQM over seeds of the score at each budget and the env steps
+at which the IQM first reaches 25 / 50 / 75 % success (Playroom: episodes with a positive
+return) — ``> budget`` where it never does. Limbs' kinds have dense rewards and no success
+threshold: the table gives the return and the env steps at which the IQM return first closes
+25 / 50 / 75 % of the gap between its first and its best evaluation.
+
+    python benchmarks/baselines.py                            # both families, 5 seeds
+    python benchmarks/baselines.py --family playroom --kinds goto pickup --budget 1e6 --seeds 5
+
+Writes ``benchmarks/results/baselines_<backend>.json``, ``docs/baselines.md`` (the table) and
+``docs/baselines.png`` (the curves). Each kind's study directory is kept under ``--work``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import sys
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+import _common  # noqa: E402
+
+FAMILIES = {
+    "playroom": ("playroom_ladder", ("turn", "step", "goto", "pickup", "unlock", "treasure")),
+    "limbs": ("limbs_ladder", ("babble", "reach", "track", "sequence", "draw")),
+}
+LEVELS = (0.25, 0.5, 0.75)
+
+
+def kind_curriculum(family: str, kind: str, budget: int, every: int, seeds: int, episodes: int):
+    """A direct-only curriculum on ``kind`` with the family ladder's learner."""
+    from bootstrap_rl.curriculum import Evaluation, Stage, load
+
+    ladder = load(FAMILIES[family][0])
+    env = f"{'Playroom' if family == 'playroom' else 'Limbs'}-{kind.title()}-v0"
+    return ladder.replace(
+        name=f"baseline_{family}_{kind}", env=env, stages=(), adult=Stage(kind, tasks=kind, env_steps=budget),
+        total_env_steps=budget, methods={}, library=None, seeds=seeds,
+        evaluation=Evaluation(every_env_steps=every, episodes=episodes,
+                              success_threshold=ladder.evaluation.success_threshold),
+        description=f"direct PPO on {kind}: a baseline",
+    )
+
+
+def steps_to_levels(steps: np.ndarray, curve: np.ndarray, success: bool) -> dict[str, int | None]:
+    """The first env step at which ``curve`` reaches each level (None: never). Success curves
+    are compared with the level itself; return curves with that fraction of the way from their
+    first value to their best."""
+    start, best = curve[0], curve.max()
+    out = {}
+    for level in LEVELS:
+        target = level if success else start + level * (best - start)
+        reached = np.flatnonzero(curve >= target) if (success or best > start) else np.array([], int)
+        out[f"{int(level * 100)}%"] = int(steps[reached[0]]) if reached.size else None
+    return out
+
+
+def kind_result(out: Path, kind: str) -> dict:
+    """The IQM-over-seeds curve of ``kind``'s study in ``out`` and its steps to each level."""
+    from scipy.stats import trim_mean
+
+    import bootstrap_rl
+
+    results = bootstrap_rl.load_study(out)
+    table, meta = results.table, results.meta
+    metric = meta["score_metric"]
+    rows = table[(table.split == kind) & (table.metric == metric)]
+    curve = rows.groupby("env_steps").value.apply(lambda v: trim_mean(np.asarray(v), 0.25))
+    steps, values = curve.index.to_numpy(), curve.to_numpy()
+    return {"kind": kind, "metric": metric, "seeds": int(meta["seeds"]), "env_steps": steps.tolist(),
+            "iqm": values.tolist(), "final_iqm": float(values[-1]),
+            "steps_to": steps_to_levels(steps, values, metric == "success")}
+
+
+def table_lines(results: list[dict], budget: int) -> list[str]:
+    lines = ["| family | kind | score | seeds | IQM at 1/4 budget | at 1/2 | at full budget "
+             "| env steps to 25% | to 50% | to 75% |", "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in results:
+        steps = np.asarray(r["env_steps"])
+        at = [r["iqm"][int(np.searchsorted(steps, budget * f))] for f in (0.25, 0.5)]
+        reach = [f"{v:,}" if v is not None else f"> {budget:,}" for v in r["steps_to"].values()]
+        lines.append(f"| {r['family']} | {r['kind']} | {r['metric']} | {r['seeds']} | {at[0]:.3g} | {at[1]:.3g} | "
+                     f"{r['final_iqm']:.3g} | " + " | ".join(reach) + " |")
+    return lines
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--family", choices=(*FAMILIES, "all"), default="all")
+    parser.add_argument("--kinds", nargs="*", default=None, help="task kinds (default: every kind of the family)")
+    parser.add_argument("--budget", type=float, default=4_194_304, help="env steps per seed")
+    parser.add_argument("--every", type=float, default=131_072, help="evaluate every this many env steps")
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--episodes", type=int, default=32, help="evaluation episodes per seed and point")
+    parser.add_argument("--work", type=Path, default=Path("runs/baselines"), help="where the studies are written")
+    parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/baselines.md")
+    args = parser.parse_args(argv)
+    import jax
+
+    from bootstrap_rl import api
+    from bootstrap_rl.results import write_json
+
+    budget, every = int(args.budget), int(args.every)
+    families = FAMILIES if args.family == "all" else {args.family: FAMILIES[args.family]}
+    results = []
+    for family, (_, kinds) in families.items():
+        for kind in args.kinds or kinds:
+            if kind not in kinds:
+                continue
+            curriculum = kind_curriculum(family, kind, budget, every, args.seeds, args.episodes)
+            out = args.work / family / kind
+            resume = (out / "study.json").exists()
+            api.run_study(curriculum, out, report=False, resume=resume)
+            results.append({"family": family, **kind_result(out, kind)})
+            print(f"{family}/{kind}: final IQM {results[-1]['final_iqm']:.3f}; steps to {results[-1]['steps_to']}",
+                  flush=True)
+    result = {"benchmark": "baselines", "device": _common.device_name(), "jax": jax.__version__,
+              "date": datetime.date.today().isoformat(), "budget": budget, "every": every, "seeds": args.seeds,
+              "episodes": args.episodes, "results": results}
+    write_json(HERE / "results" / f"baselines_{jax.default_backend()}.json", result)
+    if not args.no_docs:
+        write_docs(result)
+    return result
+
+
+def write_docs(result: dict) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, family in zip(axes, FAMILIES):
+        for r in (r for r in result["results"] if r["family"] == family):
+            ax.plot(r["env_steps"], r["iqm"], label=r["kind"])
+        ax.set(title=f"{family}: direct PPO", xlabel="env steps", ylabel="IQM over seeds")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(ROOT / "docs" / "baselines.png", dpi=100)
+    lines = ["# Baselines: direct PPO on every task kind", "",
+             "What a curriculum designer needs before choosing an adult task and a budget: how fast direct PPO "
+             "(each family ladder's learner, constant learning rate) learns each task kind alone. Written by "
+             "`python benchmarks/baselines.py`; the table's numbers are IQMs over seeds of the evaluation score "
+             "(Playroom: success rate; Limbs: return, whose levels are fractions of the way from the first "
+             "evaluation to the best).", "",
+             f"Device: {result['device']}, jax {result['jax']}, {result['date']}; {result['seeds']} seeds, "
+             f"{result['budget']:,} env steps each, evaluated every {result['every']:,} env steps on "
+             f"{result['episodes']} episodes per seed.", "",
+             *table_lines(result["results"], result["budget"]), "", "![learning curves](baselines.png)", ""]
+    (ROOT / "docs" / "baselines.md").write_text("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
