@@ -127,3 +127,29 @@ def test_values_from_python_are_checked_not_parsed(written):
         api.load_curriculum(written, overrides={"learner.num_envs": 4.5})
     c = api.load_curriculum(written, overrides={"learner": PPOConfig(num_envs=8, num_steps=16, anneal_lr=False)})
     assert c.learner.num_envs == 8 and overrides_of(c)["learner"]
+
+
+def test_plan_shows_a_study_with_its_overrides(tmp_path, capsys):
+    import json
+
+    from bootstrap_rl import cli
+
+    path = tmp_path / "plain.py"
+    path.write_text(MODULE.replace('tasks="a"', 'tasks=physics((3.0, 5.0), (0.8, 1.0))')
+                    .replace('tasks="b"', 'tasks=physics((8.0, 11.0), (0.45, 0.6))')
+                    .replace('tasks="c"', 'tasks=physics((15.0, 20.0), (0.15, 0.25))')
+                    .replace("from bootstrap_rl.ppo import PPOConfig",
+                             "from bootstrap_rl.ppo import PPOConfig\n"
+                             "from bootstrap_rl.curricula.cartpole_physics import physics"))
+
+    def plan(*flags):
+        capsys.readouterr()
+        assert cli.main(["plan", str(path), "--json", *flags]) == 0
+        return json.loads(capsys.readouterr().out)
+
+    plain, changed = plan(), plan("--set", "seeds=5", "--set", "learner.hidden_sizes=16", "--set", "adult.env_steps=1024")
+    assert (plain["seeds"], changed["seeds"]) == (3, 5)
+    assert (plain["total_env_steps"], changed["total_env_steps"]) == (1024, 1536)
+    direct = {p["arm"]: p for p in changed["arms"]}["direct"]
+    # CartPole: 4 observations, 2 actions; actor 4-16-2 and critic 4-16-1 with biases.
+    assert direct["total_params"] == (4 * 16 + 16 + 16 * 2 + 2) + (4 * 16 + 16 + 16 + 1)

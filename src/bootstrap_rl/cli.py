@@ -147,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("curriculum", help="a curriculum name (see `bootstrap-rl list`) or a path to a .py file")
     plan.add_argument("--preset", default=None, help="one of the curriculum module's PRESETS (e.g. quick)")
     plan.add_argument("--json", action="store_true", help="print the arms as JSON")
+    _add_override_flag(plan)
 
     report = commands.add_parser("report", help="write report.md and figures for a study's results directory")
     report.add_argument("results", type=Path, help="the results directory of `bootstrap-rl study`")
@@ -262,7 +263,7 @@ def plan(args: argparse.Namespace) -> int:
     from bootstrap_rl import api
     from bootstrap_rl.study.plan import plan_arms
 
-    curriculum = api.load_curriculum(args.curriculum, args.preset)
+    curriculum = api.load_curriculum(args.curriculum, args.preset, overrides=args.overrides)
     curriculum.validate()
     arms = plan_arms(curriculum)
     if args.json:
