@@ -23,13 +23,16 @@ from bootstrap_rl.training import TrainResult, train
 __all__ = ["StudyResults", "TrainResult", "load_curriculum", "load_study", "run_study", "train"]
 
 
-def load_curriculum(name_or_path: str, preset: str | None = None):
+def load_curriculum(name_or_path: str, preset: str | None = None, *, overrides=None):
     """A curriculum by name (``bootstrap-rl list curricula``) or path to a ``.py`` file, with
-    one of its ``PRESETS`` applied. Loading compiles nothing; :meth:`Curriculum.validate`
-    (called by :func:`run_study`) resolves the env and draws tasks."""
+    one of its ``PRESETS`` applied, then ``overrides``: ``{"learner.learning_rate": 3e-4}`` or
+    ``["seeds=20", ...]`` (dotted paths into its fields, checked as the module's own values are;
+    see :mod:`bootstrap_rl._curriculum.overrides`). Loading compiles nothing;
+    :meth:`Curriculum.validate` (called by :func:`run_study`) resolves the env and draws tasks."""
     from bootstrap_rl import curriculum
+    from bootstrap_rl._curriculum.overrides import apply_overrides
 
-    return curriculum.load(name_or_path, preset)
+    return apply_overrides(curriculum.load(name_or_path, preset), overrides)
 
 
 @dataclass
@@ -86,15 +89,17 @@ def load_study(results_dir: str | Path) -> StudyResults:
     raise FileNotFoundError(f"{path} holds neither study.json nor a train run's config.json and results.csv")
 
 
-def run_study(curriculum, out: str | Path | None = None, *, preset: str | None = None,
+def run_study(curriculum, out: str | Path | None = None, *, preset: str | None = None, overrides=None,
               report: bool = True, compilation_cache: str | Path | bool | None = True,
               **options) -> StudyResults:
     """Train every arm of ``curriculum`` (a ``Curriculum``, or a name or path for
-    :func:`load_curriculum` with ``preset``) and write its results directory ``out`` (default
-    ``runs/NAME[-PRESET]``), then the report unless ``report=False``.
+    :func:`load_curriculum` with ``preset``), with ``overrides`` applied (see
+    :func:`load_curriculum`; ``study.json`` records them), and write its results directory
+    ``out`` (default ``runs/NAME[-PRESET]``), then the report unless ``report=False``.
 
     ``options`` go to :func:`bootstrap_rl.study.run_study`: ``seeds``, ``root_seed``, ``resume``,
-    ``checkpoint_seconds``, ``log``, ``devices``, ``seed_chunk``.
+    ``checkpoint_seconds``, ``log``, ``devices``, ``seed_chunk``, ``progress``,
+    ``experiment_log`` (``'tensorboard'``, ``'wandb'``: see :mod:`bootstrap_rl.experiment_log`).
 
     ``compilation_cache``: where JAX keeps compiled programs for later runs
     (:mod:`bootstrap_rl.compilation_cache`): True (default) for ``$BOOTSTRAP_RL_COMPILATION_CACHE``
@@ -102,11 +107,14 @@ def run_study(curriculum, out: str | Path | None = None, *, preset: str | None =
     """
     from bootstrap_rl import compilation_cache as cache
     from bootstrap_rl import sharding, study
+    from bootstrap_rl._curriculum.overrides import apply_overrides
 
     if isinstance(curriculum, (str, Path)):
-        curriculum = load_curriculum(str(curriculum), preset)
+        curriculum = load_curriculum(str(curriculum), preset, overrides=overrides)
     elif preset is not None:
         raise ValueError("preset: only with a curriculum given by name or path")
+    else:
+        curriculum = apply_overrides(curriculum, overrides)
     curriculum.validate()  # the env and the tasks, before anything compiles
     cache.enable_default(compilation_cache)
     out = Path(out) if out is not None else Path("runs") / (curriculum.name + (f"-{preset}" if preset else ""))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import errno
 import sys
 import time
 import typing
@@ -32,6 +33,41 @@ def _count(text: str) -> int:
     if not value.is_integer():
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number")
     return int(value)
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (what is wrong, and where help is), exit 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _assignment(text: str) -> str:
+    """A ``--set`` value: KEY=VALUE (the key is checked against the curriculum later)."""
+    key, sep, _ = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE (e.g. learner.learning_rate=3e-4)")
+    return text
+
+
+def _add_experiment_log_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--log", action="append", choices=("tensorboard", "wandb"), default=None,
+                        help="also log every results.csv row to TensorBoard (<out>/tensorboard) or Weights & "
+                             "Biases (offline unless WANDB_MODE is set), one run per arm x seed; repeatable; "
+                             "needs pip install 'bootstrap-rl[log]'")
+
+
+def _add_override_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--set", dest="overrides", action="append", type=_assignment, default=None,
+                        metavar="KEY=VALUE",
+                        help="change a curriculum field, by dotted path: --set learner.learning_rate=3e-4 "
+                             "--set seeds=20 --set stages.0.env_steps=2e5 (repeatable; checked like the module; "
+                             "recorded in study.json)")
+
+
+# Disk and permission errors are the user's to fix, not bugs: one line, not a traceback.
+_ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR,
+                       errno.EISDIR}
+
 
 # PPOConfig fields whose flag reads better under another name.
 FLAG_NAMES = {"total_timesteps": "total-steps"}
@@ -72,7 +108,7 @@ def _cache_option(args: argparse.Namespace) -> Path | bool:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="bootstrap-rl", description=__doc__.split("\n\n")[0])
+    parser = _Parser(prog="bootstrap-rl", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser("train", help="train PPO on one env, seeds vmapped")
@@ -86,12 +122,14 @@ def build_parser() -> argparse.ArgumentParser:
                        help="updates run in this many compiled chunks; results are written after each")
     train.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     _add_cache_flags(train)
+    _add_experiment_log_flag(train)
     _add_config_flags(train)
 
     study = commands.add_parser(
         "study", help="run every arm of a curriculum on one budget, then write the report")
     study.add_argument("curriculum", help="a curriculum name (see `bootstrap-rl list`) or a path to a .py file")
     study.add_argument("--preset", default=None, help="one of the curriculum module's PRESETS (e.g. quick)")
+    _add_override_flag(study)
     study.add_argument("--seeds", type=int, default=None, help="seeds per arm (default: the curriculum's)")
     study.add_argument("--seed", type=int, default=0, help="root seed: every number of the study derives from it")
     study.add_argument("--out", type=Path, default=None, help="results directory (default: runs/NAME[-PRESET])")
@@ -107,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="train at most N seeds of a run at once, the rest in later chunks (default: all; "
                             "a run that does not fit in device memory is chunked by itself)")
     _add_cache_flags(study)
+    _add_experiment_log_flag(study)
     hosts = study.add_argument_group(
         "many hosts", "run one process per host (or per GPU), each with the same arguments and --out on a "
                       "shared file system; process 0 writes the report")
@@ -125,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("curriculum", help="a curriculum name (see `bootstrap-rl list`) or a path to a .py file")
     plan.add_argument("--preset", default=None, help="one of the curriculum module's PRESETS (e.g. quick)")
     plan.add_argument("--json", action="store_true", help="print the arms as JSON")
+    _add_override_flag(plan)
 
     report = commands.add_parser("report", help="write report.md and figures for a study's results directory")
     report.add_argument("results", type=Path, help="the results directory of `bootstrap-rl study`")
@@ -161,6 +201,12 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, UnknownEnvError, UsageError, UnknownCurriculumError, StudyError) as error:
         print(f"bootstrap-rl {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:
+        if error.errno not in _ENVIRONMENT_ERRNOS:
+            raise
+        where = f": {error.filename}" if error.filename else ""
+        print(f"bootstrap-rl {args.command}: error: {error.strerror or error}{where}", file=sys.stderr)
+        return 2
 
 
 def _join_processes(argv: list[str]) -> None:
@@ -169,7 +215,7 @@ def _join_processes(argv: list[str]) -> None:
     with their help, by :func:`build_parser`."""
     if not argv or argv[0] != "study" or "--distributed" not in argv:
         return
-    early = argparse.ArgumentParser(prog="bootstrap-rl study", add_help=False)
+    early = _Parser(prog="bootstrap-rl study", add_help=False)
     early.add_argument("--coordinator-address", default=None)
     early.add_argument("--num-processes", type=int, default=None)
     early.add_argument("--process-id", type=int, default=None)
@@ -195,7 +241,7 @@ def train(args: argparse.Namespace) -> int:
     try:
         run_training(args.env, config_from_args(args), seeds=args.seeds, seed=args.seed, out=args.out,
                      overwrite=args.overwrite, chunks=args.chunks, progress=not args.no_progress,
-                     compilation_cache=_cache_option(args))
+                     compilation_cache=_cache_option(args), experiment_log=args.log)
     except OutputExistsError as error:
         raise UsageError(str(error)) from None
     return 0
@@ -219,7 +265,7 @@ def study(args: argparse.Namespace) -> int:
     results = api.run_study(args.curriculum, args.out, preset=args.preset, report=not args.no_report, seeds=args.seeds, root_seed=args.seed,
                             resume=args.resume, checkpoint_seconds=args.checkpoint_seconds, devices=args.devices,
                             seed_chunk=args.seed_chunk, compilation_cache=_cache_option(args),
-                            progress=not args.no_progress)
+                            progress=not args.no_progress, overrides=args.overrides, experiment_log=args.log)
     if not sharding.is_writer():
         return 0  # process 0 reports
     print(f"wrote {results.path / 'results.csv'} ({time.perf_counter() - start:.0f} s)")
@@ -236,7 +282,7 @@ def plan(args: argparse.Namespace) -> int:
     from bootstrap_rl import api
     from bootstrap_rl.study.plan import plan_arms
 
-    curriculum = api.load_curriculum(args.curriculum, args.preset)
+    curriculum = api.load_curriculum(args.curriculum, args.preset, overrides=args.overrides)
     curriculum.validate()
     arms = plan_arms(curriculum)
     if args.json:
@@ -258,10 +304,13 @@ def plan(args: argparse.Namespace) -> int:
 def report(args: argparse.Namespace) -> int:
     from bootstrap_rl.report import write_report
 
+    from bootstrap_rl.study.study_file import read_study_file
+
     if not (args.results / "study.json").exists():
         raise UsageError(f"{args.results} holds no study.json (not a `bootstrap-rl study` results directory)")
     from bootstrap_rl.report.terminal import summary_of
 
+    read_study_file(args.results)  # a truncated or corrupt one is named, not a traceback
     write_report(args.results)
     print(summary_of(args.results))
     return 0

@@ -28,8 +28,9 @@ class MetricsTable:
         with open(self.path, "w", newline="") as f:
             f.write(",".join(TABLE_COLUMNS) + "\n")
 
-    def append(self, first_update: int, metrics: dict[str, np.ndarray]) -> None:
-        """Write rows for updates ``first_update ...``, ordered by env steps, seed, metric.
+    def append(self, first_update: int, metrics: dict[str, np.ndarray]):
+        """Write rows for updates ``first_update ...``, ordered by env steps, seed, metric, and
+        return them (a DataFrame).
 
         NaN values (an update in which no episode finished has no episode return) are skipped.
         """
@@ -54,6 +55,7 @@ class MetricsTable:
             rows.to_csv(f, header=False, index=False)
             f.flush()
             os.fsync(f.fileno())
+        return rows
 
 
 def write_text(path: str | Path, text: str) -> Path:
@@ -61,8 +63,12 @@ def write_text(path: str | Path, text: str) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except BaseException:  # a full disk, say: leave no half-written temporary file
+        tmp.unlink(missing_ok=True)
+        raise
     return path
 
 

@@ -38,12 +38,15 @@ class TrainResult:
 
 def train(env: str = "CartPole-v1", config: PPOConfig | None = None, *, seeds: int = 8, seed: int = 0,
           out: str | Path = "runs/train", overwrite: bool = False, chunks: int = 20,
-          progress: bool = True, log=print, compilation_cache: str | Path | bool | None = True) -> TrainResult:
+          progress: bool = True, log=print, compilation_cache: str | Path | bool | None = True,
+          experiment_log=None) -> TrainResult:
     """Train PPO with ``config`` on the registered env ``env`` for ``seeds`` vmapped seeds (seed
     ``i`` uses ``split(key(seed))[i]``), writing ``out``: ``config.json``, ``results.csv``
     (written after each of ``chunks`` compiled chunks), ``summary.json``,
     ``learning_curve.png`` and ``params/`` (orbax). Bad input raises before anything compiles.
-    ``compilation_cache``: as for :func:`bootstrap_rl.run_study` (default: the user cache folder)."""
+    ``compilation_cache``: as for :func:`bootstrap_rl.run_study` (default: the user cache folder).
+    ``experiment_log``: ``'tensorboard'`` or ``'wandb'`` (:mod:`bootstrap_rl.experiment_log`)
+    also gets ``results.csv``'s rows, one logged run per seed."""
     import jax
 
     import bootstrap_rl
@@ -64,15 +67,27 @@ def train(env: str = "CartPole-v1", config: PPOConfig | None = None, *, seeds: i
         "device": str(jax.devices()[0].device_kind), "versions": _versions(),
     })
     table = results.MetricsTable(out / "results.csv", config.batch_size, arm=env)
+    from bootstrap_rl.experiment_log import make_experiment_log
     from bootstrap_rl.ppo import make_ppo
+
+    sink = make_experiment_log(experiment_log, out, config={"env_id": env, "ppo": config.to_dict()})
 
     ppo = make_ppo(config, env_obj, env_params)
     keys = jax.random.split(jax.random.key(seed), seeds)
     bar = _progress_bar(config, seeds) if progress else None
     start = time.perf_counter()
-    state, metrics = runner.run(ppo.init, ppo.update, keys, config.num_updates, chunks=chunks,
-                                on_chunk=table.append,
-                                progress=None if bar is None else bar.advance(config.batch_size))
+
+    def record(first_update: int, chunk_metrics: dict) -> None:
+        rows = table.append(first_update, chunk_metrics)
+        if sink is not None:  # the rows just written to results.csv
+            sink.write(rows.itertuples(index=False, name=None))
+
+    try:
+        state, metrics = runner.run(ppo.init, ppo.update, keys, config.num_updates, chunks=chunks,
+                                    on_chunk=record, progress=None if bar is None else bar.advance(config.batch_size))
+    finally:
+        if sink is not None:
+            sink.close()
     wall = time.perf_counter() - start
     if bar is not None:
         bar.close()
@@ -82,6 +97,8 @@ def train(env: str = "CartPole-v1", config: PPOConfig | None = None, *, seeds: i
 
 
 def _fresh_directory(out: Path, overwrite: bool) -> Path:
+    if out.exists() and not out.is_dir():
+        raise OutputExistsError(f"--out {out} is a file, not a results directory")
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise OutputExistsError(f"--out {out} already holds results; pass --overwrite to replace them")
     if overwrite and out.exists():

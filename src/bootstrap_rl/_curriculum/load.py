@@ -13,9 +13,11 @@ import importlib.metadata
 import importlib.util
 import pkgutil
 import sys
+import traceback
 from pathlib import Path
 
 from bootstrap_rl._curriculum.config import Curriculum
+from bootstrap_rl.validation import ConfigError
 
 ENTRY_POINT_GROUP = "bootstrap_rl.curricula"
 
@@ -60,7 +62,10 @@ def presets(name_or_path: str) -> list[str]:
 
 def _import(name_or_path: str):
     path = Path(name_or_path)
-    if name_or_path.endswith(".py") or path.is_file():
+    if name_or_path.endswith(".py") or path.is_file() or path.is_dir():
+        if path.suffix != ".py" and path.exists():
+            raise UnknownCurriculumError(f"{name_or_path}: not a curriculum (give a curriculum name, or a path to a "
+                                         ".py file that exports CURRICULUM)")
         if not path.is_file():
             raise UnknownCurriculumError(f"{name_or_path}: no such file")
         # A stable name (not hash(), which Python salts per process): samplers are described
@@ -70,7 +75,11 @@ def _import(name_or_path: str):
         spec = importlib.util.spec_from_file_location(module_name, path)
         module = importlib.util.module_from_spec(spec)
         sys.modules[module_name] = module  # dataclasses and pickling look modules up here
-        spec.loader.exec_module(module)
+        try:
+            spec.loader.exec_module(module)
+        except BaseException as error:
+            del sys.modules[module_name]
+            raise _import_failed(name_or_path, str(path.resolve()), error) from None
         return module
     names = available()
     if name_or_path not in names:
@@ -80,8 +89,25 @@ def _import(name_or_path: str):
         )
     target = names[name_or_path]
     module_name, _, attribute = target.partition(":")
-    module = importlib.import_module(module_name)
+    try:
+        module = importlib.import_module(module_name)
+    except BaseException as error:
+        raise _import_failed(name_or_path, None, error) from None
     return getattr(module, attribute) if attribute else module
+
+
+def _import_failed(name_or_path: str, filename: str | None, error: BaseException) -> BaseException:
+    """The error to raise when a curriculum module fails to import: a config error in it stays
+    what it is (it names the field); anything else becomes one line naming the module and,
+    where it can, the line (``KeyboardInterrupt`` and ``SystemExit`` pass through)."""
+    if isinstance(error, (ConfigError, KeyboardInterrupt, SystemExit)):
+        return error
+    if isinstance(error, SyntaxError):
+        return UnknownCurriculumError(f"{name_or_path}: syntax error at line {error.lineno}: {error.msg}")
+    lines = [frame.lineno for frame in traceback.extract_tb(error.__traceback__)
+             if filename is None or frame.filename == filename]
+    where = f" at line {lines[-1]}" if lines and filename is not None else ""
+    return UnknownCurriculumError(f"{name_or_path}: importing it failed{where}: {type(error).__name__}: {error}")
 
 
 def describe(curriculum: Curriculum) -> str:

@@ -47,6 +47,7 @@ def train_run(
     seed_chunk: int | None = None,
     fits: dict | None = None,
     progress=None,
+    experiment_log=None,
 ) -> dict:
     """Train, evaluate and record one run; resumable at any saved evaluation point. Returns
     its timing record ({} if it was complete already).
@@ -57,6 +58,8 @@ def train_run(
     continues at its own size). ``fits``: batch rows known to fit, per :class:`Programs`,
     shared by the runs of a study so that runs of one program do not each run out of memory
     first. ``progress``: a :class:`~bootstrap_rl.progress.StudyProgress` to advance, or None.
+    ``experiment_log``: an :class:`~bootstrap_rl.experiment_log.ExperimentLog` that
+    gets every part's rows.
 
     Every process of a distributed study calls it: each trains and writes the rows of its own
     devices, process 0 writes checkpoints, the resume state and the timing."""
@@ -69,7 +72,8 @@ def train_run(
             clear_chunks(out, run)
         return {}
     parts.mkdir(parents=True, exist_ok=True)
-    job = RunJob(curriculum, run, programs, out, seeds, root, checkpoint_seconds, log, progress)
+    job = RunJob(curriculum, run, programs, out, seeds, root, checkpoint_seconds, log, progress=progress,
+                 experiment_log=experiment_log)
     finished = finished_chunks(out, run)
     size = _chunk_size(job, seed_chunk, fits, finished)
     timing = RunTiming()

@@ -1,27 +1,33 @@
 """``run_study``: a study from its checks to ``results.csv``.
 
-Check the arguments and the results directory, expand the arms into runs, build every run's
-programs, trace them all (:mod:`~bootstrap_rl.study.preflight`), write ``study.json``, train
-each run (:func:`~bootstrap_rl.study.chunks.train_run`), and concatenate the parts.
+Check the arguments, lock the results directory and check it, expand the arms into runs, build
+every run's programs, trace them all (:mod:`~bootstrap_rl.study.preflight`), write
+``study.json``, train each run (:func:`~bootstrap_rl.study.chunks.train_run`), and concatenate
+the parts.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import jax
 
+from bootstrap_rl._curriculum.overrides import overrides_of
 from bootstrap_rl.compilation_cache import enable as enable_compilation_cache
 from bootstrap_rl.curriculum import Curriculum
+from bootstrap_rl.experiment_log import ExperimentLog, make_experiment_log
 from bootstrap_rl.progress import StudyProgress
 from bootstrap_rl.sharding import Layout, barrier, is_writer
 from bootstrap_rl.study.chunks import train_run
 from bootstrap_rl.study.errors import StudyError, positive_count
+from bootstrap_rl.study.lock import study_lock
 from bootstrap_rl.study.plan import expand_runs, resolved_config
 from bootstrap_rl.study.preflight import preflight_study
 from bootstrap_rl.study.programs import RunPrograms, programs_for_runs
+from bootstrap_rl.study.resume import check_resume_files
 from bootstrap_rl.study.storage import consolidate
 from bootstrap_rl.study.timing import CompileClock
 from bootstrap_rl.study.study_file import arm_records, check_out_dir, write_study_file
@@ -40,11 +46,13 @@ def run_study(
     compilation_cache: str | Path | None = None,
     seed_chunk: int | None = None,
     progress: bool = True,
+    experiment_log: str | Sequence[str] | ExperimentLog | None = None,
 ) -> Path:
     """Train every arm of ``curriculum`` and write the results directory ``out_dir``.
 
     ``resume=True`` continues a study interrupted in ``out_dir`` (which must have been
-    started with the same configuration); without it, ``out_dir`` must not hold a study.
+    started with the same configuration and the same overrides); without it, ``out_dir`` must
+    not hold a study. One study at a time holds ``out_dir`` (:mod:`~bootstrap_rl.study.lock`).
     The learner state is saved at every stage boundary and at most every
     ``checkpoint_seconds`` otherwise. Returns the path of ``results.csv``.
 
@@ -62,6 +70,9 @@ def run_study(
 
     ``progress``: show arms and env steps done, env steps per second and the time left on
     stderr (:class:`~bootstrap_rl.progress.StudyProgress`; process 0 only).
+    ``experiment_log``: ``'tensorboard'``, ``'wandb'`` (or both, or an
+    :class:`~bootstrap_rl.experiment_log.ExperimentLog`): every row of ``results.csv`` also
+    goes there as it is written, one logged run per arm x seed (:mod:`bootstrap_rl.experiment_log`).
     """
     if compilation_cache is not None:
         enable_compilation_cache(compilation_cache)
@@ -74,16 +85,35 @@ def run_study(
         seed_chunk = positive_count(seed_chunk, "seed_chunk")
     out = Path(out_dir)
     config = json.loads(json.dumps(resolved_config(curriculum, seeds, root_seed), default=str))
-    seed_chunk = check_out_dir(out, config, resume=resume, seed_chunk=seed_chunk, log=log)
-    barrier("study: checked")  # every process has looked at out_dir before process 0 writes in it
+    overrides = overrides_of(curriculum)
+    # Process 0 holds the directory's lock for the whole study; the others follow it.
+    with study_lock(out) if is_writer() else contextlib.nullcontext():
+        seed_chunk = check_out_dir(out, config, resume=resume, seed_chunk=seed_chunk, log=log, overrides=overrides)
+        if resume:
+            check_resume_files(out)  # a damaged file stops the study before anything compiles
+        barrier("study: checked")  # every process has looked at out_dir before process 0 writes in it
+        sink = make_experiment_log(experiment_log, out, config={"study": config, "overrides": overrides})
+        try:
+            return _train_study(curriculum, out, config, layout, seeds, root_seed, resume=resume,
+                                checkpoint_seconds=checkpoint_seconds, log=log, seed_chunk=seed_chunk,
+                                overrides=overrides, experiment_log=sink, progress=progress)
+        finally:
+            if sink is not None:
+                sink.close()
 
+
+def _train_study(curriculum: Curriculum, out: Path, config: dict, layout: Layout, seeds: int, root_seed: int, *,
+                 resume: bool, checkpoint_seconds: float, log: Callable[[str], None], seed_chunk: int | None,
+                 overrides: dict, experiment_log: ExperimentLog | None, progress: bool) -> Path:
+    """Plan, compile and check every program, write ``study.json``, train every run, and
+    concatenate the parts."""
     runs = expand_runs(curriculum)
     programs = programs_for_runs(curriculum, runs, layout)
     root = jax.random.PRNGKey(root_seed)
     preflight_study(curriculum, runs, programs, seeds, root)
     if is_writer():
         write_study_file(out, curriculum, config, arm_records(curriculum, runs, programs), seeds=seeds,
-                         root_seed=root_seed, devices=layout.devices, seed_chunk=seed_chunk)
+                         root_seed=root_seed, devices=layout.devices, seed_chunk=seed_chunk, overrides=overrides)
     else:
         log = lambda line: None  # noqa: E731 — process 0 reports progress
     display = study_progress(runs, programs, seeds) if progress and is_writer() else None
@@ -99,7 +129,7 @@ def run_study(
         compiled.add(programs[run.slug].programs)
         train_run(curriculum, run, programs[run.slug], out, seeds, root, resume=resume,
                   checkpoint_seconds=checkpoint_seconds, log=log, seed_chunk=seed_chunk, fits=fits,
-                  progress=display)
+                  progress=display, experiment_log=experiment_log)
         if display is not None:
             display.finish_run(len(run.arms))
     if display is not None:

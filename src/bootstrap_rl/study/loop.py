@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -44,6 +45,7 @@ class RunJob:
     checkpoint_seconds: float  # save the resume state at least this often (and at stage ends)
     log: Callable[[str], None]
     progress: object = None  # a bootstrap_rl.progress.StudyProgress (process 0), or None
+    experiment_log: Any = None  # an ExperimentLog fed every part's rows, or None
 
 
 class ChunkTrainer:
@@ -56,7 +58,7 @@ class ChunkTrainer:
         self.job, self.run, self.programs, self.timing = job, run, job.programs, timing
         self.layout = job.programs.layout
         self.first, self.seeds_here = first, stop - first
-        self.writer = PartWriter(job.out, run, job.seeds, first, stop)
+        self.writer = PartWriter(job.out, run, job.seeds, first, stop, experiment_log=job.experiment_log)
         self.suffix = f".{self.writer.tag}" if self.writer.tag else ""  # of this chunk's file names
         self.resume_file = resume_path(job.out, run, self.writer.tag)
         self.arm_seeds = self.writer.member_seed()  # (arm, seed) per batch row
@@ -201,6 +203,8 @@ class ChunkTrainer:
         """Wait for every process's parts; mark a chunk done and drop its resume state (a run
         trained whole drops its own once ``DONE`` is written)."""
         barrier(f"{self.run.slug}: trained{self.suffix}")
+        if self.job.experiment_log is not None:  # these seeds are done: close their logged runs
+            self.job.experiment_log.close()
         self.timing.padded(self.layout.padded(self.batch))
         if is_writer() and self.suffix:
             (self.writer.dir / f"DONE{self.suffix}").write_text("")

@@ -10,6 +10,7 @@ saved state that does not fit the study fails with a message, not a shape error 
 from __future__ import annotations
 
 import os
+import zipfile
 from pathlib import Path
 
 import jax
@@ -32,23 +33,58 @@ def save_resume(path: Path, point: int, stage: int, fresh: bool, state, snapshot
     arrays["snapshots"] = np.asarray(list(snapshots), dtype=str)
     tmp = path.with_name(f".{path.stem}.tmp.npz")
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(tmp, "wb") as f:
-        np.savez(f, **arrays)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as error:  # a full disk: the previous state stays as it was
+        tmp.unlink(missing_ok=True)
+        raise StudyError(f"{path}: cannot save the resume state ({error.strerror or error}); the results "
+                         "written so far are kept: make room, then run again with --resume") from None
 
 
 def load_resume(path: Path, state_like, params_like):
     """``(point, stage, fresh, state, snapshots)`` saved by :func:`save_resume`;
     ``*_like``: trees of arrays or shape structs with the batch's rows."""
-    with np.load(path) as data:
-        state = _rebuild(data, path, state_like, "state/")
-        snapshots = {}
-        for name in data["snapshots"].tolist():
-            params = _rebuild(data, path, params_like, f"snapshot/{name}/")
-            snapshots[name] = (params, jnp.asarray(data[f"probe/{name}"]), jnp.asarray(data[f"weights/{name}"]))
-        return int(data["point"]), int(data["stage"]), bool(data["fresh"]), state, snapshots
+    try:
+        with np.load(path) as data:
+            state = _rebuild(data, path, state_like, "state/")
+            snapshots = {}
+            for name in data["snapshots"].tolist():
+                params = _rebuild(data, path, params_like, f"snapshot/{name}/")
+                snapshots[name] = (params, jnp.asarray(data[f"probe/{name}"]), jnp.asarray(data[f"weights/{name}"]))
+            return int(data["point"]), int(data["stage"]), bool(data["fresh"]), state, snapshots
+    except StudyError:
+        raise
+    except Exception as error:  # a truncated or corrupt file: zip, npy or key errors
+        raise _unreadable(path, error) from None
+
+
+def check_resume_files(out: Path) -> None:
+    """Every saved resume state in ``out`` opens, holds the fields of the format, and its
+    arrays pass the zip's checksums; else a :class:`StudyError` naming the file, raised before
+    a resumed study compiles or changes anything."""
+    for path in sorted((out / "resume").glob("*.npz")):
+        if path.name.startswith("."):  # a temporary file of a save that was cut short
+            continue
+        try:
+            with zipfile.ZipFile(path) as archive:
+                bad = archive.testzip()
+                names = set(archive.namelist())
+            if bad is not None:
+                raise ValueError(f"{bad} fails its checksum")
+            missing = {"point.npy", "stage.npy", "fresh.npy", "snapshots.npy"} - names
+            if missing:
+                raise ValueError(f"no {', '.join(sorted(missing))}")
+        except Exception as error:
+            raise _unreadable(path, error) from None
+
+
+def _unreadable(path: Path, error: Exception) -> StudyError:
+    return StudyError(f"{path} is truncated or corrupt ({type(error).__name__}: {error}); delete it to train "
+                      "that run again from its start (the other runs are kept), or choose another directory")
 
 
 def _rebuild(data, path: Path, like, prefix: str):

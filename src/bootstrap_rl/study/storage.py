@@ -19,6 +19,7 @@ import jax
 from bootstrap_rl import results
 from bootstrap_rl.schema import TABLE_COLUMNS
 from bootstrap_rl.sharding import is_writer
+from bootstrap_rl.study.errors import StudyError
 from bootstrap_rl.study.plan import Run
 
 
@@ -48,8 +49,10 @@ class PartWriter:
     """Rows of one run's seeds ``first ... stop-1`` (all of them unless the run is trained in
     seed chunks), one atomically written CSV per evaluation point."""
 
-    def __init__(self, out: Path, run: Run, seeds: int, first: int = 0, stop: int | None = None):
+    def __init__(self, out: Path, run: Run, seeds: int, first: int = 0, stop: int | None = None,
+                 experiment_log=None):
         self.dir = out / "parts" / run.slug
+        self.experiment_log = experiment_log  # an ExperimentLog that gets every part's rows, or None
         self.run, self.seeds = run, seeds
         self.first, self.stop = first, seeds if stop is None else stop
         self.tag = chunk_tag(self.first, self.stop, seeds)
@@ -69,7 +72,14 @@ class PartWriter:
         if not rows:  # a process whose devices hold only padding rows
             return
         frame = pd.DataFrame(rows, columns=TABLE_COLUMNS)
-        results.write_text(self.part(point), frame.to_csv(index=False))
+        path = self.part(point)
+        try:
+            results.write_text(path, frame.to_csv(index=False))
+        except OSError as error:  # a full disk: earlier parts stay, and --resume continues from them
+            raise StudyError(f"{path}: cannot write ({error.strerror or error}); the parts written before it are "
+                             "kept: make room, then run again with --resume") from None
+        if self.experiment_log is not None:  # the rows of results.csv, once they are on disk
+            self.experiment_log.write(rows)
 
     def drop_after(self, point: int) -> None:
         """Remove every process's parts of these seeds past ``point``."""

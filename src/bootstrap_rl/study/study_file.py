@@ -14,23 +14,35 @@ from bootstrap_rl import results
 from bootstrap_rl.curriculum import Curriculum
 from bootstrap_rl.schema import ArmRecord, StageSpan
 from bootstrap_rl.study.errors import StudyError
+from bootstrap_rl.study.lock import LOCK_NAME
 from bootstrap_rl.study.plan import Run, planned_parameters, study_methods
 from bootstrap_rl.study.programs import RunPrograms
 
 
 def check_out_dir(out: Path, config: dict, *, resume: bool, seed_chunk: int | None,
-                  log: Callable[[str], None]) -> int | None:
-    """Check that ``out`` is new (or empty), or holds this very study when resuming; the seed
-    chunk to train with: a resumed study keeps its own unless another is asked for."""
+                  log: Callable[[str], None], overrides: dict | None = None) -> int | None:
+    """Check that ``out`` is new (or empty), or holds this very study when resuming (the same
+    configuration and the same ``overrides``); the seed chunk to train with: a resumed study
+    keeps its own unless another is asked for. Reads only: a refusal changes nothing in ``out``."""
     study_file = out / "study.json"
+    if out.exists() and not out.is_dir():
+        raise StudyError(f"{out} is a file, not a results directory; choose another --out")
     if not study_file.exists():
-        if out.exists() and any(out.iterdir()):
+        if out.exists() and any(p.name != LOCK_NAME for p in out.iterdir()):
             raise StudyError(f"{out} is not empty and holds no study.json; choose another directory")
         return seed_chunk
+    saved_study = read_study_file(out)
+    saved = saved_study.get("config", {})
     if not resume:
-        raise StudyError(f"{out} already holds a study; pass --resume to continue it, or choose another directory")
-    saved_study = json.loads(study_file.read_text())
-    saved = saved_study["config"]
+        raise StudyError(f"{out} already holds a study (of {saved_study.get('curriculum')!r}); pass --resume to "
+                         "continue it, or choose another directory")
+    if saved_study.get("curriculum") != config.get("name"):
+        raise StudyError(f"{out}: cannot resume: it holds a study of {saved_study.get('curriculum')!r}, "
+                         f"not of {config.get('name')!r}; choose another directory")
+    saved_overrides, overrides = saved_study.get("overrides", {}), overrides or {}
+    if saved_overrides != overrides:
+        raise StudyError(f"{out}: cannot resume: the study was started with overrides {_as_flags(saved_overrides)}, "
+                         f"not {_as_flags(overrides)}; give the same --set values")
     if seed_chunk is None:  # resuming keeps the chunking, so the table stays as it would have been
         seed_chunk = saved_study.get("seed_chunk")
     elif seed_chunk != saved_study.get("seed_chunk"):
@@ -40,6 +52,22 @@ def check_out_dir(out: Path, config: dict, *, resume: bool, seed_chunk: int | No
         changed = sorted(k for k in set(saved) | set(config) if saved.get(k) != config.get(k))
         raise StudyError(f"{out}: cannot resume, the configuration differs in {changed}")
     return seed_chunk
+
+
+def read_study_file(out: Path) -> dict:
+    """``study.json``, or a :class:`StudyError` saying it cannot be read."""
+    path = out / "study.json"
+    try:
+        study = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise StudyError(f"{path} cannot be read: it is truncated or corrupt ({error})") from None
+    if not isinstance(study, dict) or not isinstance(study.get("config", {}), dict):
+        raise StudyError(f"{path} is not a study file (it holds no configuration)")
+    return study
+
+
+def _as_flags(overrides: dict) -> str:
+    return " ".join(f"--set {key}={json.dumps(value)}" for key, value in overrides.items()) or "(none)"
 
 
 def arm_records(curriculum: Curriculum, runs: list[Run], programs: dict[str, RunPrograms]) -> list[ArmRecord]:
@@ -62,8 +90,9 @@ def arm_records(curriculum: Curriculum, runs: list[Run], programs: dict[str, Run
 
 
 def write_study_file(out: Path, curriculum: Curriculum, config: dict, arms: list[ArmRecord], *, seeds: int,
-                     root_seed: int, devices: int, seed_chunk: int | None) -> Path:
-    """Write ``study.json`` (atomically)."""
+                     root_seed: int, devices: int, seed_chunk: int | None, overrides: dict | None = None) -> Path:
+    """Write ``study.json`` (atomically). ``overrides``: the ``--set`` values the curriculum
+    module's fields were changed by (``{dotted key: value}``)."""
     c = curriculum
     return results.write_json(out / "study.json", {
         "curriculum": c.name, "description": c.description, "seeds": seeds, "root_seed": root_seed,
@@ -73,4 +102,5 @@ def write_study_file(out: Path, curriculum: Curriculum, config: dict, arms: list
         "arms": [arm.to_json() for arm in arms],
         "prodigy_grid": config["prodigy_grid"], "config": config,
         "devices": devices, "processes": jax.process_count(), "seed_chunk": seed_chunk,
+        "overrides": overrides or {},
     })
