@@ -13,11 +13,15 @@ shorter library the last slot is reused.
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 
 from bootstrap_rl import library
-from bootstrap_rl.managers.base import Footprint, Manager
+from bootstrap_rl.managers.base import Footprint, Manager, ManagerReport
 from bootstrap_rl.validation import ConfigError, finite_number
+
+
+_PROBE = 64  # states of each update the router's diagnostics are measured on
 
 
 def routing(earlier_lr: float = 0.0, adult_slot: bool = True) -> Manager:
@@ -35,7 +39,7 @@ def routing(earlier_lr: float = 0.0, adult_slot: bool = True) -> Manager:
 
     def init(key, params):
         library.get(params)  # fails clearly without a library
-        return ()
+        return {"gate_entropy": jnp.zeros((), jnp.float32), "acting_slot": jnp.zeros((), jnp.float32)}
 
     def on_stage_start(mstate, learner, stage):
         lib = library.get(learner.params)
@@ -54,8 +58,21 @@ def routing(earlier_lr: float = 0.0, adult_slot: bool = True) -> Manager:
                                  routed=jnp.ones((), jnp.float32))
         return mstate, learner._replace(params=params)
 
+    def after_update(mstate, learner, handover):
+        # The router on a slice of the update's states: its gates' mean entropy (nats; 0: one
+        # slot does everything) and the slot with the largest mean gate (the acting one).
+        obs = handover.batch.obs[:_PROBE]
+        gates = handover.network.apply(learner.params, obs, method=lambda net, o: net.gates(net.embed(o)))
+        entropy = -(gates * jnp.log(jnp.maximum(gates, 1e-12))).sum(-1).mean()
+        return {"gate_entropy": entropy, "acting_slot": jnp.argmax(gates.mean(0)).astype(jnp.float32)}, learner
+
+    def report(mstate):
+        return ManagerReport(uncharged_env_steps=jnp.zeros((), jnp.float32),
+                             diagnostics={f"routing/{k}": v for k, v in mstate.items()})
+
     def footprint(stages):
         # A slot per stage it acted in (the adult's only with ``adult_slot``), all routed.
         return Footprint(slots=max(1, stages - (0 if adult_slot else 1)), routed=True)
 
-    return Manager(init=init, on_stage_start=on_stage_start, footprint=footprint)
+    return Manager(init=init, on_stage_start=on_stage_start, after_update=after_update, report=report,
+                   footprint=footprint)

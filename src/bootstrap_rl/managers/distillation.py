@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 
 from bootstrap_rl import library
-from bootstrap_rl.managers.base import Manager
+from bootstrap_rl.managers.base import Manager, ManagerReport
 from bootstrap_rl.validation import finite_number
 
 
@@ -60,7 +60,12 @@ def kickstarting(coef: float = 1.0, decay: float = 0.99) -> Manager:
     def after_update(mstate, learner, handover):
         return mstate._replace(coef=mstate.coef * decay), learner
 
-    return Manager(init=init, on_stage_start=on_stage_start, loss=loss, after_update=after_update, targets=targets)
+    def report(mstate):
+        return ManagerReport(uncharged_env_steps=jnp.zeros((), jnp.float32),
+                             diagnostics={"kickstarting/coef": mstate.coef})
+
+    return Manager(init=init, on_stage_start=on_stage_start, loss=loss, after_update=after_update, targets=targets,
+                   report=report)
 
 
 def distral(coef: float = 0.5, distil_coef: float = 1.0) -> Manager:
@@ -80,13 +85,13 @@ def distral(coef: float = 0.5, distil_coef: float = 1.0) -> Manager:
     def init(key, params):
         if library.get(params)["active"].shape[0] < 2:
             raise ValueError("distral needs a library of at least 2 slots (task policies + the shared one)")
-        return ()
+        return jnp.zeros((), jnp.float32)  # the acting task slot (a diagnostic)
 
     def on_stage_start(mstate, learner, stage):
         slots = library.get(learner.params)["active"].shape[0]
         task_slot = jnp.minimum(stage.index, slots - 2)
         active = (jnp.arange(slots) == task_slot).astype(jnp.float32)
-        return mstate, learner._replace(params=library.replace(learner.params, active=active,
+        return task_slot.astype(jnp.float32), learner._replace(params=library.replace(learner.params, active=active,
                                                                routed=jnp.zeros((), jnp.float32)))
 
     def loss(mstate, params, inputs):
@@ -96,4 +101,8 @@ def distral(coef: float = 0.5, distil_coef: float = 1.0) -> Manager:
         distil = jax.lax.stop_gradient(inputs.dist).kl(shared).mean()
         return coef * regularise + distil_coef * distil
 
-    return Manager(init=init, on_stage_start=on_stage_start, loss=loss)
+    def report(mstate):
+        return ManagerReport(uncharged_env_steps=jnp.zeros((), jnp.float32),
+                             diagnostics={"distral/task_slot": mstate})
+
+    return Manager(init=init, on_stage_start=on_stage_start, loss=loss, report=report)
