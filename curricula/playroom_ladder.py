@@ -12,7 +12,7 @@ learners per seed, compiles its own).
 
 from bootstrap_rl.curriculum import Controls, Curriculum, Evaluation, Stage
 from bootstrap_rl.library import LibrarySpec
-from bootstrap_rl.managers import (chain, episodic_memory, hypernetwork, kickstarting, meta_gradient, mixing, pbt,
+from bootstrap_rl.managers import (anchor, chain, episodic_memory, hypernetwork, kickstarting, meta_gradient, mixing, pbt,
                                    routing)
 from bootstrap_rl.ppo import PPOConfig
 
@@ -44,13 +44,13 @@ def methods(fit_updates: int = 16, population: bool = True) -> dict:
     return {
         "hyper": meta_gradient(),  # per-slot step sizes and the entropy coefficient, online
         "route": routing(earlier_lr=0.0),  # a slot per stage, earlier ones frozen, learned router
-        "distil": kickstarting(coef=1.0, decay=0.99),  # KL to the previous stage's policy
+        "distil": kickstarting(coef=1.0, decay=0.99),  # adult: a fresh student taught by childhood's policy
         "generate": hypernetwork(slot=0, fit_updates=fit_updates),  # slot weights = H(task embedding)
         "memory": episodic_memory(writes_per_update=64),  # written in childhood, read always
-        # Configuration switching: each stage is kickstarted from the policy built so far and
+        # Configuration switching: each stage is anchored to the policy built so far and
         # starts from a new slot mixed, by an evolution strategy, from the slots trained so far
-        # (6 x 2 scored rollouts per stage start, outside the budget and reported).
-        "chain": chain(kickstarting(coef=1.0, decay=0.99), mixing(candidates=6, generations=2)),
+        # (8 x 6 scored rollouts per stage start, outside the budget and reported).
+        "chain": chain(anchor(coef=1.0, decay=0.99), mixing()),
         # Population-based training: 4 learners per seed, exploit/explore every 10 updates.
         **({"pbt": pbt(size=4, every=10)} if population else {}),
     }
