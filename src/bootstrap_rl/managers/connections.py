@@ -24,7 +24,7 @@ from bootstrap_rl.validation import ConfigError, finite_number
 _PROBE = 64  # states of each update the router's diagnostics are measured on
 
 
-def routing(earlier_lr: float = 0.0, adult_slot: bool = True) -> Manager:
+def routing(earlier_lr: float = 0.0, adult_slot: bool = True, freeze_encoder: bool = False) -> Manager:
     """Allocate a slot per stage and route over all of them.
 
     Args:
@@ -32,10 +32,23 @@ def routing(earlier_lr: float = 0.0, adult_slot: bool = True) -> Manager:
             0 freezes them (PathNet), 1 keeps training them at the full rate.
         adult_slot: whether the adult stage gets a fresh slot too (``False``: the adult
             stage only re-routes over, and fine-tunes through the router, what childhood built).
+        freeze_encoder: also freeze the shared encoder once the first slot is retired, so a
+            frozen slot's outputs, and so its skill, stay exactly as its stage left them (the
+            later slots and the router learn on the first stage's features). ``False``: the
+            encoder keeps training, and a frozen slot's outputs drift with it (PathNet's
+            frozen modules sit on their own frozen inputs; here they share the encoder).
+
+    Diagnostics: ``routing/gate_entropy`` (the router's mean gate entropy in nats on 64
+    states of each update; 0: one slot does everything) and ``routing/acting_slot`` (the slot
+    with the largest mean gate).
     """
     finite_number(earlier_lr, "earlier_lr", low=0, high=1)
     if not isinstance(adult_slot, bool):
         raise ConfigError("adult_slot", f"must be True or False, got {adult_slot!r}")
+    if not isinstance(freeze_encoder, bool):
+        raise ConfigError("freeze_encoder", f"must be True or False, got {freeze_encoder!r}")
+    if freeze_encoder and earlier_lr != 0:
+        raise ConfigError("freeze_encoder", "keeps frozen slots' skill; it needs earlier_lr=0 (frozen slots)")
 
     def init(key, params):
         library.get(params)  # fails clearly without a library
@@ -54,8 +67,13 @@ def routing(earlier_lr: float = 0.0, adult_slot: bool = True) -> Manager:
             frozen, lr_scale = jnp.where(retire, 1.0, lib["frozen"]), lib["lr_scale"]
         else:
             frozen, lr_scale = lib["frozen"], jnp.where(retire, jnp.float32(earlier_lr), lib["lr_scale"])
+        changes = {}
+        if freeze_encoder:
+            groups = lib["group_scale"]
+            changes["group_scale"] = {**groups, "encoder": jnp.where((retire & (frozen > 0)).any(), 0.0,
+                                                                     groups["encoder"])}
         params = library.replace(learner.params, active=active, frozen=frozen, lr_scale=lr_scale,
-                                 routed=jnp.ones((), jnp.float32))
+                                 routed=jnp.ones((), jnp.float32), **changes)
         return mstate, learner._replace(params=params)
 
     def after_update(mstate, learner, handover):
