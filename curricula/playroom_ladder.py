@@ -12,8 +12,8 @@ learners per seed, compiles its own).
 
 from bootstrap_rl.curriculum import Controls, Curriculum, Evaluation, Stage
 from bootstrap_rl.library import LibrarySpec
-from bootstrap_rl.managers import (chain, episodic_memory, hypernetwork, kickstarting, meta_gradient, mixing, pbt,
-                                   routing)
+from bootstrap_rl.managers import (anchor, chain, distral, episodic_memory, hypernetwork, kickstarting, meta_gradient,
+                                   mixing, pbt, routing, stage_schedule)
 from bootstrap_rl.ppo import PPOConfig
 
 # 64 envs x 64 steps = 4,096 transitions per update. The learning rate is constant: a linear
@@ -36,21 +36,31 @@ LIBRARY = LibrarySpec(slots=6, hidden=64, activation="relu", memory_size=1024, m
                       hyper_dim=8, tasks=6)
 
 
-def methods(fit_updates: int = 16, population: bool = True) -> dict:
+def methods(fit_updates: int = 256, population: bool = True) -> dict:
     """Childhood arms, one per management method (D:management_methods), and one chaining
     two of them. ``fit_updates``: adult updates that fit only the hypernetwork's new task
-    embedding before its generated slot is fine-tuned. ``population``: add ``pbt``, which
+    embedding before its generated slot is fine-tuned (256: an eighth of the full study's
+    adult stage, about 1M env steps, so task inference through the embedding has room to
+    act before fine-tuning takes over). ``population``: add ``pbt``, which
     trains 4 learners per seed on a quarter of the envs each (a program of its own)."""
     return {
         "hyper": meta_gradient(),  # per-slot step sizes and the entropy coefficient, online
         "route": routing(earlier_lr=0.0),  # a slot per stage, earlier ones frozen, learned router
-        "distil": kickstarting(coef=1.0, decay=0.99),  # KL to the previous stage's policy
+        "distil": kickstarting(coef=1.0, decay=0.99),  # adult: a fresh student taught by childhood's policy
         "generate": hypernetwork(slot=0, fit_updates=fit_updates),  # slot weights = H(task embedding)
         "memory": episodic_memory(writes_per_update=64),  # written in childhood, read always
-        # Configuration switching: each stage is kickstarted from the policy built so far and
+        # Configuration switching: each stage is anchored to the policy built so far and
         # starts from a new slot mixed, by an evolution strategy, from the slots trained so far
-        # (6 x 2 scored rollouts per stage start, outside the budget and reported).
-        "chain": chain(kickstarting(coef=1.0, decay=0.99), mixing(candidates=6, generations=2)),
+        # (8 x 6 scored rollouts per stage start, outside the budget and reported).
+        "chain": chain(anchor(coef=1.0, decay=0.99), mixing()),
+        # Distral: a task policy per stage (slot = stage index; the adult shares the last
+        # childhood stage's, the library having a slot per stage and the shared policy in the
+        # last), each regularised toward, and distilled into, one shared policy.
+        "distral": distral(coef=0.5, distil_coef=1.0),
+        # The hand-set baseline for "hyper": a step size and entropy per stage, large while
+        # the tasks are simple, smaller toward the adult task (6 values: 5 stages + adult).
+        "schedule": stage_schedule(learning_rate=(1e-3, 1e-3, 1e-3, 7e-4, 5e-4, 5e-4),
+                                   ent_coef=(0.02, 0.02, 0.01, 0.01, 0.01, 0.01)),
         # Population-based training: 4 learners per seed, exploit/explore every 10 updates.
         **({"pbt": pbt(size=4, every=10)} if population else {}),
     }

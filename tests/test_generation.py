@@ -289,3 +289,34 @@ def test_mixing_env_steps_and_argument_validation():
             mixing(**kwargs)
     with pytest.raises(ValueError, match="slot"):
         mixing(slot=5).init(jax.random.PRNGKey(0), VARS)
+
+
+def test_mixing_defaults_move_a_coefficient_past_a_tenth_in_one_stage_start_and_report_it():
+    """The defaults must be able to reach a soup away from uniform in one stage start (the old
+    two generations at 0.05 could not move a coefficient past about 0.1)."""
+    m = mixing()
+    variables = two_sources(INIT(jax.random.PRNGKey(0), OBS))
+    mstate = m.init(jax.random.PRNGKey(1), variables)
+    mstate, _ = jax.jit(lambda s, v: m.on_stage_start(s, Learner(v), stage(1, score=planted_score(v))))(
+        mstate, variables)
+    alpha = np.asarray(mstate.alpha)
+    report = m.report(mstate)
+    shift = np.abs(alpha[:2] - 0.5).max()
+    assert shift > 0.1 and alpha[0] > 0.6  # toward (0.9, 0.1) from (0.5, 0.5)
+    np.testing.assert_allclose(report.diagnostics["mixing/coef_shift"], shift, rtol=1e-6)
+    assert float(report.diagnostics["mixing/tied_generations"]) == 0
+    assert float(report.diagnostics["mixing/fitness_gain"]) > 0
+
+
+def test_mixing_with_every_candidate_tied_stays_uniform_and_counts_the_ties():
+    """A success-only reward no candidate earns scores every candidate 0: no direction, so
+    no step (not a random walk), and the report says each generation tied."""
+    m = mixing(generations=5)
+    variables = two_sources(VARS)
+    mstate = m.init(jax.random.PRNGKey(1), variables)
+    zero = lambda params, key: jnp.float32(0.0)  # noqa: E731
+    mstate, _ = m.on_stage_start(mstate, Learner(variables), stage(1, score=zero))
+    np.testing.assert_allclose(mstate.alpha, [0.5, 0.5, 0.0])
+    report = m.report(mstate)
+    assert float(report.diagnostics["mixing/tied_generations"]) == 5
+    assert float(report.diagnostics["mixing/coef_shift"]) == 0

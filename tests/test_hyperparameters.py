@@ -304,6 +304,11 @@ def test_pbt_copies_from_the_top_performers_to_the_bottom():
     mstates, after = exploit(m, before, RETURNS, jax.random.split(jax.random.PRNGKey(0), SIZE))
     check_copies(before, after, mstates.fitness)
     np.testing.assert_array_equal(mstates.count, 1)
+    # One exploit and one explore per bottom member, none elsewhere; a seed's report sums them.
+    expected = np.isin(np.arange(SIZE), BOTTOM).astype(np.float32)
+    np.testing.assert_array_equal(mstates.exploits, expected)
+    np.testing.assert_array_equal(mstates.explores, expected)
+    assert float(jax.vmap(m.report)(mstates).diagnostics["pbt/exploits"].sum()) == len(BOTTOM)
 
 
 def test_pbt_waits_every_updates_and_averages_fitness():
@@ -348,3 +353,32 @@ def test_pbt_is_off_when_masked_and_validates_its_arguments():
     m = pbt()  # outside a vmap with the members' axis name
     with pytest.raises(ValueError, match="axis_name"):
         m.after_update(m.init(keys[0], None), None, Handover({"episode_return": jnp.float32(1.0)}, None, None))
+
+
+def test_pbt_members_start_from_hyperparameters_drawn_from_the_log_uniform_prior():
+    """Many members' first draws follow the prior (Kolmogorov-Smirnov against the uniform law
+    of log h); a second stage start keeps them."""
+    from scipy import stats as sps
+
+    m = pbt(prior_spread=3.0, prior={"ent_coef": (1e-3, 1e-1)})
+    n = 2000
+    keys = jax.random.split(jax.random.PRNGKey(5), n)
+    learner = State(params={}, hparams={"learning_rate": jnp.full((n,), 1e-3), "ent_coef": jnp.full((n,), 0.01)},
+                    opt_state={})
+    start = jax.jit(jax.vmap(lambda s, l: m.on_stage_start(s, l, None)))
+    mstates, drawn = start(jax.vmap(m.init, in_axes=(0, None))(keys, {}), learner)
+    log_lr = np.log(np.asarray(drawn.hparams["learning_rate"], np.float64))
+    low, high = np.log(1e-3 / 3), np.log(1e-3 * 3)
+    assert sps.kstest((log_lr - low) / (high - low), "uniform").pvalue > 1e-3
+    assert log_lr.min() >= low - 1e-5 and log_lr.max() <= high + 1e-5
+    log_ent = np.log(np.asarray(drawn.hparams["ent_coef"], np.float64))
+    assert sps.kstest((log_ent - np.log(1e-3)) / (np.log(1e-1) - np.log(1e-3)), "uniform").pvalue > 1e-3
+    # Not one shared draw: the members differ, and the two hyperparameters are drawn independently.
+    assert abs(np.corrcoef(log_lr, log_ent)[0, 1]) < 0.1
+    _, again = start(mstates, drawn)
+    np.testing.assert_array_equal(again.hparams["learning_rate"], drawn.hparams["learning_rate"])
+    # prior_spread=1: every member starts from the configuration.
+    same = pbt(prior_spread=1.0)
+    _, kept = jax.vmap(lambda s, l: same.on_stage_start(s, l, None))(
+        jax.vmap(same.init, in_axes=(0, None))(keys[:4], {}), jax.tree.map(lambda x: x[:4], learner))
+    np.testing.assert_allclose(kept.hparams["learning_rate"], 1e-3, rtol=1e-6)

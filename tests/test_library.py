@@ -215,3 +215,33 @@ def test_distral_regularises_the_task_policy_and_distils_the_shared_one():
     same = library.set_slot(state.params, 1, library.get_slot(state.params, 2))
     m = distral(1.0, 1.0)
     assert abs(float(m.loss((), same, loss_inputs(OBS, policy(same, OBS), policy)))) < 1e-6
+
+
+def test_a_frozen_routed_slot_keeps_its_outputs_only_with_the_encoder_frozen():
+    """Later stages' training must leave a frozen slot's own outputs (its skill) bit-identical
+    with freeze_encoder; without it the shared encoder moves them."""
+    env, env_params = bootstrap_rl.make("CartPole-v1")
+    config = PPOConfig(num_envs=4, num_steps=16, num_minibatches=2, update_epochs=2, learning_rate=1e-2,
+                       total_timesteps=64 * 4)
+    net = network(slots=3)
+
+    def slot0_outputs(freeze):
+        ppo = make_ppo(config, env, env_params, network=net, manager=routing(freeze_encoder=freeze))
+        state = ppo.init(jax.random.PRNGKey(0))
+        state = ppo.start_stage(state, stage(0))
+        state, _ = jax.jit(lambda s: jax.lax.scan(lambda s, _: ppo.update(s), s, None, 2))(state)  # stage 0 trains
+        state = ppo.start_stage(state, stage(1))
+        after, _ = jax.jit(lambda s: jax.lax.scan(lambda s, _: ppo.update(s), s, None, 3))(state)
+        heads = jax.jit(lambda p: net.apply(p, OBS, method="heads"))
+        (out0, value0, _), (out1, value1, _) = heads(state.params), heads(after.params)
+        moved = np.any(after.params["params"]["router"]["kernel"] != state.params["params"]["router"]["kernel"])
+        return (out0[:, 0], value0[:, 0]), (out1[:, 0], value1[:, 0]), moved
+
+    before, after, router_moved = slot0_outputs(True)
+    np.testing.assert_array_equal(before[0], after[0])
+    np.testing.assert_array_equal(before[1], after[1])
+    assert router_moved  # the routing over the slots still learns
+    before, after, _ = slot0_outputs(False)
+    assert np.any(before[0] != after[0])  # the encoder trained on: the frozen slot's outputs drifted
+    with pytest.raises(ConfigError, match="freeze_encoder"):
+        routing(earlier_lr=0.5, freeze_encoder=True)

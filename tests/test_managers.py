@@ -106,7 +106,7 @@ def test_only_in_stages_switches_by_stage_index():
 
 # --- kickstarting (distillation) ------------------------------------------------------------
 
-from bootstrap_rl.managers import kickstarting  # noqa: E402
+from bootstrap_rl.managers import anchor, kickstarting  # noqa: E402
 from bootstrap_rl.networks import DiscreteActorCritic  # noqa: E402
 from bootstrap_rl.ppo.data import Batch  # noqa: E402
 
@@ -130,7 +130,7 @@ def Learner(params):  # noqa: N802 (reads as the learner state it stands for)
 def teacher_and_student():
     teacher = NET.init(jax.random.PRNGKey(0), OBS)
     student = NET.init(jax.random.PRNGKey(1), OBS)
-    m = kickstarting(coef=2.0, decay=0.5)
+    m = anchor(coef=2.0, decay=0.5)
     mstate = m.init(jax.random.PRNGKey(2), teacher)
     mstate, _ = m.on_stage_start(mstate, Learner(teacher), StageStart(jnp.int32(1), jnp.bool_(False), None))
     return m, mstate, teacher, student
@@ -142,7 +142,7 @@ def kickstart_loss(m, mstate, params):
     return m.loss(mstate, params, loss_inputs(OBS, targets, dist, values))
 
 
-def test_kickstarting_loss_is_zero_at_the_teacher_and_its_gradient_points_to_it():
+def test_anchor_loss_is_zero_at_the_teacher_and_its_gradient_points_to_it():
     m, mstate, teacher, student = teacher_and_student()
     assert float(kickstart_loss(m, mstate, teacher)) == pytest.approx(0.0, abs=1e-7)
     at_teacher = jax.grad(lambda p: kickstart_loss(m, mstate, p))(teacher)
@@ -157,8 +157,8 @@ def test_kickstarting_loss_is_zero_at_the_teacher_and_its_gradient_points_to_it(
     assert float(kickstart_loss(m, mstate, stepped)) < before
 
 
-def test_kickstarting_has_no_teacher_in_the_first_stage_and_its_weight_decays():
-    m = kickstarting(coef=2.0, decay=0.5)
+def test_anchor_has_no_teacher_in_the_first_stage_and_its_weight_decays():
+    m = anchor(coef=2.0, decay=0.5)
     params = NET.init(jax.random.PRNGKey(0), OBS)
     mstate = m.init(jax.random.PRNGKey(2), params)
     mstate, _ = m.on_stage_start(mstate, Learner(params), StageStart(jnp.int32(0), jnp.bool_(False), None))
@@ -170,7 +170,34 @@ def test_kickstarting_has_no_teacher_in_the_first_stage_and_its_weight_decays():
         mstate, _ = m.after_update(mstate, Learner(params), {})
     assert weights == [2.0, 1.0, 0.5]
     with pytest.raises(ValueError, match="decay"):
+        anchor(decay=1.5)
+    with pytest.raises(ValueError, match="decay"):
         kickstarting(decay=1.5)
+
+
+def test_kickstarting_teaches_the_childhood_policy_to_a_fresh_student_at_the_adult_stage():
+    """Childhood: no teacher, the learner untouched. Adult: the teacher is the policy childhood
+    built, the student the network the seed started from, with a fresh optimizer state; the
+    loss starts at coef * KL(childhood || fresh) > 0 (anchor's would start at 0)."""
+    start = NET.init(jax.random.PRNGKey(0), OBS)
+    built = NET.init(jax.random.PRNGKey(1), OBS)  # stands for what childhood trained
+    m = kickstarting(coef=2.0, decay=0.5)
+    mstate = m.init(jax.random.PRNGKey(2), start)
+    opt_state = {"count": jnp.int32(7), "mu": jnp.ones(3)}
+    childhood = Managed(params=built, hparams={}, opt_state=opt_state)
+    mstate, after = m.on_stage_start(mstate, childhood, StageStart(jnp.int32(1), jnp.bool_(False), None))
+    assert float(mstate.coef) == 0.0 and leaves_equal(after.params, built) and int(after.opt_state["count"]) == 7
+    mstate, adult = m.on_stage_start(mstate, childhood, StageStart(jnp.int32(2), jnp.bool_(True), None))
+    assert leaves_equal(adult.params, start) and leaves_equal(mstate.teacher, built)
+    assert int(adult.opt_state["count"]) == 0 and float(jnp.abs(adult.opt_state["mu"]).max()) == 0.0
+    kl = policy(built, OBS).kl(policy(start, OBS)).mean()
+    assert float(kl) > 0
+    assert float(kickstart_loss(m, mstate, adult.params)) == pytest.approx(2.0 * float(kl), rel=1e-5)
+    assert float(m.report(mstate).diagnostics["kickstarting/coef"]) == 2.0
+
+
+def leaves_equal(a, b):
+    return all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
 
 
 def test_combinators_give_each_manager_its_own_targets():
@@ -195,7 +222,7 @@ def test_combinators_give_each_manager_its_own_targets():
     assert loss_of(only_in_stages(offset(3), (False, True)), stage_index=0) == 0
 
 
-def test_kickstarting_in_the_learner_matches_a_teacher_evaluated_on_every_minibatch():
+def test_anchor_in_the_learner_matches_a_teacher_evaluated_on_every_minibatch():
     """The teacher's outputs are computed once per update and shuffled with the transitions;
     the reference evaluates the teacher on each minibatch's own observations (the textbook
     form). Equal parameters after two updates also show the targets stay aligned with their
@@ -206,7 +233,7 @@ def test_kickstarting_in_the_learner_matches_a_teacher_evaluated_on_every_miniba
     env, env_params = bootstrap_rl.make("CartPole-v1")
     config = PPOConfig(num_envs=4, num_steps=16, num_minibatches=4, update_epochs=2, hidden_sizes=(16,),
                        learning_rate=1e-2, total_timesteps=4 * 16 * 2)
-    new = kickstarting(coef=5.0, decay=0.9)
+    new = anchor(coef=5.0, decay=0.9)
 
     def on_every_minibatch(mstate, params, inputs):
         teacher = inputs.policy(jax.lax.stop_gradient(mstate.teacher), inputs.batch.obs)
@@ -225,7 +252,7 @@ def test_kickstarting_in_the_learner_matches_a_teacher_evaluated_on_every_miniba
             state, _ = jax.jit(ppo.update)(state)
         return state.params
 
-    ours, textbook, plain = train(new), train(reference), train(kickstarting(coef=0.0))
+    ours, textbook, plain = train(new), train(reference), train(anchor(coef=0.0))
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6), ours, textbook)
     moved = max(float(jnp.abs(a - b).max()) for a, b in zip(jax.tree.leaves(ours), jax.tree.leaves(plain)))
     assert moved > 1e-3  # the distillation term acts

@@ -146,3 +146,29 @@ def test_every_control_arm_trains_to_the_budget(tmp_path):
         assert sorted(set(network.env_steps)) == sorted(set(rows.env_steps)), name
     mixed = table[(table.arm == "curriculum/mixed") & (table.split == "train")]
     assert set(mixed.stage) == {"childhood_mixed", "hard"}
+
+
+def test_each_childhood_arm_reports_what_its_method_did(finished):
+    """Every managed arm writes its own method's diagnostics (split ``manager``) and no other
+    method's; unmanaged arms write none; report.json and report.md carry them."""
+    table = study.read_results(finished)
+    diagnostics = table[table.split == "manager"]
+    prefixes = {"a": "stage_schedule/", "b": "stage_schedule/", "route": "routing/", "pbt": "pbt/"}
+    managed = [a for a in table.arm.unique() if a.startswith(("childhood/", "direct+"))]
+    assert managed
+    for arm in managed:
+        method = arm.split("/", 1)[1] if arm.startswith("childhood/") else arm.split("+", 1)[1]
+        own = diagnostics[diagnostics.arm == arm]
+        assert len(own), arm
+        assert own.metric.str.startswith(prefixes[method]).all(), (arm, set(own.metric))
+    for arm in ("direct", "curriculum"):
+        assert not len(diagnostics[diagnostics.arm == arm])
+    # By hand: marker(1e-3) sets 1e-3 * (index + 1) at each stage start it is on in.
+    a = diagnostics[(diagnostics.arm == "childhood/a") & (diagnostics.metric == "stage_schedule/learning_rate")]
+    np.testing.assert_allclose(a[a.stage == "medium"].value, 2e-3, rtol=1e-6)
+    route = diagnostics[(diagnostics.arm == "childhood/route") & (diagnostics.metric == "routing/gate_entropy")]
+    assert (route.value >= 0).all() and (route[route.stage == "hard"].value > 0).all()  # several slots routed
+    report.write_report(finished, resamples=20)
+    summary = json.loads((finished / "report.json").read_text())["diagnostics"]
+    assert set(summary) == set(managed)
+    assert "## What each manager did" in (finished / "report.md").read_text()

@@ -27,6 +27,9 @@ ARM_KINDS = ("direct", "curriculum", "childhood", "direct_adult_steps", "grid", 
 # Rows of this split are measurements of the network itself at an evaluation point
 # (``bootstrap_rl.plasticity``), not of any task.
 NETWORK_SPLIT = "network"
+# Rows of this split are a manager's diagnostics (``ManagerReport.diagnostics``: what the
+# method did, e.g. metric ``mixing/coef_shift``), averaged over the interval's updates.
+MANAGER_SPLIT = "manager"
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ lazy_exports(globals(), {
     "base": ("AdamMoments", "Footprint", "Handover", "LossInputs", "Managed", "Manager", "ManagerReport", "StageStart",
              "identity", "no_state", "no_targets", "nothing_to_report", "unchanged", "zero_loss"),
     "combine": ("StagedState", "chain", "only_in_stages", "switch"),
-    "distillation": ("distral", "kickstarting"),
+    "distillation": ("anchor", "distral", "kickstarting"),
     "generation": ("hypernetwork", "mixing"),
     "hyperparameters": ("meta_gradient", "stage_schedule"),
     "population_based": ("pbt",),

@@ -32,8 +32,9 @@ state a manager may read and change:
     population-based training, memory writes. ``handover`` (:class:`Handover`) is what the
     update leaves for managers: its metrics and batch, PPO's objective, the optimizer's moments.
 ``report(mstate) -> ManagerReport``  (default: nothing to report)
-    what the manager spent outside the learner, read by the learner once per update and
-    written to its metrics.
+    what the manager spent outside the learner and what it did (``diagnostics``: named
+    scalars), read by the learner once per update and written to its metrics; a study writes
+    the diagnostics to its results table (split ``manager``) at every evaluation point.
 ``footprint(stages) -> Footprint``  (default: one slot)
     a static statement of how much of the library the acting policy uses after the manager
     acted in ``stages`` stages, so a study can plan active parameter counts without training.
@@ -121,6 +122,11 @@ class ManagerReport(NamedTuple):
     # Env steps spent so far outside the budget (scoring candidates at stage starts): the
     # learner reports them as its metric ``uncharged_env_steps``.
     uncharged_env_steps: jax.Array
+    # What the manager did, as named scalars per seed ("mixing/coef_shift", say: the method's
+    # name, a slash, the quantity), so a reader sees each method act. The learner writes each
+    # as its metric ``manager/<name>``; a study as split ``manager``, metric ``<name>``.
+    # Scalars only: a manager summarises (a max, a norm, a count), it never stacks arrays.
+    diagnostics: dict[str, jax.Array] = {}  # noqa: RUF012 (never mutated: a NamedTuple default)
 
 
 class Footprint(NamedTuple):
@@ -158,8 +164,23 @@ def zero_loss(mstate, params, inputs) -> jax.Array:
 
 
 def nothing_to_report(mstate) -> ManagerReport:
-    """The default ``report``: no env steps spent outside the budget."""
+    """The default ``report``: no env steps spent outside the budget, no diagnostics."""
     return ManagerReport(uncharged_env_steps=jnp.zeros((), jnp.float32))
+
+
+DIAGNOSTIC_PREFIX = "manager/"  # a learner metric holding a manager's diagnostic
+
+
+def report_metrics(report: ManagerReport) -> dict[str, jax.Array]:
+    """A report as the learner's metrics: ``uncharged_env_steps`` and ``manager/<name>`` per
+    diagnostic, each a float32 scalar (a non-scalar diagnostic is a bug in its manager)."""
+    metrics = {"uncharged_env_steps": jnp.asarray(report.uncharged_env_steps, jnp.float32)}
+    for name, value in report.diagnostics.items():
+        value = jnp.asarray(value, jnp.float32)
+        if value.shape != ():
+            raise ValueError(f"diagnostic {name!r}: must be a scalar per seed, got shape {value.shape}")
+        metrics[DIAGNOSTIC_PREFIX + name] = value
+    return metrics
 
 
 class Manager(NamedTuple):

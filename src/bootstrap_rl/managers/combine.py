@@ -40,12 +40,15 @@ def _zeros_like_output(fn, *args):
 
 
 def _total_report(managers, mstates) -> ManagerReport:
-    """The managers' reports added up, field by field."""
-    total = ManagerReport(jnp.zeros((), jnp.float32))
-    for manager, mstate in zip(managers, mstates):
+    """The managers' reports together: uncharged env steps added up, diagnostics side by side
+    (two managers of one method in a chain: the later one's name gets a ``#i`` suffix)."""
+    uncharged, diagnostics = jnp.zeros((), jnp.float32), {}
+    for i, (manager, mstate) in enumerate(zip(managers, mstates)):
         report = manager.report(mstate)
-        total = ManagerReport(*(t + jnp.asarray(r, jnp.float32) for t, r in zip(total, report)))
-    return total
+        uncharged = uncharged + jnp.asarray(report.uncharged_env_steps, jnp.float32)
+        for name, value in report.diagnostics.items():
+            diagnostics[name if name not in diagnostics else f"{name}#{i}"] = value
+    return ManagerReport(uncharged, diagnostics)
 
 
 def chain(*managers: Manager) -> Manager:
@@ -201,8 +204,25 @@ def switch(managers: tuple[Manager, ...], index) -> Manager:
                                          lambda: jnp.zeros((), jnp.float32))
         return total
 
-    # Unchosen managers never act, so their reports stay at their initial zeros: the sum is
-    # the chosen manager's report.
     return Manager(init=init, on_stage_start=threaded("on_stage_start"), loss=loss,
                    after_update=threaded("after_update"), targets=targets,
-                   report=lambda mstates: _total_report(managers, mstates))
+                   report=lambda mstates: _chosen_report(managers, mstates, index))
+
+
+def _chosen_report(managers, mstates, index) -> ManagerReport:
+    """The chosen manager's report. Unchosen managers never act, so their uncharged env steps
+    stay at their initial zeros and the sum is the chosen one's; a diagnostic is the chosen
+    manager's value, NaN where it has no such diagnostic (a study writes no row for NaN), so an
+    arm never reports a method it does not run."""
+    uncharged = sum((jnp.asarray(m.report(s).uncharged_env_steps, jnp.float32) for m, s in zip(managers, mstates)),
+                    jnp.zeros((), jnp.float32))
+    reports = [m.report(s).diagnostics for m, s in zip(managers, mstates)]
+    names = list(dict.fromkeys(name for diagnostics in reports for name in diagnostics))
+    diagnostics = {}
+    for name in names:
+        value = jnp.full((), jnp.nan, jnp.float32)
+        for i, report in enumerate(reports):
+            if name in report:
+                value = jnp.where(index == i, jnp.asarray(report[name], jnp.float32), value)
+        diagnostics[name] = value
+    return ManagerReport(uncharged, diagnostics)

@@ -56,6 +56,10 @@ class HypernetworkState(NamedTuple):
     updates: jax.Array  # updates since the stage began
     lr_scale: jax.Array  # the step sizes in force when the fit began, restored when it ends
     group_scale: Any
+    # The generated slot H(z) = z @ W + b in the current task, split: ||z @ W|| (the
+    # task-dependent part) and ||b|| (the part every task shares), after the last update.
+    task_norm: jax.Array
+    shared_norm: jax.Array
 
 
 def hypernetwork(slot: int = 0, fit_updates: int = 100, finetune: bool = True) -> Manager:
@@ -101,8 +105,10 @@ def hypernetwork(slot: int = 0, fit_updates: int = 100, finetune: bool = True) -
             raise ValueError("hypernetwork: the library has no hypernetwork; build it with LibrarySpec(hyper_dim > 0)")
         if slot >= _slot_count(params):
             raise ValueError(f"slot: must be < the library's {_slot_count(params)} slots, got {slot}")
+        zero = jnp.zeros((), jnp.float32)
         return HypernetworkState(phase=jnp.zeros((), jnp.int32), updates=jnp.zeros((), jnp.int32),
-                                 lr_scale=lib["lr_scale"], group_scale=lib["group_scale"])
+                                 lr_scale=lib["lr_scale"], group_scale=lib["group_scale"], task_norm=zero,
+                                 shared_norm=zero)
 
     def switch(mstate, variables):
         """End the fit: restore the step sizes; with finetune, write H(z) into the slot."""
@@ -155,9 +161,18 @@ def hypernetwork(slot: int = 0, fit_updates: int = 100, finetune: bool = True) -
         mstate = mstate._replace(updates=mstate.updates + 1)
         due = (mstate.phase == 1) & (mstate.updates >= fit_updates)
         mstate, variables = jax.lax.cond(due, switch, lambda m, v: (m, v), mstate, learner.params)
+        hyper = variables["params"]["hyper"]
+        z = variables["params"]["task_embedding"][library.get(variables)["task"]]
+        mstate = mstate._replace(task_norm=jnp.linalg.norm(z @ hyper["kernel"]),
+                                 shared_norm=jnp.linalg.norm(hyper["bias"]))
         return mstate, learner._replace(params=variables)
 
-    return Manager(init=init, on_stage_start=on_stage_start, after_update=after_update)
+    def report(mstate):
+        return ManagerReport(uncharged_env_steps=jnp.zeros((), jnp.float32), diagnostics={
+            "hypernetwork/task_norm": mstate.task_norm, "hypernetwork/shared_norm": mstate.shared_norm,
+            "hypernetwork/phase": mstate.phase.astype(jnp.float32)})
+
+    return Manager(init=init, on_stage_start=on_stage_start, after_update=after_update, report=report)
 
 
 # --- mixing by evolution strategy -----------------------------------------------------------
@@ -168,7 +183,7 @@ def mix_slots(slots: dict, alpha: jax.Array) -> dict:
     return jax.tree.map(lambda x: jnp.tensordot(alpha, x, axes=1), slots)
 
 
-def mixing_env_steps(config, candidates: int = 8, generations: int = 4) -> int:
+def mixing_env_steps(config, candidates: int = 8, generations: int = 6) -> int:
     """Env steps that one stage start of :func:`mixing` spends scoring candidates (not charged
     to the budget): ``candidates * generations`` rollouts of ``config.num_envs *
     config.num_steps`` steps. A run pays it at every stage start but the first."""
@@ -181,14 +196,46 @@ class MixingState(NamedTuple):
     alpha: jax.Array  # [slots]: the last mix's coefficients, zero off its sources
     target: jax.Array  # the slot the last mix was written into
     fitness: jax.Array  # [generations]: the last search's mean candidate score per generation
+    tied: jax.Array  # [generations]: the last search's generations whose candidates all scored alike
     uncharged_env_steps: jax.Array  # env steps every search so far spent scoring candidates
+
+
+def openai_es(score, mean, mask, key, *, candidates: int, generations: int, sigma: float,
+              learning_rate: float):
+    """OpenAI-ES (Salimans et al. 2017) maximising ``score(x, key)`` from ``mean``, searching
+    only where ``mask`` is 1: per generation ``candidates`` antithetic Gaussian perturbations
+    of scale ``sigma``, all scored with one key (common random numbers); fitness standardised
+    (minus the mean, over the standard deviation: a fitness with variance, so any difference
+    in score gives a direction, however small the scores); the gradient estimate stepped by
+    Adam with ``learning_rate``. A generation whose candidates all score the same (a
+    success-only reward no candidate earned, say) has no direction and takes a zero gradient;
+    it is counted. Returns ``(mean, fitness, tied)``: the final mean, each generation's mean
+    score and whether it tied."""
+    optimizer = optax.adam(learning_rate)
+
+    def generation(carry, key):
+        mean, opt_state = carry
+        noise_key, score_key = jax.random.split(key)
+        half = jax.random.normal(noise_key, (candidates // 2, mean.shape[0])) * mask
+        noise = jnp.concatenate([half, -half])
+        scores = jax.vmap(lambda x: score(x, score_key))(mean + sigma * noise).astype(jnp.float32)
+        spread = scores.std()
+        tied = spread <= 1e-7 * (1.0 + jnp.abs(scores).max())
+        shaped = jnp.where(tied, 0.0, (scores - scores.mean()) / jnp.where(tied, 1.0, spread))
+        ascent = shaped @ noise / (candidates * sigma)
+        updates, opt_state = optimizer.update(-ascent, opt_state, mean)  # optax descends
+        return (optax.apply_updates(mean, updates), opt_state), (scores.mean(), tied)
+
+    (mean, _), (fitness, tied) = jax.lax.scan(generation, (mean, optimizer.init(mean)),
+                                              jax.random.split(key, generations))
+    return mean, fitness, tied
 
 
 def mixing(
     candidates: int = 8,
-    generations: int = 4,
-    sigma: float = 0.1,
-    learning_rate: float = 0.05,
+    generations: int = 6,
+    sigma: float = 0.2,
+    learning_rate: float = 0.1,
     slot: int | None = None,
 ) -> Manager:
     """Give each new stage a slot mixed from the slots trained so far (model soups, Wortsman
@@ -197,22 +244,29 @@ def mixing(
     At every stage start but the first, the new slot receives ``sum_j alpha_j * slot_j`` over
     the *source* slots: every slot that was active at the start of some stage so far (and so
     has been trained). ``alpha`` starts as the uniform soup ``1 / n`` over the ``n`` sources
-    and is improved for ``generations`` generations of OpenAI-ES (evosax's ``Open_ES``:
-    ``candidates`` antithetic Gaussian perturbations of scale ``sigma``, centred-rank fitness
-    shaping with tied scores ranked equal, Adam with ``learning_rate`` on the mean); the final
-    mean is used. A candidate's fitness is ``stage.score`` of the library with the candidate
-    slot as its only active slot, on the new stage's tasks; the candidates of one generation
-    share a key (common random numbers), so their ranking compares weights, not luck. Each
-    stage start spends :func:`mixing_env_steps` env steps (``candidates * generations *
-    num_envs * num_steps``) that the budget does not charge.
+    and is improved for ``generations`` generations of OpenAI-ES (:func:`openai_es`:
+    ``candidates`` antithetic Gaussian perturbations of scale ``sigma``, standardised fitness,
+    Adam with ``learning_rate`` on the mean, unconstrained: any soup, negative or above 1
+    included); the final mean is used. With one source (the second stage) ``alpha`` is that
+    slot's scale. The defaults let a coefficient move by up to about ``generations *
+    learning_rate`` = 0.6 from uniform in one stage start. A candidate's fitness is
+    ``stage.score`` of the library with the candidate slot as its only active slot, on the new
+    stage's tasks (mean reward per env step, negative rewards included); the candidates of one
+    generation share a key (common random numbers), so their ranking compares weights, not
+    luck. Each stage start spends :func:`mixing_env_steps` env steps (``candidates *
+    generations * num_envs * num_steps``) that the budget does not charge.
 
     The new slot is the first slot never active so far (with ``slot``: always that one; when
     every slot has been used, the last slot, itself then a source of its own mix). After the
     mix it is the only active slot and is trained; the sources stay in the library frozen
     (inactive and unchanging, material for later mixes). ``LibrarySpec.slots`` should be at
     least the number of stages. ``mstate`` keeps the last mix's ``alpha`` (``[slots]``, zero
-    off the sources), its ``target`` slot and ``fitness`` (mean candidate score per generation),
-    and reports the env steps its searches spent (``ManagerReport.uncharged_env_steps``).
+    off the sources), its ``target`` slot, ``fitness`` (mean candidate score per generation)
+    and ``tied``; it reports the env steps its searches spent
+    (``ManagerReport.uncharged_env_steps``) and the diagnostics ``mixing/coef_shift`` (the last
+    mix's largest ``|alpha_j - 1/n|`` over its sources: how far the search moved from the
+    uniform soup), ``mixing/fitness_gain`` (last generation's mean score minus the first's) and
+    ``mixing/tied_generations`` (generations without a direction).
 
     Args:
         candidates: ES population per generation (even: antithetic pairs).
@@ -236,7 +290,7 @@ def mixing(
             raise ValueError(f"slot: must be < the library's {slots} slots, got {slot}")
         return MixingState(key=key, used=jnp.zeros_like(lib["active"]), alpha=jnp.zeros_like(lib["active"]),
                            target=jnp.zeros((), jnp.int32), fitness=jnp.zeros((generations,), jnp.float32),
-                           uncharged_env_steps=jnp.zeros((), jnp.float32))
+                           tied=jnp.zeros((generations,), bool), uncharged_env_steps=jnp.zeros((), jnp.float32))
 
     def mix(mstate, variables, stage):
         lib = library.get(variables)
@@ -255,31 +309,16 @@ def mixing(
         def with_alpha(alpha):
             return library.set_slot(base, target, mix_slots(stored, alpha * sources))
 
-        # Imported when traced, not when a curriculum builds the manager: evosax runs JAX at import.
-        from evosax.algorithms import Open_ES
-
-        es = Open_ES(
-            population_size=candidates,
-            solution=jnp.zeros(slots, jnp.float32),
-            optimizer=optax.adam(learning_rate),
-            std_schedule=optax.constant_schedule(sigma),
-        )
-        es_params = es.default_params
-        key, init_key, search_key = jax.random.split(mstate.key, 3)
-        es_state = es.init(init_key, sources / sources.sum(), es_params)
-
-        def generation(es_state, key):
-            ask_key, score_key, tell_key = jax.random.split(key, 3)
-            population, es_state = es.ask(ask_key, es_state, es_params)
-            scores = jax.vmap(lambda alpha: stage.score(with_alpha(alpha), score_key))(population)
-            es_state, _ = es.tell(tell_key, population, -scores, es_state, es_params)  # evosax minimises
-            return es_state, scores.mean()
-
+        key, search_key = jax.random.split(mstate.key)
+        uniform = (sources / sources.sum()).astype(jnp.float32)
         if generations:
-            es_state, fitness = jax.lax.scan(generation, es_state, jax.random.split(search_key, generations))
+            alpha, fitness, tied = openai_es(
+                lambda alpha, key: stage.score(with_alpha(alpha), key), uniform, sources.astype(jnp.float32),
+                search_key, candidates=candidates, generations=generations, sigma=sigma,
+                learning_rate=learning_rate)
         else:  # the uniform soup; a scan of length 0 would still trace (and call) the score
-            fitness = jnp.zeros((0,), jnp.float32)
-        alpha = es_state.mean * sources
+            alpha, fitness, tied = uniform, jnp.zeros((0,), jnp.float32), jnp.zeros((0,), bool)
+        alpha = alpha * sources
         variables = with_alpha(alpha)
         frozen = jnp.maximum(lib["frozen"], sources) * (1.0 - one_hot)
         variables = library.replace(variables, frozen=frozen)
@@ -289,6 +328,7 @@ def mixing(
             alpha=alpha,
             target=target,
             fitness=fitness.astype(jnp.float32),
+            tied=tied,
             uncharged_env_steps=mstate.uncharged_env_steps
             + jnp.float32(candidates * generations * stage.score_env_steps),
         )
@@ -309,5 +349,16 @@ def mixing(
         )
         return mstate, learner._replace(params=variables)
 
-    return Manager(init=init, on_stage_start=on_stage_start,
-                   report=lambda mstate: ManagerReport(uncharged_env_steps=mstate.uncharged_env_steps))
+    return Manager(init=init, on_stage_start=on_stage_start, report=mixing_report)
+
+
+def mixing_report(mstate: MixingState) -> ManagerReport:
+    """The env steps :func:`mixing`'s searches spent, and what its last mix did (zeros before
+    the first mix)."""
+    sources = mstate.alpha != 0
+    n = jnp.maximum(sources.sum(), 1)
+    shift = jnp.where(sources, jnp.abs(mstate.alpha - 1.0 / n), 0.0).max()
+    gain = mstate.fitness[-1] - mstate.fitness[0] if mstate.fitness.shape[0] else jnp.zeros(())
+    return ManagerReport(uncharged_env_steps=mstate.uncharged_env_steps, diagnostics={
+        "mixing/coef_shift": shift, "mixing/fitness_gain": gain,
+        "mixing/tied_generations": mstate.tied.sum().astype(jnp.float32)})

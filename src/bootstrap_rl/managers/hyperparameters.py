@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import optax
 
 from bootstrap_rl import library
-from bootstrap_rl.managers.base import Manager
+from bootstrap_rl.managers.base import Manager, ManagerReport
 from bootstrap_rl.validation import ConfigError, finite_number, is_finite_number, positive_int
 
 CONTROLS = ("lr_scale", "learning_rate", "ent_coef")
@@ -69,6 +69,9 @@ def _adam_moments(handover, learner):
 class MetaGradientState(NamedTuple):
     key: jax.Array  # draws each update's train / held-out split
     opt: Any  # the meta optimizer's state over the log-hyperparameters
+    # The values after the last meta-step (NaN before the first): ``learning_rate``,
+    # ``ent_coef`` and the per-slot ``lr_scale``'s least and largest, for the diagnostics.
+    values: dict = {}  # noqa: RUF012 (never mutated: a NamedTuple default)
 
 
 def stage_schedule(**values: tuple[float, ...]) -> Manager:
@@ -91,11 +94,18 @@ def stage_schedule(**values: tuple[float, ...]) -> Manager:
             finite_number(value, f"{name}[{i}]", low=0)
         table[name] = jnp.asarray(per_stage, jnp.float32)
 
+    def init(key, params):  # the values set at the last stage start (NaN before the first)
+        return {name: jnp.full((), jnp.nan, jnp.float32) for name in table}
+
     def on_stage_start(mstate, learner, stage):
         chosen = {name: column[jnp.minimum(stage.index, column.shape[0] - 1)] for name, column in table.items()}
-        return mstate, learner._replace(hparams={**learner.hparams, **chosen})
+        return chosen, learner._replace(hparams={**learner.hparams, **chosen})
 
-    return Manager(on_stage_start=on_stage_start)
+    def report(mstate):
+        return ManagerReport(uncharged_env_steps=jnp.zeros((), jnp.float32),
+                             diagnostics={f"stage_schedule/{k}": v for k, v in mstate.items()})
+
+    return Manager(init=init, on_stage_start=on_stage_start, report=report)
 
 
 def meta_gradient(
@@ -211,13 +221,23 @@ def meta_gradient(
         return {name: jnp.clip(jnp.log(jnp.maximum(v, bounds[name][0])), *log_bounds[name])
                 for name, v in values.items()}
 
+    def summary(values: dict) -> dict:
+        out = {}
+        for name, v in values.items():
+            if name == "lr_scale":
+                out["lr_scale_min"], out["lr_scale_max"] = v.min(), v.max()
+            else:
+                out[name] = v
+        return out
+
     def init(key, params):
         chosen = knobs(params)
         zeros = {}
         for name in chosen:
             shape = params["library"]["state"]["lr_scale"].shape if name == "lr_scale" else ()
             zeros[name] = jnp.zeros(shape, jnp.float32)
-        return MetaGradientState(key=key, opt=meta_optimizer.init(zeros))
+        return MetaGradientState(key=key, opt=meta_optimizer.init(zeros), values=summary(
+            {name: jnp.full(v.shape, jnp.nan, jnp.float32) for name, v in zeros.items()}))
 
     def after_update(mstate, learner, handover):
         chosen = knobs(learner.params)
@@ -269,6 +289,12 @@ def meta_gradient(
         if "lr_scale" in new:
             params = library.replace(params, lr_scale=new["lr_scale"])
         hparams_out = {**learner.hparams, **{k: v for k, v in new.items() if k != "lr_scale"}}
-        return MetaGradientState(key=key, opt=opt), learner._replace(params=params, hparams=hparams_out)
+        return MetaGradientState(key=key, opt=opt, values=summary(new)), learner._replace(
+            params=params, hparams=hparams_out)
 
-    return Manager(init=init, after_update=after_update)
+    def report(mstate):
+        # The meta-learned knobs over time: a flat line here means the method did nothing.
+        return ManagerReport(uncharged_env_steps=jnp.zeros((), jnp.float32),
+                             diagnostics={f"meta_gradient/{k}": v for k, v in mstate.values.items()})
+
+    return Manager(init=init, after_update=after_update, report=report)

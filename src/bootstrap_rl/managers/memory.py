@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 
 from bootstrap_rl import library
-from bootstrap_rl.managers.base import Manager
+from bootstrap_rl.managers.base import Manager, ManagerReport
 from bootstrap_rl.validation import ConfigError, positive_int
 
 
@@ -41,6 +41,8 @@ def write(memory: dict, keys: jax.Array, values: jax.Array) -> dict:
 class MemoryWriterState(NamedTuple):
     key: jax.Array  # picks the transitions written
     writing: jax.Array  # bool: writes happen in the current stage
+    hit_distance: jax.Array  # mean distance of the update's sampled states to their nearest entry
+    fill: jax.Array  # fraction of the memory written
 
 
 def episodic_memory(writes_per_update: int = 64, childhood_only: bool = True) -> Manager:
@@ -60,7 +62,8 @@ def episodic_memory(writes_per_update: int = 64, childhood_only: bool = True) ->
         lib = library.get(params)
         if "memory" not in lib:
             raise ValueError("episodic_memory needs a library with a memory: LibrarySpec(memory_size=...)")
-        return MemoryWriterState(key=key, writing=jnp.ones((), bool))
+        zero = jnp.zeros((), jnp.float32)
+        return MemoryWriterState(key=key, writing=jnp.ones((), bool), hit_distance=zero, fill=zero)
 
     def on_stage_start(mstate, learner, stage):
         writing = ~stage.is_adult if childhood_only else jnp.ones((), bool)
@@ -74,8 +77,18 @@ def episodic_memory(writes_per_update: int = 64, childhood_only: bool = True) ->
         rows = jax.random.choice(pick, batch_size, (n,), replace=False)
         obs = handover.batch.obs[rows]
         keys = handover.network.apply(learner.params, obs, method="embed")
+        # How far what the agent sees lies from what the memory holds (before this write;
+        # NaN while the memory is empty: no row).
+        _, d2 = library.memory_lookup(memory, keys, 1)
+        hit = jnp.sqrt(d2[:, 0]).mean()
         written = write(memory, keys, handover.batch.target[rows])
         memory = jax.tree.map(lambda new, old: jnp.where(mstate.writing, new, old), written, memory)
-        return mstate._replace(key=key), learner._replace(params=library.replace(learner.params, memory=memory))
+        mstate = mstate._replace(key=key, hit_distance=jnp.where(jnp.isfinite(hit), hit, jnp.nan),
+                                 fill=memory["used"].mean())
+        return mstate, learner._replace(params=library.replace(learner.params, memory=memory))
 
-    return Manager(init=init, on_stage_start=on_stage_start, after_update=after_update)
+    def report(mstate):
+        return ManagerReport(uncharged_env_steps=jnp.zeros((), jnp.float32),
+                             diagnostics={"memory/hit_distance": mstate.hit_distance, "memory/fill": mstate.fill})
+
+    return Manager(init=init, on_stage_start=on_stage_start, after_update=after_update, report=report)

@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from bootstrap_rl.managers.base import Manager
+from bootstrap_rl.managers.base import Manager, ManagerReport
 from bootstrap_rl.validation import ConfigError, finite_number, is_finite_number, positive_int
 
 
@@ -22,6 +22,9 @@ class PBTState(NamedTuple):
     key: jax.Array  # draws the source of a copy and the perturbation factors
     count: jax.Array  # updates so far (exploit/explore every ``every`` of them)
     fitness: jax.Array  # moving average of this member's training return (NaN: none yet)
+    drawn: jax.Array  # this member's hyperparameters were drawn from the prior
+    exploits: jax.Array  # copies of a better member so far
+    explores: jax.Array  # perturbations of copied hyperparameters so far
 
 
 def pbt(
@@ -32,6 +35,8 @@ def pbt(
     ema: float = 0.9,
     copy_opt_state: bool = True,
     size: int = 4,
+    prior_spread: float = 3.0,
+    prior: dict | None = None,
 ) -> Manager:
     """Population-based training across the learners of one seed.
 
@@ -52,8 +57,14 @@ def pbt(
     The copy inherits its source's fitness. Env state, RNG key and counters stay the member's
     own (they are not part of :class:`~bootstrap_rl.managers.Managed`).
 
-    Members start from the learner's configured hyperparameters; diversity comes from the
-    perturbations. The baseline is a single learner with Adam and the linear schedule
+    Members start from hyperparameters drawn from a prior (Jaderberg et al. draw the initial
+    population at random): when the manager first acts (its first stage start), each member
+    draws each hyperparameter log-uniformly in ``[h / prior_spread, h * prior_spread]``
+    around its configured value ``h`` (``prior_spread=1``: every member starts from the
+    configuration, diversity then comes only from the perturbations), or, for the names in
+    ``prior``, log-uniformly in ``prior[name] = (low, high)``. Exploits (copies) and explores
+    (perturbations) are counted: diagnostics ``pbt/exploits`` and ``pbt/explores``, summed over
+    a seed's members. The baseline is a single learner with Adam and the linear schedule
     (``PPOConfig(anneal_lr=True)``); the learner still applies that schedule to each member's
     ``hparams["learning_rate"]``.
 
@@ -64,6 +75,10 @@ def pbt(
         axis_name: the vmap axis name of the members (``bootstrap_rl.ppo.members.AXIS``).
         ema: the fitness average's weight on the past, in [0, 1).
         copy_opt_state: also copy the optimizer state (Jaderberg et al. copy the whole state).
+        prior_spread: the factor either side of a configured hyperparameter that the initial
+            log-uniform draw spans (>= 1).
+        prior: ``{name: (low, high)}``, absolute log-uniform bounds for the named
+            hyperparameters' initial draw (``learning_rate``, ``ent_coef``).
         size: members per seed when a study runs it (``Manager.members``): the study builds
             them with :func:`bootstrap_rl.ppo.members.make_members`, each member on
             ``num_envs / size`` envs, so the arm spends the budget of one learner, and
@@ -84,9 +99,44 @@ def pbt(
         raise ConfigError("fraction", f"{fraction} of {size} members is no member: nothing would be "
                           "copied (raise fraction or size)")
     factors = np.asarray(perturb, np.float32)  # numpy: building a manager runs no JAX
+    finite_number(prior_spread, "prior_spread", low=1)
+    prior = dict(prior or {})
+    for name, bounds in prior.items():
+        if name not in ("learning_rate", "ent_coef"):
+            raise ConfigError("prior", f"{name!r} is not a learner hyperparameter (learning_rate, ent_coef)")
+        if not (isinstance(bounds, (tuple, list)) and len(bounds) == 2
+                and all(is_finite_number(b) and b > 0 for b in bounds) and bounds[0] <= bounds[1]):
+            raise ConfigError("prior", f"{name}: must be (low, high) with 0 < low <= high, got {bounds!r}")
 
     def init(key, params):
-        return PBTState(key=key, count=jnp.zeros((), jnp.int32), fitness=jnp.full((), jnp.nan, jnp.float32))
+        zero = jnp.zeros((), jnp.float32)
+        return PBTState(key=key, count=jnp.zeros((), jnp.int32), fitness=jnp.full((), jnp.nan, jnp.float32),
+                        drawn=jnp.zeros((), bool), exploits=zero, explores=zero)
+
+    def draw(key, hparams: dict) -> dict:
+        """Every hyperparameter drawn log-uniformly from the prior (see the docstring)."""
+        names = sorted(hparams)
+        u = jax.random.uniform(key, (len(names),))
+        out = {}
+        for i, name in enumerate(names):
+            h = jnp.asarray(hparams[name], jnp.float32)
+            if name in prior:
+                low, high = (jnp.log(jnp.float32(b)) for b in prior[name])
+            else:
+                low, high = jnp.log(h) - np.log(prior_spread), jnp.log(h) + np.log(prior_spread)
+            drawn = jnp.exp(low + u[i] * (high - low))
+            out[name] = jnp.where(h > 0, drawn, h) if name not in prior else drawn
+        return {name: out[name].astype(jnp.asarray(hparams[name]).dtype) for name in names}
+
+    def on_stage_start(mstate, learner, stage):
+        key, draw_key = jax.random.split(mstate.key)
+        drawn = draw(draw_key, learner.hparams)
+        hparams = {k: jnp.where(mstate.drawn, v, drawn[k]) for k, v in learner.hparams.items()}
+        return mstate._replace(key=key, drawn=jnp.ones((), bool)), learner._replace(hparams=hparams)
+
+    def report(mstate):
+        return ManagerReport(uncharged_env_steps=jnp.zeros((), jnp.float32),
+                             diagnostics={"pbt/exploits": mstate.exploits, "pbt/explores": mstate.explores})
 
     def after_update(mstate, learner, handover):
         ret = jnp.asarray(handover.metrics["episode_return"], jnp.float32)
@@ -101,7 +151,7 @@ def pbt(
                              "members (nested inside the seeds' vmap); no such axis is bound") from error
         n = int(fraction * members)
         if n == 0:  # too few members for this fraction: nothing to copy
-            return PBTState(key, count, fitness), learner
+            return mstate._replace(key=key, count=count, fitness=fitness), learner
 
         me = jax.lax.axis_index(axis_name)
         everyone = jax.lax.all_gather(fitness, axis_name)  # [members]
@@ -129,6 +179,8 @@ def pbt(
         if copy_opt_state:
             learner = learner._replace(opt_state=pick(take(learner.opt_state), learner.opt_state))
         fitness = jnp.where(copy, everyone[source], fitness)
-        return PBTState(key, count, fitness), learner
+        event = copy.astype(jnp.float32)  # every copy is perturbed: one exploit, one explore
+        return mstate._replace(key=key, count=count, fitness=fitness, exploits=mstate.exploits + event,
+                               explores=mstate.explores + event), learner
 
-    return Manager(init=init, after_update=after_update, members=size)
+    return Manager(init=init, on_stage_start=on_stage_start, after_update=after_update, report=report, members=size)

@@ -33,7 +33,9 @@ from bootstrap_rl.ppo.train import PPO
 from bootstrap_rl.validation import ConfigError, finite_number, positive_int
 
 AXIS = "members"
-_SUMMED = ("episodes", "unbootstrapped_truncations", "uncharged_env_steps")
+# Counts over a seed's members (pbt's exploit/explore events are each member's own).
+_SUMMED = ("episodes", "unbootstrapped_truncations", "uncharged_env_steps", "manager/pbt/exploits",
+           "manager/pbt/explores")
 _PER_EPISODE = ("episode_return", "episode_length")
 
 

@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from bootstrap_rl.managers.base import AdamMoments, Handover, LossInputs, Manager, identity
+from bootstrap_rl.managers.base import AdamMoments, Handover, LossInputs, Manager, identity, report_metrics
 from bootstrap_rl.networks import make_actor_critic
 from bootstrap_rl.ppo.config import PPOConfig
 from bootstrap_rl.ppo.data import Batch, EpisodeEnds, TrainState, Transition
@@ -313,8 +313,7 @@ def make_ppo(
             "learning_rate": learning_rate.astype(jnp.float32),
         }
         state = state.replace(params=params, opt_state=opt_state, key=key, update=state.update + 1)
-        report = manager.report(state.manager_state)
-        metrics["uncharged_env_steps"] = jnp.asarray(report.uncharged_env_steps, jnp.float32)
+        metrics.update(report_metrics(manager.report(state.manager_state)))
         handover = Handover(
             metrics=metrics,
             batch=jax.tree.map(lambda x: x.reshape(-1, *x.shape[2:]), batch),  # [T*N, ...]

@@ -17,9 +17,10 @@ from bootstrap_rl.report.curves import (
     adult_step_curves, arm_curves, score_curves, seed_windows, stage_boundaries, window_scores_of)
 from bootstrap_rl.report.load import Study
 from bootstrap_rl.report.results import (
-    ArmSummary, Comparison, Compute, Crossover, Descriptive, Estimate, Inference, PlasticitySummary, PoI,
+    ArmSummary, Comparison, Compute, Crossover, Descriptive, DiagnosticSummary, Estimate, Inference, PlasticitySummary, PoI,
     Prodigy, ProdigyConfig, Retention, RetentionDifference, RetentionSummary, Rho, SunkCost, json_safe,
     to_frame)
+from bootstrap_rl.report.diagnostics import diagnostics
 from bootstrap_rl.report.plasticity import plasticity
 from bootstrap_rl.report.retention import retention
 from bootstrap_rl.report.summaries import (
@@ -30,7 +31,7 @@ __all__ = [
     "comparison_table", "comparisons", "crossover", "inference", "adult_step_curves", "arm_curves",
     "score_curves", "seed_windows", "stage_boundaries", "window_scores_of", "ArmSummary",
     "Comparison", "Compute", "Crossover", "Descriptive", "Estimate", "Inference", "PlasticitySummary", "PoI",
-    "Prodigy", "plasticity",
+    "Prodigy", "plasticity", "DiagnosticSummary", "diagnostics",
     "ProdigyConfig", "Retention", "RetentionDifference", "RetentionSummary", "Rho", "SunkCost",
     "json_safe", "to_frame", "arm_summary", "compute", "prodigy", "retention", "sunk_cost",
     "uncharged_env_steps",
@@ -45,7 +46,8 @@ class Analysis:
     ``sunk_cost`` is None without a ``direct_adult_steps`` arm; ``prodigy`` is None without a
     D:prodigy grid; ``retention`` is None when no childhood stage was evaluated;
     ``uncharged_env_steps`` holds only arms that spent env steps outside the budget; ``compute``
-    is empty without timing; ``plasticity`` is None without the table's ``network`` rows.
+    is empty without timing; ``plasticity`` is None without the table's ``network`` rows;
+    ``diagnostics`` holds, per arm that ran a manager, what the manager reported it did.
     """
 
     study: Study = field(repr=False, compare=False)
@@ -58,6 +60,7 @@ class Analysis:
     uncharged_env_steps: dict[str, float]
     compute: tuple[Compute, ...]
     plasticity: tuple[PlasticitySummary, ...] | None = None
+    diagnostics: dict[str, tuple[DiagnosticSummary, ...]] = field(default_factory=dict)
 
     @property
     def smoke_test(self) -> bool:
@@ -77,6 +80,7 @@ class Analysis:
             "prodigy": None if self.prodigy is None else self.prodigy.to_json(),
             "retention": None if self.retention is None else self.retention.to_json(),
             "plasticity": None if self.plasticity is None else [p.to_json() for p in self.plasticity],
+            "diagnostics": {arm: [d.to_json() for d in rows] for arm, rows in self.diagnostics.items()},
         }
 
 
@@ -94,4 +98,5 @@ def analyse(study: Study, *, resamples: int = 2000, seed: int = 0) -> Analysis:
         retention=retention(study, resamples=resamples, seed=seed),
         uncharged_env_steps=uncharged_env_steps(study),
         compute=tuple(compute(study)),
-        plasticity=plasticity(study))
+        plasticity=plasticity(study),
+        diagnostics=diagnostics(study))

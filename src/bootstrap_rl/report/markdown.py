@@ -33,7 +33,7 @@ CAPTIONS = {
 def render(analysis: Analysis, figures: dict[str, Path | None]) -> str:
     """report.md's text. ``figures``: each figure's file (None: no data), in the report's order."""
     sections = (_header, _arms, comparisons_section, _sunk_cost, _prodigy, retention_section,
-                _plasticity, _compute)
+                _plasticity, _diagnostics, _compute)
     lines = [line for section in sections for line in section(analysis)]
     lines += _figures(analysis, figures)
     return "\n".join(lines)
@@ -159,6 +159,19 @@ def _plateau(check) -> list[str]:
         lines += [f"With {check.n} configurations no p-value can reach {check.alpha:g}: the "
                   "check cannot flag a rise, and its silence means nothing.", ""]
     return lines
+
+
+def _diagnostics(analysis: Analysis) -> list[str]:
+    lines = ["## What each manager did", ""]
+    if not analysis.diagnostics:
+        return lines + ["No manager diagnostics in this study (the table's `manager` split).", ""]
+    lines += ["Descriptive: each method's own diagnostics (docs/managers.md says what each means), "
+              "mean over seeds, at each stage's last evaluation point and at the point of the "
+              "stage where it was largest in magnitude.", "",
+              "| arm | stage | diagnostic | seeds | last | peak |", "|---|---|---|---|---|---|"]
+    for arm, rows in analysis.diagnostics.items():
+        lines += [f"| {arm} | {d.stage} | {d.metric} | {d.seeds} | {d.last:.4g} | {d.peak:.4g} |" for d in rows]
+    return lines + [""]
 
 
 def _plasticity(analysis: Analysis) -> list[str]:

@@ -388,6 +388,20 @@ class PlasticitySummary(_Result):
 
 
 @dataclass(frozen=True)
+class DiagnosticSummary(_Result):
+    """One arm's manager diagnostic (``ManagerReport.diagnostics``) in one stage, mean over
+    seeds: at the stage's last evaluation point, and the largest magnitude (signed) any point
+    of the stage showed. Descriptive: evidence that the method acted."""
+
+    arm: str
+    metric: str
+    stage: str
+    seeds: int
+    last: float
+    peak: float
+
+
+@dataclass(frozen=True)
 class Retention(_Result):
     """Retention and drift per arm and childhood stage, and retention against ``direct``."""
 

@@ -1,8 +1,9 @@
 """The tidy table's rows of one evaluation point (see :data:`bootstrap_rl.schema.TABLE_COLUMNS`).
 
 A row is ``(arm, seed, stage, env_steps, split, metric, value)``; ``stage`` is the stage the
-arm was in, ``split`` the tasks measured: ``train`` for training metrics, ``network`` for the
-acting network's own measurements (``bootstrap_rl.plasticity``), else a stage name.
+arm was in, ``split`` the tasks measured: ``train`` for training metrics, ``manager`` for the
+managers' diagnostics, ``network`` for the acting network's own measurements
+(``bootstrap_rl.plasticity``), else a stage name.
 """
 
 from __future__ import annotations
@@ -12,18 +13,24 @@ import warnings
 import numpy as np
 
 from bootstrap_rl.ppo.train import METRICS
-from bootstrap_rl.schema import NETWORK_SPLIT, TRAIN_SPLIT
+from bootstrap_rl.managers.base import DIAGNOSTIC_PREFIX
+from bootstrap_rl.schema import MANAGER_SPLIT, NETWORK_SPLIT, TRAIN_SPLIT
 
 
 def train_rows(metrics: dict, arm_seeds: list, stage: str, env_steps: int) -> list[tuple]:
-    """Training metrics averaged over the interval's updates (NaN-skipping), one row each;
+    """Training metrics averaged over the interval's updates (NaN-skipping), one row each,
+    and the managers' diagnostics (metrics ``manager/<name>``) likewise as split ``manager``,
+    metric ``<name>`` (NaN: an arm not running that method writes no row);
     ``metrics[name]``: ``[rows, updates]``, ``arm_seeds``: (arm, seed) per row."""
     rows = []
+    diagnostics = sorted(name for name in metrics if name.startswith(DIAGNOSTIC_PREFIX))
+    named = [(name, TRAIN_SPLIT, name) for name in METRICS]
+    named += [(name, MANAGER_SPLIT, name[len(DIAGNOSTIC_PREFIX):]) for name in diagnostics]
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN: no episode ended
-        for name in METRICS:
-            values = np.nanmean(np.asarray(metrics[name], np.float64), axis=1)
-            rows += [(arm, seed, stage, env_steps, TRAIN_SPLIT, name, float(value))
+        for key, split, name in named:
+            values = np.nanmean(np.asarray(metrics[key], np.float64), axis=1)
+            rows += [(arm, seed, stage, env_steps, split, name, float(value))
                      for (arm, seed), value in zip(arm_seeds, values) if np.isfinite(value)]
     return rows
 
