@@ -89,15 +89,20 @@ def test_insertion_fills_then_replaces_the_lowest_weighted_level_only_if_it_scor
     offer = lambda b, tasks, scores: lv.insert_levels(
         b, lv.Level(task=jnp.asarray(tasks, jnp.int32), seed=jnp.zeros((len(tasks), 2), jnp.uint32)),
         jnp.asarray(scores, jnp.float32), 1.0, 0.0)
-    buffer = offer(buffer, [10, 11, 12], [0.3, 0.1, 0.2])
-    np.testing.assert_array_equal(buffer.levels.task, [10, 11, 12])
+    buffer = offer(buffer, [10, 11, 12], [0.3, 0.1, 0.2])  # best first into the free slots
+    np.testing.assert_array_equal(buffer.levels.task, [10, 12, 11])
+    np.testing.assert_allclose(buffer.scores, [0.3, 0.2, 0.1])
+    np.testing.assert_array_equal(buffer.timestamps, [1, 3, 2])  # the count when each was offered
     assert int(buffer.size) == 3 and int(buffer.episode_count) == 3
-    # Full, rho = 0: the lowest weight is the lowest score (slot 1, 0.1). 0.05 is lower: kept out;
-    # 0.5 replaces it.
-    buffer = offer(buffer, [13, 14], [0.05, 0.5])
-    np.testing.assert_array_equal(buffer.levels.task, [10, 14, 12])
-    np.testing.assert_allclose(buffer.scores, [0.3, 0.5, 0.2])
-    assert int(buffer.episode_count) == 5 and int(buffer.timestamps[1]) == 5
+    # Full, rho = 0: weights rank the scores; the best offer (0.5) meets the lowest-weighted
+    # level (slot 2, 0.1) and replaces it; the next (0.15) meets slot 1 (0.2) and is kept out.
+    buffer = offer(buffer, [13, 14], [0.15, 0.5])
+    np.testing.assert_array_equal(buffer.levels.task, [10, 12, 14])
+    np.testing.assert_allclose(buffer.scores, [0.3, 0.2, 0.5])
+    assert int(buffer.episode_count) == 5 and int(buffer.timestamps[2]) == 5 and int(buffer.size) == 3
+    # A level scoring above the lowest weighted one only: 0.25 replaces slot 1 (0.2).
+    buffer = offer(buffer, [15], [0.25])
+    np.testing.assert_array_equal(buffer.levels.task, [10, 15, 14])
 
 
 def test_rescoring_a_slot_drawn_twice_keeps_its_last_score():

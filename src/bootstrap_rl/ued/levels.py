@@ -1,9 +1,10 @@
 """The level buffer of robust PLR and ACCEL as a plain pytree, after jaxued's ``LevelSampler``.
 
 ``jaxued`` 0.0.1 installs with this project's jax but does not import with it (its sampler
-calls ``jax.tree_map``, removed in jax 0.6), so its semantics are followed here: the same
+calls ``jax.tree_map``, removed from jax), so its semantics are followed here: the same
 buffer fields, rank prioritisation, staleness, replacement of the lowest-weighted level and
-episode counting. Every function is pure and jittable, and the buffer vmaps over seeds and is
+episode counting, except that a batch of levels is drawn and offered at once rather than one
+after another (see :func:`sample_replay`, :func:`insert_levels`). Every function is pure and jittable, and the buffer vmaps over seeds and is
 saved with the learner's state.
 
 Replay distribution (Jiang et al. 2021, "Prioritized Level Replay"), over the ``size`` filled
@@ -88,43 +89,48 @@ def replay_weights(buffer: LevelBuffer, temperature: float, staleness_coeff: flo
 
 def sample_replay(buffer: LevelBuffer, key: jax.Array, count: int, temperature: float,
                   staleness_coeff: float) -> tuple[LevelBuffer, jax.Array, Level]:
-    """``count`` levels drawn one after another from :func:`replay_weights`, each draw counting
-    an episode and marking its level as just sampled (so staleness moves between draws, as in
-    jaxued). Returns the buffer, the slots drawn and their levels."""
-    by_score = score_weights(buffer, temperature)
+    """``count`` levels drawn (with replacement) from :func:`replay_weights` as they stand
+    before the batch; each draw counts an episode, and each level drawn is stamped with the
+    count of its last draw. Returns the buffer, the slots drawn and their levels.
 
-    def draw(buffer, key):
-        weights = (1 - staleness_coeff) * by_score + staleness_coeff * staleness_weights(buffer)
-        slot = jax.random.choice(key, buffer.capacity, p=weights)
-        count = buffer.episode_count + 1
-        return buffer.replace(timestamps=buffer.timestamps.at[slot].set(count), episode_count=count), slot
-
-    buffer, slots = jax.lax.scan(draw, buffer, jax.random.split(key, count))
+    jaxued draws one level after another, staleness moving between draws; drawing the batch
+    at once keeps an update's cost flat in the batch size (a sequential loop of small ops is
+    what bounds an accelerator here) and differs only in that staleness term."""
+    weights = replay_weights(buffer, temperature, staleness_coeff)
+    slots = jax.random.choice(key, buffer.capacity, (count,), p=weights)
+    last = jnp.zeros(buffer.capacity, jnp.int32).at[slots].max(jnp.arange(1, count + 1, dtype=jnp.int32))
+    buffer = buffer.replace(timestamps=jnp.where(last > 0, buffer.episode_count + last, buffer.timestamps),
+                            episode_count=buffer.episode_count + count)
     return buffer, slots, jax.tree.map(lambda x: x[slots], buffer.levels)
 
 
 def insert_levels(buffer: LevelBuffer, levels: Level, scores: jax.Array, temperature: float,
                   staleness_coeff: float) -> LevelBuffer:
-    """Offer each of a batch of levels (leading axis) to the buffer in turn, as jaxued's
-    ``insert_batch``: into the next free slot, or, when full, in place of the level of lowest
-    replay weight if its score is lower. Every level offered counts an episode."""
+    """Offer a batch of levels (leading axis) to the buffer at once: the k-th highest-scoring
+    level goes to the k-th slot in order of replay weight (free slots first, in slot order,
+    then the filled ones from the lowest weight) if it scores higher than the level there. Every
+    level offered counts an episode; one taken is stamped with its count.
 
-    def offer(buffer, item):
-        level, score = item
-        full = buffer.size >= buffer.capacity
-        slot = jnp.where(full, jnp.argmin(replay_weights(buffer, temperature, staleness_coeff)), buffer.size)
-        take = buffer.scores[slot] < score
-        count = buffer.episode_count + 1
-        put = lambda array, value: array.at[slot].set(jnp.where(take, value, array[slot]))
-        return buffer.replace(
-            levels=jax.tree.map(put, buffer.levels, level),
-            scores=put(buffer.scores, score),
-            timestamps=put(buffer.timestamps, count),
-            size=jnp.where(take, jnp.minimum(buffer.size + 1, buffer.capacity), buffer.size),
-            episode_count=count,
-        ), None
-
-    return jax.lax.scan(offer, buffer, (levels, scores))[0]
+    jaxued offers them one after another (recomputing the weights after each); as a batch, an
+    update's cost stays flat in the batch size, and the rule is the same: fill, then replace
+    the lowest-weighted levels by higher-scoring ones."""
+    count = scores.shape[0]
+    weights = jnp.where(_filled(buffer), replay_weights(buffer, temperature, staleness_coeff), -1.0)
+    slots = jnp.argsort(weights, stable=True)[:count]  # free slots (-1) first, then by weight
+    order = jnp.argsort(-scores, stable=True)  # offered levels, best first
+    pairs = min(count, buffer.capacity)
+    slots, order = slots[:pairs], order[:pairs]
+    take = buffer.scores[slots] < scores[order]
+    target = jnp.where(take, slots, buffer.capacity)  # capacity: dropped
+    put = lambda array, values: array.at[target].set(values, mode="drop")
+    free = ~_filled(buffer)[slots]
+    return buffer.replace(
+        levels=jax.tree.map(lambda x, new: put(x, new[order]), buffer.levels, levels),
+        scores=put(buffer.scores, scores[order].astype(jnp.float32)),
+        timestamps=put(buffer.timestamps, buffer.episode_count + 1 + order.astype(jnp.int32)),
+        size=jnp.minimum(buffer.size + (take & free).sum(), buffer.capacity).astype(jnp.int32),
+        episode_count=buffer.episode_count + count,
+    )
 
 
 def update_scores(buffer: LevelBuffer, slots: jax.Array, scores: jax.Array) -> LevelBuffer:
