@@ -89,7 +89,7 @@ def make_ued(ppo: PPO, env: LevelEnv, config: UEDConfig, kind: Any, active: Any,
     """``ppo`` (built on ``env`` with :func:`level_scores` as its manager) with an automatic
     curriculum of ``kind`` (an index into ``UED_KINDS``, data) in the stages where ``active``
     (a bool per stage index, data) holds."""
-    num_envs, num_steps = ppo.config.num_envs, ppo.config.num_steps
+    num_envs = ppo.config.num_envs
     kind = jnp.asarray(kind, jnp.int32)
     mask = jnp.asarray(active, bool)
     temperature, staleness = config.temperature, config.staleness_coeff

@@ -4,8 +4,8 @@
 calls ``jax.tree_map``, removed from jax), so its semantics are followed here: the same
 buffer fields, rank prioritisation, staleness, replacement of the lowest-weighted level and
 episode counting, except that a batch of levels is drawn and offered at once rather than one
-after another (see :func:`sample_replay`, :func:`insert_levels`). Every function is pure and jittable, and the buffer vmaps over seeds and is
-saved with the learner's state.
+after another (see :func:`sample_replay`, :func:`insert_levels`). Every function is pure and
+jittable, and the buffer vmaps over seeds and is saved with the learner's state.
 
 Replay distribution (Jiang et al. 2021, "Prioritized Level Replay"), over the ``size`` filled
 slots: ``P_S(i) = h(S_i)^(1/beta) / sum_j h(S_j)^(1/beta)`` with ``h(S_i) = 1/rank(S_i)``
