@@ -12,6 +12,10 @@ its budget over the time of its chunks plus its stage starts::
 Evaluation is excluded (it is the same program for every arm). Compile time (first chunk and
 first stage start) is reported beside. Issue 5's bar: every childhood arm >= 0.75x direct.
 
+The automatic curricula (``ued/<kind>``, docs/ued.md) are timed in both of their stages: a chunk
+of the childhood stage (levels drawn, scored, replayed or mutated; the buffer updated) and one of
+the adult stage, each weighted by its share of the budget. Issue 19's bar: >= 0.75x direct.
+
     python benchmarks/manager_overhead.py [--curriculum playroom_ladder] [--preset quick] [--repeats 3]
 
 Writes ``benchmarks/results/manager_overhead_<backend>.json`` and the manager-overhead section
@@ -61,7 +65,7 @@ def main(argv=None) -> dict:
     c = curricula.load(args.curriculum, args.preset)
     seeds = args.seeds or c.seeds
     root = jax.random.PRNGKey(0)
-    runs = [r for r in study.expand_runs(c) if r.kind in ("direct", "childhood")]
+    runs = [r for r in study.expand_runs(c) if r.kind in ("direct", "childhood", "ued")]
     shared, compiled, arms = {}, {}, {}
     for run in runs:
         # As run_study does: one compiled learner per program (all childhood arms share one).
@@ -79,7 +83,8 @@ def main(argv=None) -> dict:
         arms[run.arms[0]] = {"run": run, "learner": learner, "state": state, "adult": adult, "index": index,
                                 "compile_s": begin_s + start_compile_s + chunk_compile_s,
                                 "first": samplers[run.schedule[0][0]],
-                                "chunk_s": float("inf"), "start_s": float("inf"), "first_start_s": float("inf")}
+                                "chunk_s": float("inf"), "start_s": float("inf"), "first_start_s": float("inf"),
+                                "ued_chunk_s": float("inf") if run.ued else None}
         print(f"{run.arms[0]}: compiled in {arms[run.arms[0]]['compile_s']:.1f} s", flush=True)
     for _ in range(args.repeats):
         for arm in arms.values():
@@ -88,6 +93,9 @@ def main(argv=None) -> dict:
             # a later one (the adult stage's).
             arm["state"], t = timed(learner.start_stage, arm["state"], arm["first"], 0, arm["index"] == 0)
             arm["first_start_s"] = min(arm["first_start_s"], t)
+            if arm["ued_chunk_s"] is not None:  # the automatic curriculum is on in the first stage
+                (arm["state"], _), t = timed(learner.chunk, arm["state"])
+                arm["ued_chunk_s"] = min(arm["ued_chunk_s"], t)
             arm["state"], t = timed(learner.start_stage, arm["state"], arm["adult"], arm["index"], True)
             arm["start_s"] = min(arm["start_s"], t)
             (arm["state"], _), t = timed(learner.chunk, arm["state"])
@@ -99,7 +107,11 @@ def main(argv=None) -> dict:
         run = arm["run"]
         chunks = run.budget // every
         seconds = chunks * arm["chunk_s"] + arm["first_start_s"] + (len(run.schedule) - 1) * arm["start_s"]
-        rows.append({"arm": name, "method": run.method, "stages": len(run.schedule),
+        if arm["ued_chunk_s"] is not None:  # the childhood's chunks at the childhood stage's time
+            childhood = run.schedule[0][1] // every
+            seconds += childhood * (arm["ued_chunk_s"] - arm["chunk_s"])
+        rows.append({"arm": name, "method": run.method or run.ued, "stages": len(run.schedule),
+                     "ued_chunk_s": arm["ued_chunk_s"],
                      "chunk_s": arm["chunk_s"], "stage_start_s": arm["start_s"], "compile_s": arm["compile_s"],
                      "env_steps_per_s": seeds * run.budget / seconds})
     direct = next(r for r in rows if r["arm"] == "direct")["env_steps_per_s"]

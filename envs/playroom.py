@@ -176,6 +176,26 @@ class Playroom(TaskFamily[EnvState, EnvParams]):
         """Raise ``ValueError`` naming the field if concrete params are not a valid task."""
         return validate_params(params, size=self.size)
 
+    def mutate_level(self, key: jax.Array, task: EnvParams, seed: jax.Array) -> tuple[EnvParams, jax.Array]:
+        """One ACCEL edit of a level (docs/ued.md), chosen uniformly: one distractor more or
+        fewer, the wall or the door one cell along, the wall turned (vertical <-> horizontal),
+        or a new layout seed. Each stays in the field's valid range; the kind, step limit and
+        colours never change, so a level of a stage's distribution stays a valid task of it."""
+        i32 = jnp.int32
+        choice_key, sign_key, seed_key = jax.random.split(key, 3)
+        edit = jax.random.randint(choice_key, (), 0, 5)
+        step = jnp.where(jax.random.bernoulli(sign_key), 1, -1).astype(i32)
+        low, high = wall_positions(self.size)
+        most = jnp.asarray(MAX_DISTRACTORS, i32)[task.task_kind]
+        task = task.replace(
+            num_distractors=jnp.where(edit == 0, jnp.clip(task.num_distractors + step, 0, most),
+                                      task.num_distractors).astype(i32),
+            wall_pos=jnp.where(edit == 1, jnp.clip(task.wall_pos + step, low, high), task.wall_pos).astype(i32),
+            door_pos=jnp.where(edit == 2, jnp.clip(task.door_pos + step, 1, self.size - 2), task.door_pos).astype(i32),
+            wall_axis=jnp.where(edit == 3, 1 - task.wall_axis, task.wall_axis).astype(i32),
+        )
+        return task, jnp.where(edit == 4, jax.random.split(seed_key)[0], seed)
+
     # --- geometry ---
 
     def _door_cell(self, params: EnvParams) -> tuple[jax.Array, jax.Array]:

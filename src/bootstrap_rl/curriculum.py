@@ -34,9 +34,10 @@ from bootstrap_rl._curriculum.config import Controls, Curriculum, Evaluation, Pr
 from bootstrap_rl._curriculum.load import (ENTRY_POINT_GROUP, UnknownCurriculumError, available, describe, load,
                                            presets)
 from bootstrap_rl._curriculum.tasks import describe_sampler
+from bootstrap_rl.ued.config import UEDConfig
 
 __all__ = [
-    "Controls", "Curriculum", "Evaluation", "ProdigyGrid", "Stage", "available", "load", "presets",
+    "Controls", "Curriculum", "Evaluation", "ProdigyGrid", "Stage", "UEDConfig", "available", "load", "presets",
     "describe", "describe_sampler", "UnknownCurriculumError", "ENTRY_POINT_GROUP",
 ]
 

@@ -63,6 +63,13 @@ class TaskFamily(environment.Environment[environment.TEnvState, environment.TEnv
         """A one-line, human-readable description of a task (default params if None)."""
         return self.name
 
+    def mutate_level(self, key: jax.Array, task: Any, seed: jax.Array) -> tuple[Any, jax.Array]:
+        """One small edit of a level — a task (unbatched params) and the key its episodes reset
+        from — for ACCEL (``ued/accel``, docs/ued.md): jittable, and the result must be a valid
+        level of the same task distribution's shapes. Default: the same task on a new layout
+        seed, the one edit every family allows; a family overrides it with edits of its own."""
+        return task, jax.random.split(key)[0]
+
 
 def is_task_family(env: Any) -> bool:
     """Whether ``env`` builds task distributions from specs (implements the contract)."""

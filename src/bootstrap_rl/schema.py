@@ -23,7 +23,7 @@ TRAIN_SPLIT = "train"
 # shrunk and perturbed at the adult stage (``curriculum/shrink_perturb``); capacity_control: a
 # direct arm as wide as a childhood arm's acting network (``direct/width=<w>``).
 ARM_KINDS = ("direct", "curriculum", "childhood", "direct_adult_steps", "grid", "direct_managed", "order_control",
-             "plasticity_control", "capacity_control")
+             "plasticity_control", "capacity_control", "ued")
 # Rows of this split are measurements of the network itself at an evaluation point
 # (``bootstrap_rl.plasticity``), not of any task.
 NETWORK_SPLIT = "network"

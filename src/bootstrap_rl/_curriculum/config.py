@@ -19,6 +19,7 @@ from bootstrap_rl._curriculum import checks, tasks
 from bootstrap_rl.library import LibrarySpec
 from bootstrap_rl.managers import Manager
 from bootstrap_rl.ppo.config import PPOConfig
+from bootstrap_rl.ued.config import UED_KINDS, UEDConfig
 from bootstrap_rl.validation import ConfigError, is_finite_number, positive_int
 
 
@@ -132,6 +133,12 @@ class Controls:
     (``direct/width=<w>``). ``shrink_perturb``: ``curriculum/shrink_perturb``, the curriculum
     arm with its weights shrunk and perturbed at the adult stage's start (Ash & Adams, 2020):
     a control for lost plasticity.
+
+    ``ued``: the automatic-curriculum arms ``ued/dr``, ``ued/plr``, ``ued/accel`` (docs/ued.md),
+    each spending the childhood budget on levels of the childhood stages' tasks, then the adult
+    stage. ``None`` (default): all three where the env is a task family (its tasks are data
+    built from specs), none on a plain gymnax env; ``True``: all three; a tuple: those kinds;
+    ``False``: none. ``ued_config``: their buffer and replay settings.
     """
 
     manager_alone: bool | tuple[str, ...] = True
@@ -139,8 +146,18 @@ class Controls:
     mixed: bool = True
     capacity: bool = True
     shrink_perturb: bool = True
+    ued: bool | tuple[str, ...] | None = None
+    ued_config: UEDConfig = field(default_factory=UEDConfig)
 
     def __post_init__(self):
+        if not isinstance(self.ued, (bool, type(None))):
+            if isinstance(self.ued, str) or not isinstance(self.ued, (tuple, list)) \
+                    or any(kind not in UED_KINDS for kind in self.ued):
+                raise ConfigError("controls.ued", f"must be None, True, False or a tuple of {UED_KINDS}, "
+                                                  f"got {self.ued!r}")
+            object.__setattr__(self, "ued", tuple(self.ued))
+        if not isinstance(self.ued_config, UEDConfig):
+            raise ConfigError("controls.ued_config", f"must be a UEDConfig, got {type(self.ued_config).__name__}")
         for name in ("shuffled", "mixed", "capacity", "shrink_perturb"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"controls.{name}", f"must be True or False, got {getattr(self, name)!r}")
@@ -153,7 +170,7 @@ class Controls:
     @classmethod
     def none(cls) -> Controls:
         """No control arm."""
-        return cls(manager_alone=False, shuffled=False, mixed=False, capacity=False, shrink_perturb=False)
+        return cls(manager_alone=False, shuffled=False, mixed=False, capacity=False, shrink_perturb=False, ued=False)
 
     def replace(self, **changes) -> Controls:
         return dataclasses.replace(self, **changes)

@@ -54,7 +54,8 @@ def comparison_pairs(study: Study) -> list[tuple[str, str]]:
     method alone (``direct+<method>``: the 2 x 2 of childhood x manager) and vs the
     capacity-matched direct arm that matches it; curriculum vs its order controls (does the
     ladder's order matter?); the shrink-and-perturb control vs curriculum (did childhood cost
-    plasticity?).
+    plasticity?); each automatic curriculum (``ued/<kind>``) vs direct, and curriculum vs it
+    (does the hand-designed ladder beat an automatic one?).
     """
     direct = study.arms_of_kind("direct")
     curriculum = study.arms_of_kind("curriculum")
@@ -70,6 +71,8 @@ def comparison_pairs(study: Study) -> list[tuple[str, str]]:
         pairs += [(c, wide) for c in study.arms[wide].matches if c in present]
     pairs += [(c, control) for c in curriculum for control in study.arms_of_kind("order_control")]
     pairs += [(control, c) for control in study.arms_of_kind("plasticity_control") for c in curriculum]
+    for automatic in study.arms_of_kind("ued"):
+        pairs += [(automatic, d) for d in direct] + [(c, automatic) for c in curriculum]
     return pairs
 
 

@@ -167,6 +167,11 @@ class ChunkTrainer:
         # Every process calls it: orbax has process 0 write host arrays, and waits for all.
         checkpoint.save(self.job.out / "checkpoints" / self.run.slug / f"{self.stage}_{stage_name}{self.suffix}",
                         params)
+        buffer = getattr(self.state, "buffer", None)  # an automatic curriculum's levels (docs/ued.md)
+        if buffer is not None:
+            buffer = buffer if self.layout.mesh is None else self.layout.gather(buffer, self.batch)
+            checkpoint.save(self.job.out / "checkpoints" / self.run.slug / "levels" /
+                            f"{self.stage}_{stage_name}{self.suffix}", buffer)
         if self.stage < self.last_stage:
             if stage_name in self.run.splits:  # a mixed stage has no split of its own to probe drift on
                 self.snapshots[stage_name] = (jax.tree.map(jnp.copy, acting), *self._probe_set(stage_name, played))

@@ -23,6 +23,8 @@ from bootstrap_rl.validation import ConfigError
 
 # The stage a ``curriculum/mixed`` arm spends its childhood in: every childhood stage's tasks.
 MIXED_STAGE = "childhood_mixed"
+# The stage a ``ued/<kind>`` arm spends its childhood in: levels of every childhood stage's tasks.
+UED_STAGE = "childhood_ued"
 # Managers a study adds for its control arms, by method name (``Run.method``).
 CONTROL_METHODS = ("shrink_perturb",)
 
@@ -51,6 +53,7 @@ class Run:
     method_stages: str | None = None
     note: str = ""  # what the arm controls for (``bootstrap-rl plan``)
     matches: tuple[str, ...] = ()  # a capacity control: the arms whose active parameters it matches
+    ued: str | None = None  # an automatic curriculum's kind (``ued.UED_KINDS``), on in ``UED_STAGE``
 
     @property
     def budget(self) -> int:
@@ -80,8 +83,9 @@ def expand_runs(curriculum: Curriculum) -> list[Run]:
     plain fine-tuning), one ``childhood/<method>`` per method, ``direct_adult_steps`` (adult
     task, adult steps only: the sunk-cost reference), the control arms the curriculum keeps
     (``Curriculum.controls``: ``direct+<method>``, ``curriculum/shuffled``,
-    ``curriculum/mixed``, ``curriculum/shrink_perturb``, ``direct/width=<w>``) and a
-    D:prodigy grid run per network width.
+    ``curriculum/mixed``, ``curriculum/shrink_perturb``, ``direct/width=<w>``), the automatic
+    curricula (``ued/dr``, ``ued/plr``, ``ued/accel``: ``Controls.ued``) and a D:prodigy grid
+    run per network width.
     """
     c = curriculum
     learner = c.learner
@@ -100,6 +104,7 @@ def expand_runs(curriculum: Curriculum) -> list[Run]:
         runs.append(Run("direct_adult_steps", "direct_adult_steps", ("direct_adult_steps",),
                         ((adult, c.adult.env_steps),), **common))
     runs += _control_runs(c, common)
+    runs += _ued_runs(c, common)
     return runs + _capacity_runs(c, runs, common) + _grid_runs(c)
 
 
@@ -138,6 +143,42 @@ def _control_runs(curriculum: Curriculum, common: dict) -> list[Run]:
                         note="the curriculum arm, its weights shrunk and perturbed when the adult stage starts",
                         **common))
     return runs
+
+
+def ued_kinds(curriculum: Curriculum) -> tuple[str, ...]:
+    """The automatic-curriculum kinds a study of ``curriculum`` trains (``Controls.ued``)."""
+    from bootstrap_rl.family import is_task_family
+    from bootstrap_rl.ued.config import UED_KINDS
+
+    c = curriculum
+    ued = c.controls.ued
+    if not c.stages or ued is False:
+        return ()
+    if ued is None:
+        return UED_KINDS if is_task_family(c.family) else ()
+    return UED_KINDS if ued is True else tuple(kind for kind in UED_KINDS if kind in ued)
+
+
+_UED_NOTES = {
+    "dr": "domain randomisation: new levels of every childhood stage's tasks (equal weights), all trained on",
+    "plr": "robust PLR: a level buffer by positive value loss; only replayed levels are trained on",
+    "accel": "ACCEL: robust PLR plus mutations of replayed levels",
+}
+
+
+def _ued_runs(curriculum: Curriculum, common: dict) -> list[Run]:
+    """A ``ued/<kind>`` arm per kind of :func:`ued_kinds`: the childhood budget on levels drawn
+    from the childhood stages' tasks, equally weighted (docs/ued.md), then the adult stage."""
+    c = curriculum
+    kinds = ued_kinds(c)
+    if kinds and UED_STAGE in common["splits"]:
+        raise ConfigError("controls.ued", f"a stage is named {UED_STAGE!r}, the name of the automatic curricula's "
+                                          "childhood stage: rename it or switch them off")
+    childhood = sum(s.env_steps for s in c.stages)
+    parts = tuple((s.name, 1.0) for s in c.stages)
+    return [Run(f"ued-{kind}", "ued", (f"ued/{kind}",), ((UED_STAGE, childhood), (c.adult.name, c.adult.env_steps)),
+                mixtures=((UED_STAGE, parts),), ued=kind, note=_UED_NOTES[kind], **common)
+            for kind in kinds]
 
 
 def run_footprint(curriculum: Curriculum, run: Run):
@@ -215,6 +256,7 @@ class ProgramKey(NamedTuple):
     budget: int  # env steps the learning-rate anneal spans (a constant in the program)
     splits: tuple[str, ...]  # evaluation splits
     members_method: str | None  # a method that trains several learners (members) per seed
+    ued: bool = False  # an automatic curriculum (its kind and stage mask are data)
 
 
 def program_key(curriculum: Curriculum, run: Run) -> ProgramKey:
@@ -223,14 +265,16 @@ def program_key(curriculum: Curriculum, run: Run) -> ProgramKey:
     runs with a manager — childhood, direct+<method> and shrink_perturb arms; the method and
     the stages it is on in are data (see :func:`manager_inputs`, whose stage mask is padded to
     the curriculum's stage count) — except an arm whose method trains several learners per
-    seed (``Manager.members``), which has its own."""
+    seed (``Manager.members``), which has its own. The automatic curricula (``ued/<kind>``)
+    share one more: their kind and stage mask are data too."""
     managed = run.method is not None
     # The anneal (if any) spans the run's own budget: a Python constant in the program.
     budget = run.budget if curriculum.learner.anneal_lr else curriculum.total_env_steps
     methods = study_methods(curriculum)
     members_method = run.method if managed and methods[run.method].members > 1 else None
-    return ProgramKey(run.hidden_sizes, managed, len(curriculum.all_stages) if managed else 0, budget, run.splits,
-                      members_method)
+    staged = managed or run.ued is not None
+    return ProgramKey(run.hidden_sizes, managed, len(curriculum.all_stages) if staged else 0, budget, run.splits,
+                      members_method, run.ued is not None)
 
 
 def shared_methods(curriculum: Curriculum) -> list[str]:
@@ -256,7 +300,14 @@ def stage_mask(curriculum: Curriculum, run: Run) -> tuple[bool, ...]:
 
 
 def manager_inputs(curriculum: Curriculum, run: Run) -> tuple[jax.Array, jax.Array]:
-    """A run's method (its index among :func:`shared_methods`) and the stages where it is on."""
+    """A run's method (its index among :func:`shared_methods`) and the stages where it is on; an
+    automatic curriculum's kind (its index in ``ued.UED_KINDS``) and the stages where it is on."""
+    if run.ued is not None:
+        from bootstrap_rl.ued.config import UED_KINDS
+
+        on = tuple(name == UED_STAGE for name, _ in run.schedule)
+        mask = on + (False,) * (len(curriculum.all_stages) - len(on))
+        return jnp.int32(UED_KINDS.index(run.ued)), jnp.asarray(mask, bool)
     if run.method is None:  # no manager: the inputs are unused, and shaped alike for every run
         return jnp.int32(0), jnp.zeros(0, bool)
     shared = shared_methods(curriculum)

@@ -26,6 +26,8 @@ from bootstrap_rl.ppo import make_members, make_ppo
 from bootstrap_rl.sharding import Layout
 from bootstrap_rl.study.inputs import RunInputs
 from bootstrap_rl.study.plan import ProgramKey, Run, manager_inputs, program_key, shared_methods, study_methods
+from bootstrap_rl.ued.env import LevelEnv
+from bootstrap_rl.ued.learner import family_mutation, level_scores, make_ued
 from bootstrap_rl.wrappers import TaskSamplingEnv
 
 
@@ -49,9 +51,12 @@ class Programs:
         # The first build makes the network (the library's, or the learner's default); every
         # program built later is given that network.
         network = _library_network(c, key, self.env, first)
-        first_build = _ppo_builder(c, key, self.config, self.env, first, network, members)
+        # An automatic curriculum trains on envs whose episodes replay levels; it is evaluated
+        # like every arm, on ``self.env``.
+        train_env = LevelEnv(c.family, first) if key.ued else self.env
+        first_build = _ppo_builder(c, key, self.config, train_env, first, network, members)
         self.ppo = first_build(0, jnp.ones(key.num_stages, bool))
-        build = _ppo_builder(c, key, self.config, self.env, first, self.ppo.network, members)
+        build = _ppo_builder(c, key, self.config, train_env, first, self.ppo.network, members)
         self.updates_per_chunk = c.evaluation.every_env_steps // (self.config.batch_size * members)
         self.chunk, self.begin, self.start_stage = _training_programs(build, self.config, self.updates_per_chunk,
                                                                       layout.jit_options())
@@ -137,6 +142,10 @@ def _ppo_builder(curriculum: Curriculum, key: ProgramKey, config, env, env_param
     methods = tuple(every[name] for name in shared_methods(c))
 
     def build(method, active):
+        if key.ued:  # ``method``: the kind's index in UED_KINDS
+            scores = level_scores(config.num_steps, config.num_envs)
+            ppo = make_ppo(config, env, env_params, network=network, manager=scores, episode_limit=c.episode_limit)
+            return make_ued(ppo, env, c.controls.ued_config, method, active, family_mutation(c.family))
         if key.members_method:
             manager = only_in_stages(every[key.members_method], active)
         else:
