@@ -9,12 +9,12 @@ first. Every stage is ``MiniGrid.task_distribution`` with other kind weights, so
 (6 x 11), one observation and one action space, and XLand-MiniGrid's dynamics.
 """
 
+from bootstrap_rl.curricula.playroom_ladder import LIBRARY as PLAYROOM_LIBRARY
+from bootstrap_rl.curricula.playroom_ladder import methods
 from bootstrap_rl.curriculum import Controls, Curriculum, Evaluation, Stage
+from bootstrap_rl.envs._minigrid_ids import ENV_IDS  # not the env: importing a curriculum stays cheap
 from bootstrap_rl.managers import chain, kickstarting, mixing
 from bootstrap_rl.ppo import PPOConfig
-from bootstrap_rl.envs.minigrid import ENV_IDS
-# The same management methods and library as Playroom's ladder, so the families compare.
-from bootstrap_rl.curricula.playroom_ladder import LIBRARY as PLAYROOM_LIBRARY, methods
 
 # Playroom's learner (a constant learning rate, so every arm's adult stage steps alike), with
 # a wider network for the 1,261-wide one-hot observation.
@@ -26,7 +26,7 @@ LEARNER = PPOConfig(
 EVERY = 64 * 4096  # evaluate every 262,144 env steps
 
 RUNGS = {"empty_random": 1, "doorkey": 4, "unlock": 4, "unlockpickup": 6}
-METHODS = methods()
+METHODS = methods()  # Playroom's management methods, so the two families compare
 # A slot and a task embedding per stage: 4 childhood stages and the adult.
 LIBRARY = PLAYROOM_LIBRARY.replace(slots=5, tasks=5)
 

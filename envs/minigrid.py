@@ -62,22 +62,23 @@ from xminigrid.envs.minigrid.unlock import Unlock
 from xminigrid.envs.minigrid.unlockpickup import UnlockPickUp
 from xminigrid.types import AgentState
 
+from bootstrap_rl.envs._minigrid_ids import ENV_IDS
 from bootstrap_rl.family import TaskFamily, kind_index, kind_step_limits, kind_weights, register_kinds
 
 PUBLIC_MODULE = "bootstrap_rl.envs.minigrid"
 
 # kind -> (env id, XLand-MiniGrid environment, native height, width); the order is the kind index.
-_KINDS = {
-    "empty": ("MiniGrid-Empty-6x6", Empty, 6, 6),
-    "empty_random": ("MiniGrid-EmptyRandom-6x6", EmptyRandom, 6, 6),
-    "doorkey_5x5": ("MiniGrid-DoorKey-5x5", DoorKey, 5, 5),
-    "doorkey": ("MiniGrid-DoorKey-6x6", DoorKey, 6, 6),
-    "unlock": ("MiniGrid-Unlock", Unlock, 6, 11),
-    "unlockpickup": ("MiniGrid-UnlockPickUp", UnlockPickUp, 6, 11),
-    "blockedunlockpickup": ("MiniGrid-BlockedUnlockPickUp", BlockedUnlockPickUp, 6, 11),
+_CLASSES = {
+    "empty": (Empty, 6, 6),
+    "empty_random": (EmptyRandom, 6, 6),
+    "doorkey_5x5": (DoorKey, 5, 5),
+    "doorkey": (DoorKey, 6, 6),
+    "unlock": (Unlock, 6, 11),
+    "unlockpickup": (UnlockPickUp, 6, 11),
+    "blockedunlockpickup": (BlockedUnlockPickUp, 6, 11),
 }
+_KINDS = {kind: (ENV_IDS[kind], *_CLASSES[kind]) for kind in ENV_IDS}
 TASK_KINDS: tuple[str, ...] = tuple(_KINDS)
-ENV_IDS: dict[str, str] = {kind: spec[0] for kind, spec in _KINDS.items()}
 # Each environment's native params: its size and MiniGrid's step limit formula for that size.
 _NATIVE: dict[str, XParams] = {kind: env().default_params(height=h, width=w) for kind, (_, env, h, w) in _KINDS.items()}
 DEFAULT_STEP_LIMITS: dict[str, int] = {kind: int(p.max_steps) for kind, p in _NATIVE.items()}

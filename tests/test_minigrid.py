@@ -7,6 +7,9 @@ kind goes through the same compiled step.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -226,3 +229,10 @@ def test_the_minigrid_ladder_and_its_quick_preset_validate():
         assert len({jax.tree.structure(s) for s in samplers}) == 1
     assert quick.total_env_steps < ladder.total_env_steps
     assert int(quick.sampler("unlock")(jax.random.key(0)).kind) == KINDS.index("unlock")
+
+
+def test_loading_the_curriculum_does_not_import_the_env():
+    """Curricula are cheap to list and plan: loading this one must not import xminigrid."""
+    code = ("import sys; from bootstrap_rl import curriculum as cu; cu.load('minigrid_ladder', 'quick'); "
+            "assert 'xminigrid' not in sys.modules and 'bootstrap_rl.envs.minigrid' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
