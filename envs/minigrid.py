@@ -290,12 +290,35 @@ class MiniGrid(TaskFamily[EnvState, EnvParams]):
 
     # --- rendering ---
 
-    def render(self, state: EnvState, params: EnvParams | None = None, tile: int = 32) -> np.ndarray:
-        """An RGB image of a state, by XLand-MiniGrid's renderer (host-side, not jittable;
-        ``tile`` is ignored: XLand-MiniGrid draws 32-pixel tiles)."""
-        from xminigrid.rendering.rgb_render import render as rgb_render
+    def render(self, state: EnvState, params: EnvParams | None = None, tile: int = 16) -> jax.Array:
+        """An RGB image (uint8 [H*tile, W*tile, 3]) of a state, jittable (``tile`` static): walls
+        and closed or locked doors fill their cell in their colour, an open door is its
+        colour's frame, the goal a green cell, keys and objects a centred square in their
+        colour, the agent a red square with a white bar on the side it faces."""
+        tiles, colours = state.grid[..., 0].astype(jnp.int32), state.grid[..., 1].astype(jnp.int32)
+        palette = jnp.asarray(_PALETTE, jnp.uint8)
+        y, x = np.meshgrid(np.arange(tile), np.arange(tile), indexing="ij")
+        inner = jnp.asarray((abs(y - (tile - 1) / 2) < tile / 4) & (abs(x - (tile - 1) / 2) < tile / 4))
+        frame = jnp.asarray((y < 2) | (y >= tile - 2) | (x < 2) | (x >= tile - 2))
+        full = (tiles == Tiles.WALL) | (tiles == Tiles.GOAL) | (tiles == Tiles.DOOR_LOCKED) | (tiles == Tiles.DOOR_CLOSED)
+        small = (tiles != Tiles.EMPTY) & (tiles != Tiles.FLOOR) & ~full & (tiles != Tiles.DOOR_OPEN)
+        mask = (full[..., None, None] | (small[..., None, None] & inner)
+                | ((tiles == Tiles.DOOR_OPEN)[..., None, None] & frame))  # [H, W, tile, tile]
+        cells = jnp.where(mask[..., None], palette[colours][:, :, None, None, :], jnp.uint8(0))
+        # The agent: red, with a white bar on its facing side (0 up, 1 right, 2 down, 3 left).
+        bars = jnp.asarray(np.stack([y < tile // 4, x >= tile - tile // 4, y >= tile - tile // 4, x < tile // 4]))
+        agent = jnp.where(bars[state.agent.direction][..., None], jnp.uint8(255),
+                          jnp.where(inner[..., None], jnp.asarray([255, 0, 0], jnp.uint8), jnp.uint8(0)))
+        r, c = state.agent.position[0], state.agent.position[1]
+        cells = cells.at[r, c].set(agent)
+        h, w = tiles.shape
+        return cells.transpose(0, 2, 1, 3, 4).reshape(h * tile, w * tile, 3)
 
-        return rgb_render(np.asarray(state.grid), state.agent, VIEW)
+
+# XLand-MiniGrid's colour ids -> RGB (MiniGrid's palette; EMPTY and BLACK are black).
+_PALETTE = ((0, 0, 0), (255, 0, 0), (0, 255, 0), (0, 0, 255), (112, 39, 195), (255, 255, 0), (100, 100, 100),
+            (0, 0, 0), (255, 140, 0), (255, 255, 255), (160, 82, 45), (225, 20, 147))
+assert len(_PALETTE) == NUM_COLORS
 
 
 register_kinds(ENV_IDS, MiniGrid, origin=__name__)

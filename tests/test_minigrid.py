@@ -236,3 +236,16 @@ def test_loading_the_curriculum_does_not_import_the_env():
     code = ("import sys; from bootstrap_rl import curriculum as cu; cu.load('minigrid_ladder', 'quick'); "
             "assert 'xminigrid' not in sys.modules and 'bootstrap_rl.envs.minigrid' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_render_draws_the_grid_and_the_agent(env):
+    """Empty-6x6 at reset, 4-pixel tiles: walls grey, the goal green at (4, 4), the agent red
+    at (1, 1) with its white bar on the east side; one jitted function of the state."""
+    _, state = env.reset(jax.random.key(0), mg.make_task("empty"))
+    image = np.asarray(jax.jit(env.render, static_argnames="tile")(state, tile=4))
+    assert image.shape == (mg.CANVAS[0] * 4, mg.CANVAS[1] * 4, 3) and image.dtype == np.uint8
+    np.testing.assert_array_equal(image[0, 0], [100, 100, 100])  # wall
+    np.testing.assert_array_equal(image[4 * 4 + 1, 4 * 4 + 1], [0, 255, 0])  # goal
+    np.testing.assert_array_equal(image[4 + 1, 4 + 1], [255, 0, 0])  # the agent's centre
+    np.testing.assert_array_equal(image[4 + 1, 4 + 3], [255, 255, 255])  # its bar, east
+    np.testing.assert_array_equal(image[4 * 2 + 1, 4 * 2 + 1], [0, 0, 0])  # floor
