@@ -223,7 +223,7 @@ class MiniGrid(TaskFamily[EnvState, EnvParams]):
 
     def describe(self, params: EnvParams | None = None) -> str:
         params = self.default_params if params is None else params
-        return f"{ENV_IDS[TASK_KINDS[int(params.kind)]]}, limit {int(params.max_steps_in_episode)}"
+        return f"{TASK_KINDS[int(params.kind)]}, step limit {int(params.max_steps_in_episode)}"
 
     # --- observation ---
 
