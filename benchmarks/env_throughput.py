@@ -1,11 +1,12 @@
 """Random-policy environment throughput: env-steps/s against the number of parallel envs.
 
-Every Playroom task kind runs beside gymnax's CartPole-v1 and Breakout-MinAtar in the same
-process, measured the same way: one jitted ``lax.scan`` of ``vmap(env.step)`` with uniform
+Every Playroom task kind, and every MiniGrid kind (XLand-MiniGrid, ``envs/minigrid.py``),
+runs beside gymnax's CartPole-v1 and Breakout-MinAtar in the same process, measured the same way: one jitted ``lax.scan`` of ``vmap(env.step)`` with uniform
 random actions, per-env step keys and gymnax auto-reset, whose carry accumulates
 ``obs.sum() + reward.sum()`` so XLA cannot drop the work of computing observations. Playroom
 envs each get their own task, sampled from the kind's sampler (as a curriculum stage would);
-all kinds share one compiled step. Reset and compile time are excluded; the figure is the
+all kinds share one compiled step. MiniGrid's kinds likewise share one compiled step (its
+auto-reset evaluates every kind's layout generator under vmap, which is part of its cost). Reset and compile time are excluded; the figure is the
 best of ``--repeats`` timed calls (the least disturbed by other load).
 
     python benchmarks/env_throughput.py                 # CPU or GPU default sizes
@@ -42,6 +43,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--num-envs", type=int, nargs="+", help="env counts (default by backend)")
     parser.add_argument("--kinds", nargs="+", help="Playroom task kinds (default: all)")
+    parser.add_argument("--minigrid-kinds", nargs="*", help="MiniGrid task kinds (default: all; none: skip)")
     parser.add_argument("--steps-per-call", type=int, default=None,
                         help="env steps per env per timed call (default: ~2^19 / num_envs on CPU)")
     parser.add_argument("--repeats", type=int, default=5)
@@ -49,7 +51,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--no-readme", action="store_true", help="do not rewrite benchmarks/README.md")
     args = parser.parse_args(argv)
 
-    from bootstrap_rl.envs import playroom
+    from bootstrap_rl.envs import minigrid, playroom
     from bootstrap_rl.registry import make
 
     backend, device = device_label()
@@ -57,7 +59,9 @@ def main(argv: list[str] | None = None) -> dict:
     kinds = args.kinds or list(playroom.TASK_KINDS)
     budget = (2**17 if args.quick else 2**19) * (1 if backend == "cpu" else 64)
 
+    minigrid_kinds = minigrid.TASK_KINDS if args.minigrid_kinds is None else args.minigrid_kinds
     playroom_env = playroom.Playroom("goto")  # one instance: every kind shares its compiled step
+    minigrid_env = minigrid.MiniGrid()  # likewise
     subjects = [(name, *make(name), False) for name in ("CartPole-v1", "Breakout-MinAtar")]
     rows = []
     for num_envs in sizes:
@@ -71,6 +75,12 @@ def main(argv: list[str] | None = None) -> dict:
             params = jax.vmap(playroom.TASK_SAMPLERS[kind])(keys)
             result = measure(playroom_env, params, num_envs, num_steps, args.repeats, True)
             name = playroom.ENV_IDS[kind]
+            rows.append({"env": name, **result})
+            print(f"{name:>22} {num_envs:>7} envs: {result['steps_per_s']:.3e} steps/s", flush=True)
+        for kind in minigrid_kinds:
+            params = jax.vmap(minigrid.task_distribution(kind))(jax.random.split(jax.random.key(1), num_envs))
+            result = measure(minigrid_env, params, num_envs, num_steps, args.repeats, True)
+            name = minigrid.ENV_IDS[kind]
             rows.append({"env": name, **result})
             print(f"{name:>22} {num_envs:>7} envs: {result['steps_per_s']:.3e} steps/s", flush=True)
 
@@ -101,11 +111,12 @@ def _slug(text: str) -> str:
 def table(report: dict) -> str:
     """Markdown table: one row per env, one column per number of envs; then Playroom's speed
     relative to Breakout-MinAtar's."""
-    ratios = _rollout.ratios(report["results"], "Playroom", "Breakout-MinAtar")
     lines = [_rollout.table(report["results"])]
-    if ratios:
-        lines.append("")
-        lines.append(f"Playroom / Breakout-MinAtar (slowest–fastest kind), by number of envs: {ratios}.")
+    for family in ("Playroom", "MiniGrid"):
+        ratios = _rollout.ratios(report["results"], family, "Breakout-MinAtar")
+        if ratios:
+            lines.append("")
+            lines.append(f"{family} / Breakout-MinAtar (slowest–fastest kind), by number of envs: {ratios}.")
     return "\n".join(lines)
 
 
