@@ -110,10 +110,9 @@ PRESETS = {
     "quick": ladder(  # 196,608 env steps per arm: 65,536 of childhood, 131,072 of pickup
         QUICK_UNIT, rungs={"turn": 1, "step": 1, "goto": 2}, adult="pickup", adult_units=8,
         learner=QUICK_LEARNER, every=QUICK_UNIT, episodes=16, seeds=3,
-        methods={"route": METHODS["route"], "chain": chain(kickstarting(coef=1.0, decay=0.99),
-                                                           mixing(candidates=6, generations=2))},
+        methods={"route": METHODS["route"], "chain": METHODS["chain"]},
         library=LIBRARY.replace(slots=4, tasks=4, memory_size=0),
-        controls=Controls(manager_alone=False, shuffled=False, capacity=False, shrink_perturb=False),
+        controls=Controls(manager_alone=False, shuffled=False, capacity=False, shrink_perturb=False, ued=False),
         description="playroom_ladder, quick preset: turn -> step -> goto, then pickup; a demonstration, not a result",
     ),
 }

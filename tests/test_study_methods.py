@@ -172,3 +172,16 @@ def test_each_childhood_arm_reports_what_its_method_did(finished):
     summary = json.loads((finished / "report.json").read_text())["diagnostics"]
     assert set(summary) == set(managed)
     assert "## What each manager did" in (finished / "report.md").read_text()
+
+
+def test_planned_active_parameters_equal_those_measured_on_the_library_network(finished):
+    """study.json's active counts (planned from footprints, nothing compiled) equal the
+    ``active_parameters`` measured on each trained network at the end: the library is built at
+    its own width, not the learner's."""
+    table = study.read_results(finished)
+    arms = json.loads((finished / "study.json").read_text())["arms"]
+    for arm in arms:
+        rows = table[(table.arm == arm["name"]) & (table.split == "network") & (table.metric == "active_parameters")]
+        assert len(rows), arm["name"]
+        final = rows[rows.env_steps == rows.env_steps.max()].value
+        np.testing.assert_array_equal(final, arm["active_param_count"], err_msg=arm["name"])

@@ -24,8 +24,9 @@ MAX_WIDTH_FACTOR = 16  # a capacity-matched arm is at most this many times wider
 
 
 def network_shapes(curriculum: Curriculum, hidden_sizes: tuple[int, ...]):
-    """The network's variables as shape structs (nothing compiled): the library's at width
-    ``hidden_sizes[0]``, or the learner's actor-critic at ``hidden_sizes``."""
+    """The network's variables as shape structs (nothing compiled): the library network (at the
+    library's width for the learner's ``hidden_sizes``, else at ``hidden_sizes[0]``), or the
+    learner's actor-critic at ``hidden_sizes``."""
     from bootstrap_rl.networks import make_actor_critic
 
     env, sampler = curriculum.family, curriculum.sampler(curriculum.adult.name)
@@ -33,7 +34,12 @@ def network_shapes(curriculum: Curriculum, hidden_sizes: tuple[int, ...]):
     obs_shape = jax.eval_shape(env.reset, jax.random.PRNGKey(0), task)[0].shape
     space = env.action_space(env.default_params)
     if curriculum.library is not None:
-        network = make_library_network(curriculum.library.replace(hidden=int(hidden_sizes[0])), space)
+        # As the study builds it (programs._library_network): the library's own width at the
+        # learner's hidden sizes, the given width otherwise (a capacity-matched arm).
+        spec = curriculum.library
+        if tuple(hidden_sizes) != tuple(curriculum.learner.hidden_sizes):
+            spec = spec.replace(hidden=int(hidden_sizes[0]))
+        network = make_library_network(spec, space)
     else:
         network = make_actor_critic(space, tuple(hidden_sizes), curriculum.learner.activation)
     return jax.eval_shape(network.init, jax.random.PRNGKey(0), jnp.zeros((1, *obs_shape)))
@@ -58,13 +64,15 @@ def parameter_counts(curriculum: Curriculum, hidden_sizes: tuple[int, ...], foot
 def matching_width(curriculum: Curriculum, target_active: int) -> int | None:
     """The narrowest width (hidden units per layer) at which a direct arm acts with at least
     ``target_active`` parameters; None beyond :data:`MAX_WIDTH_FACTOR` times the learner's."""
-    low = int(curriculum.learner.hidden_sizes[0])
+    # From one unit wider than the learner: at the learner's own sizes the network is built at
+    # the library's width (network_shapes), which is not part of the monotone sequence.
+    low = int(curriculum.learner.hidden_sizes[0]) + 1
     depth = len(curriculum.learner.hidden_sizes)
 
     def active(width: int) -> int:
         return parameter_counts(curriculum, (width,) * depth, Footprint())[0]
 
-    high = low * MAX_WIDTH_FACTOR
+    high = (low - 1) * MAX_WIDTH_FACTOR
     if active(high) < target_active:
         return None
     while low < high:  # the smallest width with enough active parameters (counts grow with width)
