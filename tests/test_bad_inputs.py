@@ -113,7 +113,7 @@ def disk_full(tmp_path_factory, tiny, compile_cache):
     with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stderr(err), \
             contextlib.redirect_stdout(io.StringIO()):
         patch.setattr(results, "write_text", filling_disk)
-        code = cli.main(["study", str(tiny), "--out", str(out), "--no-report", "--checkpoint-seconds", "0", *SET])
+        code = cli.main(["study", str(tiny), "--out", str(out), "--no-report", "--no-progress", "--checkpoint-seconds", "0", *SET])
     return out, code, err.getvalue().strip().splitlines(), written
 
 
@@ -137,7 +137,7 @@ def test_after_a_full_disk_the_study_resumes_and_keeps_what_was_written(capsys, 
     out = tmp_path / "resumed"
     shutil.copytree(disk_full[0], out)
     before = {name: (out / "parts" / "direct" / name).read_bytes() for name in ("00000.csv", "00001.csv")}
-    code, lines = run_cli(capsys, "study", tiny, "--out", out, "--no-report", "--resume", *SET)
+    code, lines = run_cli(capsys, "study", tiny, "--out", out, "--no-report", "--no-progress", "--resume", *SET)
     assert code == 0 and lines == []
     for name, data in before.items():
         assert (out / "parts" / "direct" / name).read_bytes() == data
