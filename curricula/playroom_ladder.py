@@ -99,11 +99,12 @@ CURRICULUM = ladder(2 * EVERY)  # 16.8M env steps per arm, 10 seeds
 
 # The newcomer's study for a 2-core CPU, minutes from a fresh clone: a short ladder (turn ->
 # step -> goto) whose adult task, pickup, direct PPO learns within the budget (pilots:
-# ../shared/pilots.md), so the arms are visibly apart. Two childhood arms (route: a module per
-# stage; chain: kickstarting + ES-mixed modules), both as the 2 x 2 with direct+<method>, and
-# the order control curriculum/mixed. Every managed arm shares one compiled program and every
-# other arm another (no capacity control, which would compile a wider network). Far too few
-# seeds for a claim: the report says so.
+# ../shared/pilots.md, docs/baselines.md), so the arms are visibly apart. Two childhood arms
+# (route: a module per stage; chain: an anchor to each stage's starting policy + ES-mixed
+# modules) and the order control curriculum/mixed; the other controls and the UED arms are off
+# to stay within 4 minutes from a fresh clone (direct+route and direct+chain train exactly as
+# direct here: both methods act only at stage starts). Every managed arm shares one compiled
+# program and every other arm another. Far too few seeds for a claim: the report says so.
 QUICK_LEARNER = LEARNER.replace(num_envs=32, num_steps=32)
 QUICK_UNIT = 16 * 32 * 32  # 16 updates of 32 envs x 32 steps
 PRESETS = {
