@@ -303,13 +303,11 @@ def plan(args: argparse.Namespace) -> int:
 
 def report(args: argparse.Namespace) -> int:
     from bootstrap_rl.report import write_report
-
+    from bootstrap_rl.report.terminal import summary_of
     from bootstrap_rl.study.study_file import read_study_file
 
     if not (args.results / "study.json").exists():
         raise UsageError(f"{args.results} holds no study.json (not a `bootstrap-rl study` results directory)")
-    from bootstrap_rl.report.terminal import summary_of
-
     read_study_file(args.results)  # a truncated or corrupt one is named, not a traceback
     write_report(args.results)
     print(summary_of(args.results))

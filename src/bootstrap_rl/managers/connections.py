@@ -13,7 +13,6 @@ shorter library the last slot is reused.
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 
 from bootstrap_rl import library
