@@ -199,7 +199,9 @@ def _plasticity(analysis: Analysis) -> list[str]:
 COMPUTE_NOTE = (
     "Per compiled run (arms that differ only in data train in one run; arms that share a "
     "program compile it once, in the first of them). Compile = tracing, lowering and "
-    "compiling, or loading from the persistent cache; compile + first chunk = wall time "
+    "compiling, or loading from the persistent cache, anywhere in the run (programs first "
+    "needed later, such as the drift measure at the first stage's end, included, so it can "
+    "exceed the next column); compile + first chunk = wall time "
     "from the run's start to the end of its first chunk of updates (initialisation and the "
     "step-0 evaluation included); train = the other chunks; evaluation = every evaluation. "
     "Peak memory: the highest of the process's devices since it started, at the run's "
