@@ -36,31 +36,39 @@ LIBRARY = LibrarySpec(slots=6, hidden=64, activation="relu", memory_size=1024, m
                       hyper_dim=8, tasks=6)
 
 
-def methods(fit_updates: int = 256, population: bool = True) -> dict:
+# The hand-set schedule of "schedule", per stage kind: large step sizes and entropy while the
+# tasks are simple, smaller toward the adult task.
+SCHEDULE = {"turn": (1e-3, 0.02), "step": (1e-3, 0.02), "goto": (1e-3, 0.01), "pickup": (7e-4, 0.01),
+            "unlock": (5e-4, 0.01), "treasure": (5e-4, 0.01)}
+
+
+def methods(fit_updates: int = 256, decay: float = 0.99, kinds: tuple[str, ...] = (*RUNGS, "treasure"),
+            population: bool = True) -> dict:
     """Childhood arms, one per management method (D:management_methods), and one chaining
     two of them. ``fit_updates``: adult updates that fit only the hypernetwork's new task
     embedding before its generated slot is fine-tuned (256: an eighth of the full study's
     adult stage, about 1M env steps, so task inference through the embedding has room to
-    act before fine-tuning takes over). ``population``: add ``pbt``, which
-    trains 4 learners per seed on a quarter of the envs each (a program of its own)."""
+    act before fine-tuning takes over). ``decay``: per update, of the distillation and
+    anchor coefficients. ``kinds``: the stages' kinds, adult last (the schedule's values).
+    ``population``: add ``pbt``, which trains 4 learners per seed on a quarter of the envs
+    each (a program of its own)."""
     return {
         "hyper": meta_gradient(),  # per-slot step sizes and the entropy coefficient, online
         "route": routing(earlier_lr=0.0),  # a slot per stage, earlier ones frozen, learned router
-        "distil": kickstarting(coef=1.0, decay=0.99),  # adult: a fresh student taught by childhood's policy
+        "distil": kickstarting(coef=1.0, decay=decay),  # adult: a fresh student taught by childhood's policy
         "generate": hypernetwork(slot=0, fit_updates=fit_updates),  # slot weights = H(task embedding)
         "memory": episodic_memory(writes_per_update=64),  # written in childhood, read always
         # Configuration switching: each stage is anchored to the policy built so far and
         # starts from a new slot mixed, by an evolution strategy, from the slots trained so far
         # (8 x 6 scored rollouts per stage start, outside the budget and reported).
-        "chain": chain(anchor(coef=1.0, decay=0.99), mixing()),
+        "chain": chain(anchor(coef=1.0, decay=decay), mixing()),
         # Distral: a task policy per stage (slot = stage index; the adult shares the last
         # childhood stage's, the library having a slot per stage and the shared policy in the
         # last), each regularised toward, and distilled into, one shared policy.
         "distral": distral(coef=0.5, distil_coef=1.0),
-        # The hand-set baseline for "hyper": a step size and entropy per stage, large while
-        # the tasks are simple, smaller toward the adult task (6 values: 5 stages + adult).
-        "schedule": stage_schedule(learning_rate=(1e-3, 1e-3, 1e-3, 7e-4, 5e-4, 5e-4),
-                                   ent_coef=(0.02, 0.02, 0.01, 0.01, 0.01, 0.01)),
+        # The hand-set baseline for "hyper": a step size and entropy per stage (SCHEDULE).
+        "schedule": stage_schedule(learning_rate=tuple(SCHEDULE[kind][0] for kind in kinds),
+                                   ent_coef=tuple(SCHEDULE[kind][1] for kind in kinds)),
         # Population-based training: 4 learners per seed, exploit/explore every 10 updates.
         **({"pbt": pbt(size=4, every=10)} if population else {}),
     }
@@ -107,7 +115,32 @@ CURRICULUM = ladder(2 * EVERY)  # 16.8M env steps per arm, 10 seeds
 # program and every other arm another. Far too few seeds for a claim: the report says so.
 QUICK_LEARNER = LEARNER.replace(num_envs=32, num_steps=32)
 QUICK_UNIT = 16 * 32 * 32  # 16 updates of 32 envs x 32 steps
+
+# The CPU flagship: the first study meant for a claim, sized for the 2-core CPU (at most 90
+# minutes, 10 seeds, every childhood arm, every control and the UED arms). The ladder stops
+# at pickup and the adult task is unlock: fetch the key, open the door — childhood's skills
+# composed. Treasure, the full study's adult task, sits at the floor at any CPU budget
+# (docs/baselines.md). Calibration (the only knob moved is the budget; step limits, grid and
+# reward are the full study's): direct PPO on unlock with this learner, 10 seeds, reached an
+# IQM success of 0.35 at 131,072 env steps and 0.69 at 163,840, then levelled off near 0.85
+# (a 64-step limit instead of 128 changed nothing), so a budget of 147,456 env steps puts
+# direct between floor and ceiling — the regime where a head start or a handicap shows.
+# Every arm has 147,456 env steps; a childhood arm spends half on turn -> step -> goto ->
+# pickup and half on unlock.
+CPU_UNIT = 8 * 32 * 32  # 8 updates of 32 envs x 32 steps
+CPU_RUNGS = {"turn": 1, "step": 1, "goto": 2, "pickup": 5}
+# An eighth of the 72 adult updates fit the hypernetwork's embedding alone; the distillation
+# and anchor coefficients halve in about 14 updates (0.99 would leave half at the adult end).
+CPU_METHODS = methods(fit_updates=9, decay=0.95, kinds=(*CPU_RUNGS, "unlock"))
+
+
 PRESETS = {
+    "cpu": ladder(
+        CPU_UNIT, rungs=CPU_RUNGS, adult="unlock", learner=QUICK_LEARNER, every=CPU_UNIT, episodes=32,
+        seeds=10, methods=CPU_METHODS,
+        library=LIBRARY.replace(slots=len(CPU_RUNGS) + 1, tasks=len(CPU_RUNGS) + 1, memory_size=256),
+        description="playroom_ladder, CPU flagship: turn -> step -> goto -> pickup, then unlock; 10 seeds",
+    ),
     "quick": ladder(  # 196,608 env steps per arm: 65,536 of childhood, 131,072 of pickup
         QUICK_UNIT, rungs={"turn": 1, "step": 1, "goto": 2}, adult="pickup", adult_units=8,
         learner=QUICK_LEARNER, every=QUICK_UNIT, episodes=16, seeds=3,
