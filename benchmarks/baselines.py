@@ -17,7 +17,9 @@ threshold: the table gives the return and the env steps at which the IQM return 
     python benchmarks/baselines.py --family playroom --kinds goto pickup --budget 1e6 --seeds 5
 
 Writes ``benchmarks/results/baselines_<backend>.json``, ``docs/baselines.md`` (the table) and
-``docs/baselines.png`` (the curves). Each kind's study directory is kept under ``--work``.
+``docs/baselines.png`` (the curves). A run replaces the rows of the kinds it measured and keeps
+the others', each row with its own budget, seeds, device and date, so the families can be
+measured in separate runs. Each kind's study directory is kept under ``--work``.
 """
 
 from __future__ import annotations
@@ -86,16 +88,39 @@ def kind_result(out: Path, kind: str) -> dict:
             "steps_to": steps_to_levels(steps, values, metric == "success")}
 
 
-def table_lines(results: list[dict], budget: int) -> list[str]:
-    lines = ["| family | kind | score | seeds | IQM at 1/4 budget | at 1/2 | at full budget "
-             "| env steps to 25% | to 50% | to 75% |", "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+def merge_rows(path: Path, rows: list[dict]) -> list[dict]:
+    """The rows already in ``path`` (a results JSON) that ``rows`` does not measure again, then
+    ``rows``, in FAMILIES' order. Rows of an older file without their own budget get the file's."""
+    import json
+
+    old = json.loads(path.read_text()) if path.exists() else {}
+    shared = {k: old[k] for k in ("budget", "every", "episodes", "device", "jax", "date") if k in old}
+    fresh = {(r["family"], r["kind"]) for r in rows}
+    kept = [{**shared, **r} for r in old.get("results", []) if (r["family"], r["kind"]) not in fresh]
+    order = [(family, kind) for family, (_, kinds) in FAMILIES.items() for kind in kinds]
+    return sorted(kept + rows, key=lambda r: order.index((r["family"], r["kind"])))
+
+
+def table_lines(results: list[dict]) -> list[str]:
+    lines = ["| family | kind | score | seeds | budget | IQM at 1/4 budget | at 1/2 | at full budget "
+             "| env steps to 25% | to 50% | to 75% |", "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
-        steps = np.asarray(r["env_steps"])
+        steps, budget = np.asarray(r["env_steps"]), r["budget"]
         at = [r["iqm"][int(np.searchsorted(steps, budget * f))] for f in (0.25, 0.5)]
         reach = [f"{v:,}" if v is not None else f"> {budget:,}" for v in r["steps_to"].values()]
-        lines.append(f"| {r['family']} | {r['kind']} | {r['metric']} | {r['seeds']} | {at[0]:.3g} | {at[1]:.3g} | "
-                     f"{r['final_iqm']:.3g} | " + " | ".join(reach) + " |")
+        lines.append(f"| {r['family']} | {r['kind']} | {r['metric']} | {r['seeds']} | {budget:,} | {at[0]:.3g} | "
+                     f"{at[1]:.3g} | {r['final_iqm']:.3g} | " + " | ".join(reach) + " |")
     return lines
+
+
+def runs_line(results: list[dict]) -> str:
+    """Where and how each family was measured, one clause per distinct setting."""
+    clauses = {}
+    for r in results:
+        setting = (f"{r['device']}, jax {r['jax']}, {r['date']}; {r['seeds']} seeds, {r['budget']:,} env steps "
+                   f"each, evaluated every {r['every']:,} env steps on {r['episodes']} episodes per seed")
+        clauses.setdefault(setting, []).append(r["family"])
+    return " ".join(f"{', '.join(dict.fromkeys(fams)).capitalize()}: {setting}." for setting, fams in clauses.items())
 
 
 def main(argv=None) -> dict:
@@ -125,13 +150,14 @@ def main(argv=None) -> dict:
             out = args.work / family / kind
             resume = (out / "study.json").exists()
             api.run_study(curriculum, out, report=False, resume=resume)
-            results.append({"family": family, **kind_result(out, kind)})
+            results.append({"family": family, **kind_result(out, kind), "budget": budget, "every": every,
+                            "episodes": args.episodes, "device": _common.device_name(), "jax": jax.__version__,
+                            "date": datetime.date.today().isoformat()})
             print(f"{family}/{kind}: final IQM {results[-1]['final_iqm']:.3f}; steps to {results[-1]['steps_to']}",
                   flush=True)
-    result = {"benchmark": "baselines", "device": _common.device_name(), "jax": jax.__version__,
-              "date": datetime.date.today().isoformat(), "budget": budget, "every": every, "seeds": args.seeds,
-              "episodes": args.episodes, "results": results}
-    write_json(HERE / "results" / f"baselines_{jax.default_backend()}.json", result)
+    path = HERE / "results" / f"baselines_{jax.default_backend()}.json"
+    result = {"benchmark": "baselines", "results": merge_rows(path, results)}
+    write_json(path, result)
     if not args.no_docs:
         write_docs(result)
     return result
@@ -157,10 +183,8 @@ def write_docs(result: dict) -> None:
              "`python benchmarks/baselines.py`; the table's numbers are IQMs over seeds of the evaluation score "
              "(Playroom: success rate; Limbs: return, whose levels are fractions of the way from the first "
              "evaluation to the best).", "",
-             f"Device: {result['device']}, jax {result['jax']}, {result['date']}; {result['seeds']} seeds, "
-             f"{result['budget']:,} env steps each, evaluated every {result['every']:,} env steps on "
-             f"{result['episodes']} episodes per seed.", "",
-             *table_lines(result["results"], result["budget"]), "", "![learning curves](baselines.png)", ""]
+             runs_line(result["results"]), "",
+             *table_lines(result["results"]), "", "![learning curves](baselines.png)", ""]
     (ROOT / "docs" / "baselines.md").write_text("\n".join(lines))
 
 
