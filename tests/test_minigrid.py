@@ -21,6 +21,8 @@ from bootstrap_rl import curriculum as cu
 from bootstrap_rl.envs import minigrid as mg
 from bootstrap_rl.family import is_task_family
 
+pytestmark = pytest.mark.usefixtures("quick_compiles")  # compiling is what these tests cost
+
 KINDS = mg.TASK_KINDS
 CELL = NUM_TILES + NUM_COLORS
 VIEW_CELLS = mg.VIEW * mg.VIEW

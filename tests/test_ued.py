@@ -26,6 +26,8 @@ from bootstrap_rl.ued.env import LevelEnv
 from bootstrap_rl.ued.learner import level_scores, make_ued
 from bootstrap_rl.validation import ConfigError
 
+pytestmark = pytest.mark.usefixtures("quick_compiles")  # compiling is what these tests cost
+
 
 # --- the level buffer, by hand -----------------------------------------------------------------
 
@@ -290,17 +292,6 @@ TINY = textwrap.dedent('''
 
 
 @pytest.fixture(scope="module")
-def compile_cache(tmp_path_factory):
-    path = str(tmp_path_factory.mktemp("jax_cache"))
-    before = (jax.config.jax_compilation_cache_dir, jax.config.jax_persistent_cache_min_compile_time_secs)
-    jax.config.update("jax_compilation_cache_dir", path)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
-    yield path
-    jax.config.update("jax_compilation_cache_dir", before[0])
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", before[1])
-
-
-@pytest.fixture(scope="module")
 def tiny_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("outside_repo") / "tiny_ued.py"
     path.write_text(TINY)
@@ -308,7 +299,7 @@ def tiny_file(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def finished(tmp_path_factory, tiny_file, compile_cache):
+def finished(tmp_path_factory, tiny_file):
     out = tmp_path_factory.mktemp("study") / "tiny"
     study.run_study(cu.load(str(tiny_file)), out, root_seed=7, log=lambda line: None)
     return out
@@ -356,9 +347,11 @@ KILLER = textwrap.dedent('''
 ''')
 
 
-def test_a_killed_ued_study_resumes_to_the_same_table(finished, tiny_file, tmp_path, compile_cache):
+def test_a_killed_ued_study_resumes_to_the_same_table(finished, tiny_file, tmp_path, quick_compiles):
     out = tmp_path / "killed"
-    env = {**os.environ, "JAX_COMPILATION_CACHE_DIR": compile_cache, "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"}
+    # The run's compilation cache (conftest.py, in the environment) holds what ``finished``
+    # compiled, with the same XLA flags, so the killed run mostly loads its programs.
+    env = {**os.environ, **quick_compiles}
     killed = subprocess.run([sys.executable, "-c", KILLER, str(tiny_file), str(out)], env=env,
                             capture_output=True, text=True, timeout=600)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]

@@ -17,6 +17,8 @@ from jax.tree_util import Partial
 
 from bootstrap_rl.wrappers import TaskSamplingEnv, TaskState
 
+pytestmark = pytest.mark.usefixtures("quick_compiles")  # compiling is what these tests cost
+
 N = 64
 # Instruction slice of the observation: kind one-hot (6), colour (6), type (3), direction (4).
 INSTRUCTION = slice(pr.observation_size(5) - pr.INSTRUCTION_SIZE, None)
