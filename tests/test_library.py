@@ -217,6 +217,119 @@ def test_distral_regularises_the_task_policy_and_distils_the_shared_one():
     assert abs(float(m.loss((), same, loss_inputs(OBS, policy(same, OBS), policy)))) < 1e-6
 
 
+def _randomised(net, key, **library_changes):
+    """``net``'s variables with every parameter drawn at unit scale (slots far apart, unlike
+    the near-zero initial policy heads) and the library changed as given."""
+    v = net.init(key, OBS)
+    leaves, treedef = jax.tree.flatten(v["params"])
+    keys = jax.random.split(jax.random.fold_in(key, 1), len(leaves))
+    params = jax.tree.unflatten(treedef, [0.5 * jax.random.normal(k, x.shape) for k, x in zip(keys, leaves)])
+    return library.replace({**v, "params": params}, **library_changes)
+
+
+@pytest.mark.parametrize("continuous", [False, True])
+def test_with_slots_gives_each_slot_alone_from_the_acting_pass(continuous):
+    """``with_slots``' per-slot policies are the policies with that slot the only active one,
+    whatever the gates (routed, top-k, a memory read, a generated slot), and its policy and
+    value are ``__call__``'s."""
+    spec = LibrarySpec(slots=4, hidden=16, top_k=2, memory_size=8, memory_k=2, hyper_dim=3, tasks=2)
+    net = library.LibraryActorCritic(spec, action_dim=2, continuous=continuous)
+    v = _randomised(net, jax.random.PRNGKey(2), active=jnp.array([1.0, 0.0, 1.0, 1.0]), routed=jnp.float32(1.0),
+                    generated=jnp.array([0.0, 0.0, 0.0, 1.0]))
+    mem = library.get(v)["memory"]
+    v = library.replace(v, memory={**mem, "keys": jax.random.normal(jax.random.PRNGKey(3), mem["keys"].shape),
+                                   "values": jnp.arange(8.0), "used": jnp.ones(8)})
+    dist, value, slots = net.apply(v, OBS, method="with_slots")
+    ref_dist, ref_value = net.apply(v, OBS)
+    jax.tree.map(np.testing.assert_array_equal, (dist, value), (ref_dist, ref_value))
+    for i in range(4):
+        alone = net.apply(library.replace(v, active=jnp.zeros(4).at[i].set(1.0)), OBS, method="policy")
+        jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6),
+                     library.slot_policy(slots, i), alone)
+
+
+def _reference_distral_loss(net, coef, distil_coef):
+    """Distral's loss written out independently of the manager: a second forward pass with the
+    last slot alone for pi_0, and the two KL terms of categorical policies by hand."""
+    def loss(trainable, variables, obs):
+        v = {**variables, "params": trainable}
+        slots = library.get(v)["active"].shape[0]
+        pi = jax.nn.log_softmax(net.apply(v, obs)[0].logits)
+        alone = library.replace(v, active=jnp.zeros(slots).at[slots - 1].set(1.0))
+        pi0 = jax.nn.log_softmax(net.apply(alone, obs)[0].logits)
+        sg = jax.lax.stop_gradient
+        regularise = jnp.sum(jnp.exp(pi) * (pi - sg(pi0)), -1).mean()  # KL(pi || sg pi_0)
+        distil = jnp.sum(jnp.exp(sg(pi)) * (sg(pi) - pi0), -1).mean()  # KL(sg pi || pi_0)
+        return coef * regularise + distil_coef * distil
+    return loss
+
+
+def test_distral_loss_from_the_acting_pass_equals_the_two_pass_formula():
+    """The learner's path (pi_0 read from the acting forward pass, ``LossInputs.slots``) gives
+    the loss and the gradient of the reference formula, which runs the network again with the
+    shared slot alone; on a routed library with a memory, so the gates are not trivial."""
+    spec = LibrarySpec(slots=4, hidden=16, memory_size=8, memory_k=2)
+    net = library.LibraryActorCritic(spec, action_dim=2)
+    v = _randomised(net, jax.random.PRNGKey(4), active=jnp.array([0.0, 1.0, 1.0, 0.0]), routed=jnp.float32(1.0))
+    mem = library.get(v)["memory"]
+    v = library.replace(v, memory={**mem, "keys": jax.random.normal(jax.random.PRNGKey(5), mem["keys"].shape),
+                                   "values": jnp.arange(8.0), "used": jnp.ones(8)})
+    obs = jax.random.normal(jax.random.PRNGKey(6), (64, 4))
+    coef, distil_coef = 0.7, 1.3
+    m = distral(coef, distil_coef)
+    policy = lambda p, o: net.apply(p, o, method="policy")
+
+    def ours(trainable):
+        p = {**v, "params": trainable}
+        dist, values, slots = net.apply(p, obs, method="with_slots")
+        inputs = LossInputs(Batch(obs, None, None, None, None, None), (), dist, values, policy, slots)
+        return m.loss((), p, inputs)
+
+    def without_slots(trainable):  # the manager's own fallback: a second pass
+        p = {**v, "params": trainable}
+        return m.loss((), p, loss_inputs(obs, policy(p, obs), policy))
+
+    reference = _reference_distral_loss(net, coef, distil_coef)
+    value, grads = jax.value_and_grad(ours)(v["params"])
+    ref_value, ref_grads = jax.value_and_grad(reference)(v["params"], v, obs)
+    assert float(ref_value) > 1e-2  # the two policies differ: a non-trivial check
+    np.testing.assert_allclose(value, ref_value, rtol=1e-5)
+    np.testing.assert_allclose(without_slots(v["params"]), ref_value, rtol=1e-5)
+    scale = max(float(jnp.abs(g).max()) for g in jax.tree.leaves(ref_grads))
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5 * scale), grads, ref_grads)
+    # Each term reaches only its own slot (task slots 1 and 2 mixed; the shared one, 3).
+    assert float(jnp.abs(grads["slots"]["policy"]["kernel"][3]).sum()) > 0
+    assert float(jnp.abs(grads["slots"]["policy"]["kernel"][0]).sum()) == 0
+
+
+def test_distral_in_the_learner_matches_the_two_pass_formula():
+    """PPO trained with distral (pi_0 from the acting pass) and with the reference loss (a
+    second pass per minibatch) ends with the same parameters after two updates."""
+    env, env_params = bootstrap_rl.make("CartPole-v1")
+    config = PPOConfig(num_envs=4, num_steps=16, num_minibatches=2, update_epochs=2, learning_rate=1e-2,
+                       total_timesteps=64 * 2)
+    net = network(slots=3)
+    ours = distral(coef=0.5, distil_coef=1.0)
+    reference = _reference_distral_loss(net, 0.5, 1.0)
+    textbook = ours._replace(loss=lambda mstate, params, inputs: reference(params["params"], params,
+                                                                           inputs.batch.obs))
+
+    def train(manager):
+        ppo = make_ppo(config, env, env_params, network=net, manager=manager)
+        state = ppo.start_stage(ppo.init(jax.random.PRNGKey(0)), stage(1))
+        # Slots apart, so the distillation terms are not zero from the start.
+        state = state.replace(params=library.set_slot(state.params, 2, library.get_slot(
+            _randomised(net, jax.random.PRNGKey(7)), 2)))
+        for _ in range(2):
+            state, _ = jax.jit(ppo.update)(state)
+        return state.params["params"]
+
+    a, b, plain = train(ours), train(textbook), train(ours._replace(loss=lambda *args: jnp.zeros(())))
+    jax.tree.map(lambda x, y: np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-5), a, b)
+    moved = max(float(jnp.abs(x - y).max()) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(plain)))
+    assert moved > 1e-3  # the distral terms act
+
+
 def test_a_frozen_routed_slot_keeps_its_outputs_only_with_the_encoder_frozen():
     """Later stages' training must leave a frozen slot's own outputs (its skill) bit-identical
     with freeze_encoder; without it the shared encoder moves them."""

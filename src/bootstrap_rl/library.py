@@ -253,6 +253,19 @@ class LibraryActorCritic(nn.Module):
         out, value, g = self.heads(obs)
         return self._dist(jnp.einsum("bs,bsa->ba", g, out)), jnp.einsum("bs,bs->b", g, value)
 
+    def with_slots(self, obs: jax.Array):
+        """``(policy, value)`` as :meth:`__call__`, and every slot's policy alone, from one pass.
+
+        The third output is one distribution over the slots' outputs ``[B, slots, A]``; read
+        slot ``i``'s with :func:`slot_policy`. It is the policy the network would have with
+        slot ``i`` its only active slot (that slot's gate is then exactly 1, every other
+        exactly 0, whatever the router), so a loss that needs it (Distral's shared policy)
+        reads it here instead of running the network a second time.
+        """
+        out, value, g = self.heads(obs)
+        policy = self._dist(jnp.einsum("bs,bsa->ba", g, out))
+        return policy, jnp.einsum("bs,bs->b", g, value), self._dist(out)
+
     def policy(self, obs: jax.Array):
         return self(obs)[0]
 
@@ -308,6 +321,14 @@ def get(variables: dict) -> dict:
 def replace(variables: dict, **changes) -> dict:
     """``variables`` with library entries replaced (``replace(v, routed=1.0)``)."""
     return {**variables, "library": {**variables["library"], "state": {**get(variables), **changes}}}
+
+
+def slot_policy(slots, index):
+    """Slot ``index``'s policy alone, out of every slot's (the third output of
+    :meth:`LibraryActorCritic.with_slots`, a distribution over ``[B, slots, A]`` outputs)."""
+    if isinstance(slots, Gaussian):
+        return Gaussian(slots.mean[:, index], slots.log_std)
+    return Categorical(slots.logits[:, index])
 
 
 def get_slot(variables: dict, index) -> dict:

@@ -26,7 +26,8 @@ state a manager may read and change:
     added to PPO's loss on every minibatch and differentiated with it: distillation,
     regularisers. ``params`` are the variables being differentiated; ``inputs``
     (:class:`LossInputs`) the minibatch, this manager's targets for it, the network's outputs
-    on it, and ``policy(params, obs)`` to evaluate any variables' policy.
+    on it (with the subsystem library, every slot's policy too), and ``policy(params, obs)`` to
+    evaluate any variables' policy.
 ``after_update(mstate, learner, handover) -> (mstate, learner)``  (default: unchanged)
     after every PPO update, inside the compiled loop: online hyperparameter control,
     population-based training, memory writes. ``handover`` (:class:`Handover`) is what the
@@ -91,6 +92,9 @@ class LossInputs(NamedTuple):
     dist: Any  # the network's policy on ``batch.obs`` at the variables being differentiated
     values: jax.Array  # the network's values on ``batch.obs``
     policy: Callable[[Any, jax.Array], Any]  # policy(params, obs) -> dist, for any variables
+    # With the subsystem library: every slot's policy alone on ``batch.obs``, from the same
+    # forward pass as ``dist`` (``library.slot_policy(slots, i)``: slot i's); None otherwise.
+    slots: Any = None
 
 
 class AdamMoments(NamedTuple):

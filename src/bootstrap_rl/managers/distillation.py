@@ -128,6 +128,14 @@ def _coef_report(name):
     return report
 
 
+def shared_policy(params, obs, policy):
+    """Distral's shared policy pi_0 by its definition: the library with its last slot the only
+    active one, evaluated afresh (``policy(params, obs)``). :func:`distral`'s loss reads the
+    same policy from the learner's forward pass (``LossInputs.slots``) when it has it."""
+    slots = library.get(params)["active"].shape[0]
+    return policy(library.replace(params, active=jnp.zeros(slots).at[-1].set(1.0)), obs)
+
+
 def distral(coef: float = 0.5, distil_coef: float = 1.0) -> Manager:
     """Distral (Teh et al. 2017) over a stage sequence, on the subsystem library.
 
@@ -155,8 +163,13 @@ def distral(coef: float = 0.5, distil_coef: float = 1.0) -> Manager:
                                                                routed=jnp.zeros((), jnp.float32)))
 
     def loss(mstate, params, inputs):
-        slots = library.get(params)["active"].shape[0]
-        shared = inputs.policy(library.replace(params, active=jnp.zeros(slots).at[-1].set(1.0)), inputs.batch.obs)
+        if inputs.slots is not None:
+            # pi_0 read from the learner's own forward pass (the last slot's outputs, which
+            # the acting mixture is made of): the same policy as the network with only that
+            # slot active, without a second pass through the encoder, the memory and the slots.
+            shared = library.slot_policy(inputs.slots, -1)
+        else:
+            shared = shared_policy(params, inputs.batch.obs, inputs.policy)
         regularise = inputs.dist.kl(jax.lax.stop_gradient(shared)).mean()
         distil = jax.lax.stop_gradient(inputs.dist).kl(shared).mean()
         return coef * regularise + distil_coef * distil

@@ -213,15 +213,23 @@ def make_ppo(
     def policy(params, obs):
         return network.apply(params, obs, method="policy")
 
+    # A network with module slots (the subsystem library) also returns every slot's policy
+    # from the same forward pass, for managers' losses (``LossInputs.slots``); unread, it
+    # costs nothing (XLA drops it).
+    with_slots = hasattr(network, "with_slots")
+
     def objective(params, minibatch: Batch, hparams):
         """PPO's clipped loss of ``params`` (all variables) on a minibatch, and diagnostics."""
-        dist, values = network.apply(params, minibatch.obs)
+        if with_slots:
+            dist, values, slots = network.apply(params, minibatch.obs, method="with_slots")
+        else:
+            (dist, values), slots = network.apply(params, minibatch.obs), None
         loss, diagnostics = ppo_loss(
             dist, values, minibatch.action, minibatch.log_prob, minibatch.value,
             minibatch.advantage, minibatch.target,
             clip_eps=config.clip_eps, vf_coef=config.vf_coef, ent_coef=hparams["ent_coef"],
         )
-        return loss, (diagnostics, dist, values)
+        return loss, (diagnostics, dist, values, slots)
 
     def minibatch_step(carry, minibatch):
         params, opt_state, hparams, learning_rate, manager_state = carry
@@ -229,8 +237,8 @@ def make_ppo(
 
         def loss_fn(trainable):
             p = {**params, "params": trainable}
-            loss, (diagnostics, dist, values) = objective(p, batch, hparams)
-            extra = manager.loss(manager_state, p, LossInputs(batch, manager_targets, dist, values, policy))
+            loss, (diagnostics, dist, values, slots) = objective(p, batch, hparams)
+            extra = manager.loss(manager_state, p, LossInputs(batch, manager_targets, dist, values, policy, slots))
             return loss + extra, diagnostics
 
         grads, diagnostics = jax.grad(loss_fn, has_aux=True)(params["params"])
