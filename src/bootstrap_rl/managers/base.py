@@ -31,7 +31,8 @@ state a manager may read and change:
 ``after_update(mstate, learner, handover) -> (mstate, learner)``  (default: unchanged)
     after every PPO update, inside the compiled loop: online hyperparameter control,
     population-based training, memory writes. ``handover`` (:class:`Handover`) is what the
-    update leaves for managers: its metrics and batch, PPO's objective, the optimizer's moments.
+    update leaves for managers: its metrics and batch, PPO's objective, the optimizer's moments
+    and the learner's own optimizer step.
 ``report(mstate) -> ManagerReport``  (default: nothing to report)
     what the manager spent outside the learner and what it did (``diagnostics``: named
     scalars), read by the learner once per update and written to its metrics; a study writes
@@ -118,6 +119,10 @@ class Handover(NamedTuple):
     # the moments themselves, so a manager reads the optimizer state as it stands when it
     # acts, after any manager before it in a chain rewrote it.
     adam_moments: Callable[[Any], AdamMoments] | None = None
+    # learner_step(variables, grads, moments, learning_rate) -> variables: the learner's own
+    # optimizer step (frozen-slot mask, gradient clip, Adam from ``moments`` with its bias
+    # correction, per-group step sizes read from ``variables``), differentiable in all four.
+    learner_step: Callable[[Any, Any, AdamMoments, jax.Array], Any] | None = None
 
 
 class ManagerReport(NamedTuple):
