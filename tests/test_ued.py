@@ -263,6 +263,7 @@ def test_a_ued_learner_spends_exactly_direct_env_steps():
             COUNTER = [0]
             state = jax.jit(lambda s: jax.lax.scan(lambda s, _: learner.update(s), s, None, updates)[0])(state)
             jax.block_until_ready(state)
+            jax.effects_barrier()  # unordered debug callbacks may still be running after the state is ready
             counts[name] = COUNTER[0]
             if name != "direct":  # scoring, replaying and mutating updates all happened
                 assert int(state.buffer.episode_count) > 0 or name == "dr"
