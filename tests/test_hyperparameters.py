@@ -17,7 +17,7 @@ from bootstrap_rl.managers import AdamMoments, Handover, Managed, StageStart, on
 from bootstrap_rl.managers.hyperparameters import meta_gradient, stage_schedule
 from bootstrap_rl.managers.population_based import pbt
 from bootstrap_rl.ppo import PPOConfig
-from bootstrap_rl.ppo.train import adam_moments, adam_state, learner_step, no_scaling
+from bootstrap_rl.ppo.optimizer import adam_moments, adam_state, learner_step, no_scaling
 
 # Compilation dominates these tests: most XLA optimisations off (conftest).
 pytestmark = pytest.mark.usefixtures("quick_compiles")
