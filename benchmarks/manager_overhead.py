@@ -3,20 +3,22 @@
 For a curriculum (``playroom_ladder``'s ``quick`` preset by default), every run the study
 would train is built as the study builds it (the same compiled learner per arm). For each, the
 benchmark times one chunk of updates (an evaluation interval) and one stage start (where
-managers allocate, generate or mix slots; an evolution strategy's rollouts happen there), best
-of ``--repeats``, arms interleaved so background load hits all alike. An arm's env-steps/s is
-its budget over the time of its chunks plus its stage starts::
+managers allocate, generate or mix slots; an evolution strategy's rollouts happen there), each
+arm right after the direct arm, ``--repeats`` times. An arm's env-steps/s is its budget over the
+time of its chunks plus its stage starts (best of repeats)::
 
     arm env-steps/s = budget / (chunks x chunk time + first start + (stages - 1) x later start)
 
-Evaluation is excluded (it is the same program for every arm). Compile time (first chunk and
+and its ratio to direct is the median over repeats of the ratio to the direct chunk timed just
+before it (the 2-core CPU's speed drifts by more than the overheads measured; a pair a few
+seconds apart sees the same machine). Evaluation is excluded (it is the same program for every arm). Compile time (first chunk and
 first stage start) is reported beside. Issue 5's bar: every childhood arm >= 0.75x direct.
 
 The automatic curricula (``ued/<kind>``, docs/ued.md) are timed in both of their stages: a chunk
 of the childhood stage (levels drawn, scored, replayed or mutated; the buffer updated) and one of
 the adult stage, each weighted by its share of the budget. Issue 19's bar: >= 0.75x direct.
 
-    python benchmarks/manager_overhead.py [--curriculum playroom_ladder] [--preset quick] [--repeats 3]
+    python benchmarks/manager_overhead.py [--curriculum playroom_ladder] [--preset quick] [--repeats 5]
 
 Writes ``benchmarks/results/manager_overhead_<backend>.json`` and the manager-overhead section
 of ``benchmarks/README.md``.
@@ -32,6 +34,7 @@ import time
 from pathlib import Path
 
 import jax
+import numpy as np
 
 from bootstrap_rl import curriculum as curricula
 from bootstrap_rl import study
@@ -58,7 +61,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--curriculum", default="playroom_ladder")
     parser.add_argument("--preset", default="quick")
     parser.add_argument("--seeds", type=int, default=None)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--no-readme", action="store_true")
     parser.add_argument("--preset-methods", action="store_true",
                         help="only the preset's own methods and arms (default: every method of the full "
@@ -95,37 +98,58 @@ def main(argv=None) -> dict:
                                 "chunk_s": float("inf"), "start_s": float("inf"), "first_start_s": float("inf"),
                                 "ued_chunk_s": float("inf") if run.ued else None}
         print(f"{run.arms[0]}: compiled in {arms[run.arms[0]]['compile_s']:.1f} s", flush=True)
-    for _ in range(args.repeats):
-        for arm in arms.values():
-            learner = arm["learner"]
-            # The first stage's start (managers that act from the second stage on skip it) and
-            # a later one (the adult stage's).
-            arm["state"], t = timed(learner.start_stage, arm["state"], arm["first"], 0, arm["index"] == 0)
-            arm["first_start_s"] = min(arm["first_start_s"], t)
-            if arm["ued_chunk_s"] is not None:  # the automatic curriculum is on in the first stage
-                (arm["state"], _), t = timed(learner.chunk, arm["state"])
-                arm["ued_chunk_s"] = min(arm["ued_chunk_s"], t)
-            arm["state"], t = timed(learner.start_stage, arm["state"], arm["adult"], arm["index"], True)
-            arm["start_s"] = min(arm["start_s"], t)
-            (arm["state"], _), t = timed(learner.chunk, arm["state"])
-            arm["chunk_s"] = min(arm["chunk_s"], t)
+    direct_arm = arms["direct"]
+
+    def arm_seconds(arm, run):
+        """Training seconds of ``run``'s budget at ``arm``'s latest timings."""
+        seconds = (run.budget // every) * arm["last_chunk_s"] + arm["last_first_start_s"] \
+            + (len(run.schedule) - 1) * arm["last_start_s"]
+        if arm["ued_chunk_s"] is not None:  # the childhood's chunks at the childhood stage's time
+            seconds += run.schedule[0][1] // every * (arm["last_ued_chunk_s"] - arm["last_chunk_s"])
+        return seconds
+
+    def time_arm(arm):
+        learner = arm["learner"]
+        # The first stage's start (managers that act from the second stage on skip it) and
+        # a later one (the adult stage's).
+        arm["state"], arm["last_first_start_s"] = timed(learner.start_stage, arm["state"], arm["first"], 0,
+                                                        arm["index"] == 0)
+        if arm["ued_chunk_s"] is not None:  # the automatic curriculum is on in the first stage
+            (arm["state"], _), arm["last_ued_chunk_s"] = timed(learner.chunk, arm["state"])
+            arm["ued_chunk_s"] = min(arm["ued_chunk_s"], arm["last_ued_chunk_s"])
+        arm["state"], arm["last_start_s"] = timed(learner.start_stage, arm["state"], arm["adult"], arm["index"], True)
+        (arm["state"], _), arm["last_chunk_s"] = timed(learner.chunk, arm["state"])
+        arm["first_start_s"] = min(arm["first_start_s"], arm["last_first_start_s"])
+        arm["start_s"] = min(arm["start_s"], arm["last_start_s"])
+        arm["chunk_s"] = min(arm["chunk_s"], arm["last_chunk_s"])
 
     every = c.evaluation.every_env_steps
+    # Each arm is timed right after a direct chunk, and its ratio is the median over repeats of
+    # these paired ratios: the machine's speed drifts (other tenants, clocks) by more than the
+    # overheads measured, and a pair a few seconds apart sees the same machine.
+    ratios = {name: [] for name in arms}
+    for _ in range(args.repeats):
+        for name, arm in arms.items():
+            time_arm(direct_arm)
+            direct_seconds = arm_seconds(direct_arm, direct_arm["run"])
+            if name == "direct":
+                ratios[name].append(1.0)
+                continue
+            time_arm(arm)
+            ratios[name].append(direct_seconds / arm_seconds(arm, arm["run"]) * arm["run"].budget
+                                / direct_arm["run"].budget)
+
     rows = []
     for name, arm in arms.items():
         run = arm["run"]
-        chunks = run.budget // every
-        seconds = chunks * arm["chunk_s"] + arm["first_start_s"] + (len(run.schedule) - 1) * arm["start_s"]
-        if arm["ued_chunk_s"] is not None:  # the childhood's chunks at the childhood stage's time
-            childhood = run.schedule[0][1] // every
-            seconds += childhood * (arm["ued_chunk_s"] - arm["chunk_s"])
+        for key in ("chunk_s", "first_start_s", "start_s", "ued_chunk_s"):  # best of repeats
+            arm["last_" + key] = arm[key]
         rows.append({"arm": name, "method": run.method or run.ued, "stages": len(run.schedule),
                      "ued_chunk_s": arm["ued_chunk_s"],
                      "chunk_s": arm["chunk_s"], "stage_start_s": arm["start_s"], "compile_s": arm["compile_s"],
-                     "env_steps_per_s": seeds * run.budget / seconds})
-    direct = next(r for r in rows if r["arm"] == "direct")["env_steps_per_s"]
-    for r in rows:
-        r["ratio_to_direct"] = r["env_steps_per_s"] / direct
+                     "env_steps_per_s": seeds * run.budget / arm_seconds(arm, run),
+                     "ratio_to_direct": float(np.median(ratios[name])),
+                     "paired_ratios": [round(r, 4) for r in ratios[name]]})
     result = {
         "benchmark": "manager_overhead", "curriculum": c.name, "preset": args.preset, "seeds": seeds,
         "learner": {"num_envs": c.learner.num_envs, "num_steps": c.learner.num_steps},
@@ -141,13 +165,15 @@ def main(argv=None) -> dict:
              f"unless `--preset-methods`; {', '.join(c.methods)}), "
              f"{seeds} seeds vmapped, the library network of every arm) as the study does and times one "
              "evaluation interval of PPO updates and one stage start (where managers allocate, generate or "
-             "mix slots), best of repeats, arms interleaved; an arm's env-steps/s = its budget over its "
-             "chunks plus its stage starts (evaluation excluded: the same program for every arm). "
+             f"mix slots), each arm right after a direct chunk, {args.repeats} times; an arm's env-steps/s = its budget "
+             "over its chunks plus its stage starts, best of repeats (evaluation excluded: the same program for "
+             "every arm); its ratio to direct is the median of its paired ratios (the ratio to the direct "
+             "chunk timed just before it), since the machine's speed drifts by more than the overheads. "
              f"The bar (issues 5, 17, 19): every childhood and UED arm >= {BAR}x direct.",
              "",
              f"Device: {result['device']}, jax {jax.__version__}, {result['date']}.",
              "",
-             "| arm | env-steps/s | ratio to direct | chunk (s) | stage start (s) | compile (s) |",
+             "| arm | env-steps/s (best) | ratio to direct (median of pairs) | chunk (s) | stage start (s) | compile (s) |",
              "|---|---:|---:|---:|---:|---:|"]
     for r in rows:
         lines.append(f"| {r['arm']} | {r['env_steps_per_s']:,.0f} | {r['ratio_to_direct']:.2f}× | "

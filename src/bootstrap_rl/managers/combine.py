@@ -195,14 +195,19 @@ def switch(managers: tuple[Manager, ...], index) -> Manager:
         return tuple(out)
 
     def loss(mstates, params, inputs):
-        total = jnp.zeros((), jnp.float32)
-        for i, manager in enumerate(managers):
-            if manager.loss is zero_loss:
-                continue
-            term = functools.partial(manager.loss, mstates[i], params, _own_targets(inputs, i))
-            total = total + jax.lax.cond(index == i, lambda term=term: jnp.asarray(term(), jnp.float32),
-                                         lambda: jnp.zeros((), jnp.float32))
-        return total
+        # One conditional for every manager's loss (a branch per manager with a loss, and one
+        # zero branch for the rest): inside the minibatch loop and under jax.grad, each
+        # conditional costs a forward and a backward conditional per minibatch.
+        with_loss = [i for i, manager in enumerate(managers) if manager.loss is not zero_loss]
+        if not with_loss:
+            return jnp.zeros((), jnp.float32)
+        branches = [lambda: jnp.zeros((), jnp.float32)] + [
+            functools.partial(lambda i: jnp.asarray(managers[i].loss(mstates[i], params, _own_targets(inputs, i)),
+                                                    jnp.float32), i) for i in with_loss]
+        which = jnp.zeros((), jnp.int32)
+        for branch, i in enumerate(with_loss, start=1):
+            which = jnp.where(index == i, branch, which)
+        return jax.lax.switch(which, branches)
 
     return Manager(init=init, on_stage_start=threaded("on_stage_start"), loss=loss,
                    after_update=threaded("after_update"), targets=targets,
