@@ -27,6 +27,8 @@ import pytest
 
 from bootstrap_rl import cli, results
 
+pytestmark = pytest.mark.usefixtures("quick_compiles")  # compiling is what these tests cost
+
 TINY = textwrap.dedent('''
     """A toy CartPole curriculum: one childhood stage, 4 envs x 16 steps per update."""
     from bootstrap_rl.curricula.cartpole_physics import physics

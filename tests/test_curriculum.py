@@ -22,6 +22,8 @@ from bootstrap_rl.family import TaskFamily
 from bootstrap_rl.managers import identity
 from bootstrap_rl.ppo import ConfigError, PPOConfig
 
+pytestmark = pytest.mark.usefixtures("quick_compiles")  # compiling is what these tests cost
+
 LEARNER = PPOConfig(num_envs=4, num_steps=16, anneal_lr=False)  # 64 transitions per update
 
 

@@ -22,6 +22,8 @@ from bootstrap_rl import cli
 from bootstrap_rl.experiment_log import TensorBoardLog, WandbLog, make_experiment_log
 from bootstrap_rl.validation import ConfigError
 
+pytestmark = pytest.mark.usefixtures("quick_compiles")  # compiling is what these tests cost
+
 TINY = textwrap.dedent('''
     from bootstrap_rl.curricula.cartpole_physics import physics
     from bootstrap_rl.curriculum import Controls, Curriculum, Evaluation, Stage

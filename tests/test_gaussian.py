@@ -16,6 +16,8 @@ from bootstrap_rl.networks import ContinuousActorCritic, DiscreteActorCritic, ma
 from bootstrap_rl.obs_normalization import (NormalizedNetwork, NormalizeObservation, RunningStats, merge, normalize,
                                            running_stats)
 
+pytestmark = pytest.mark.usefixtures("quick_compiles")  # compiling is what these tests cost
+
 RNG = np.random.default_rng(0)
 MEAN = RNG.normal(size=(5, 3)).astype(np.float32)
 LOG_STD = RNG.normal(scale=0.5, size=3).astype(np.float32)

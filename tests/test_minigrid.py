@@ -35,14 +35,19 @@ def env():
 
 @pytest.fixture(scope="module")
 def fns(env):
-    return {"reset": jax.jit(jax.vmap(env.reset)), "step": jax.jit(jax.vmap(env.step))}
+    """Batched reset and step (every test batches ``N_PER_KIND`` episodes of each kind: one
+    compile each), and the unbatched step."""
+    return {"reset": jax.jit(jax.vmap(env.reset)), "step": jax.jit(jax.vmap(env.step)), "step1": jax.jit(env.step)}
+
+
+N_PER_KIND = 4
 
 
 def keys(seed, n):
     return jax.random.split(jax.random.key(seed), n)
 
 
-def every_kind(n_per_kind=4):
+def every_kind(n_per_kind=N_PER_KIND):
     """Params of every kind, ``n_per_kind`` each, batched."""
     kinds = np.repeat(np.arange(len(KINDS), dtype=np.int32), n_per_kind)
     limits = np.asarray([mg.DEFAULT_STEP_LIMITS[k] for k in KINDS], np.int32)[kinds]
@@ -96,7 +101,7 @@ def test_reset_and_step_shapes_dtypes_and_the_gymnax_tuple(env, fns):
 def test_layouts_are_xland_minigrids_own_padded_with_wall(fns):
     """The reset of kind k with key K is XLand-MiniGrid's ``reset`` of that environment at its
     native size with K (its grid top-left, wall beyond), so the worlds are the peer's."""
-    params = every_kind(3)
+    params = every_kind()
     n = params.kind.shape[0]
     ks = keys(7, n)
     _, state = fns["reset"](ks, params)
@@ -144,7 +149,7 @@ def test_steps_match_xland_minigrids_step(env):
             break
 
 
-def test_walking_into_a_wall_and_to_the_goal_by_hand(env):
+def test_walking_into_a_wall_and_to_the_goal_by_hand(env, fns):
     """Empty-6x6: the agent starts at (1, 1) facing east (XLand-MiniGrid's Empty); the goal is
     at (4, 4). Three steps east reach (1, 4); a fourth bumps the wall; a right turn and three
     steps south reach the goal: success after 8 steps, reward 1 - 0.9 * 8 / 144."""
@@ -153,7 +158,7 @@ def test_walking_into_a_wall_and_to_the_goal_by_hand(env):
     assert direction(obs) == 1  # east (XLand-MiniGrid: 0 up, 1 right, 2 down, 3 left)
     assert cell(obs, 0, 0)[0] == Tiles.FLOOR and cell(obs, 4, 0)[0] == Tiles.WALL  # (1, 5) is wall
     assert cell(obs, 0, 1)[0] == Tiles.FLOOR and cell(obs, 0, -1)[0] == Tiles.WALL  # south floor, north wall
-    step = jax.jit(env.step)
+    step = fns["step1"]
     for t, action in enumerate([mg.FORWARD] * 4 + [mg.RIGHT] + [mg.FORWARD] * 3, start=1):
         obs, state, reward, terminated, truncated, info = step(jax.random.key(t), state, action, params)
         if t == 4:  # bumped the wall: still at (1, 4), which now is right in front
@@ -169,10 +174,10 @@ def test_walking_into_a_wall_and_to_the_goal_by_hand(env):
     assert int(state.time) == 0
 
 
-def test_the_step_limit_truncates_exactly_and_auto_resets(env):
+def test_the_step_limit_truncates_exactly_and_auto_resets(env, fns):
     params = mg.make_task("empty", step_limit=3)
     _, state = env.reset(jax.random.key(0), params)
-    step = jax.jit(env.step)
+    step = fns["step1"]
     for t in range(1, 4):  # three left turns: east -> north -> west -> south
         obs, state, reward, terminated, truncated, info = step(jax.random.key(t), state, mg.LEFT, params)
         assert bool(truncated) == (t == 3) and not bool(terminated) and float(reward) == 0.0
@@ -180,15 +185,15 @@ def test_the_step_limit_truncates_exactly_and_auto_resets(env):
     assert direction(obs) == 1 and int(state.time) == 0
 
 
-def test_one_compiled_step_serves_every_kind_in_one_batch(env, fns):
-    step = jax.jit(jax.vmap(env.step))
+def test_one_compiled_step_serves_every_kind_in_one_batch(fns):
+    n = N_PER_KIND * len(KINDS)
     rng = np.random.default_rng(0)
-    for kinds in ([0, 0, 0, 0], [6, 6, 6, 6], [0, 3, 4, 6]):  # batches of one kind or of mixed kinds
-        params = mg.EnvParams(max_steps_in_episode=jnp.full(4, 100, jnp.int32), kind=jnp.asarray(kinds, jnp.int32))
-        _, state = fns["reset"](keys(0, 4), params)
+    for kinds in (np.zeros(n), np.full(n, 6), np.arange(n) % len(KINDS)):  # one kind, another, every kind mixed
+        params = mg.EnvParams(max_steps_in_episode=jnp.full(n, 100, jnp.int32), kind=jnp.asarray(kinds, jnp.int32))
+        _, state = fns["reset"](keys(0, n), params)
         for t in range(3):
-            _, state, *_ = step(keys(10 + t, 4), state, jnp.asarray(rng.integers(0, 6, 4), jnp.int32), params)
-    assert step._cache_size() == 1
+            _, state, *_ = fns["step"](keys(10 + t, n), state, jnp.asarray(rng.integers(0, 6, n), jnp.int32), params)
+    assert fns["step"]._cache_size() == 1
 
 
 def test_task_distributions_are_vmappable_data():

@@ -11,6 +11,8 @@ from bootstrap_rl.family import mix_distributions
 from bootstrap_rl.managers import StageStart, shrink_perturb
 from bootstrap_rl.managers.base import Managed
 
+pytestmark = pytest.mark.usefixtures("quick_compiles")  # compiling is what these tests cost
+
 
 def test_dormant_fraction_counts_units_far_below_the_layer_mean():
     # Four units over three rows: mean |activation| 1, 1, 2, 0.01 -> layer mean 1.0025; unit 3's

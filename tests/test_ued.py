@@ -1,12 +1,8 @@
 """Automatic curricula (docs/ued.md): the level buffer's replay distribution by hand, ACCEL's
 mutations stay valid levels, PLR concentrates on learnable-but-unsolved levels of a planted
-toy, a UED learner spends exactly direct's env steps, and a killed UED study resumes to the
+toy, a UED learner spends exactly direct's env steps, and an interrupted UED study resumes to the
 same table."""
 
-import os
-import signal
-import subprocess
-import sys
 import textwrap
 from fractions import Fraction
 
@@ -331,32 +327,30 @@ def test_a_ued_arm_spends_direct_budget_and_checkpoints_its_levels(finished):
     assert np.asarray(levels.size if hasattr(levels, "size") else levels["size"]).min() > 0
 
 
-KILLER = textwrap.dedent('''
-    import os, signal, sys
-    from bootstrap_rl import curriculum, study
+class Interrupted(Exception):
+    """A study stopped mid-run (in this process: no compile beyond what ``finished`` did)."""
+
+
+def test_an_interrupted_ued_study_resumes_to_the_same_table(finished, tiny_file, tmp_path, monkeypatch):
+    """Stopped mid-childhood with the level buffer filled, then resumed: the table of an
+    uninterrupted study. The study keeps nothing in memory across the stop (it writes its resume
+    state at each point, ``checkpoint_seconds=0``); ``test_study.py`` kills a study's process
+    outright (SIGKILL) for the same check."""
     from bootstrap_rl.study.storage import PartWriter
 
+    out = tmp_path / "interrupted"
     write = PartWriter.write
 
-    def write_then_die(self, point, rows):
+    def write_then_stop(self, point, rows):
         write(self, point, rows)
         if self.run.slug == "ued-accel" and point == 3:  # mid-childhood (points 1-4), buffer filled
-            os.kill(os.getpid(), signal.SIGKILL)
+            raise Interrupted
 
-    PartWriter.write = write_then_die
-    study.run_study(curriculum.load(sys.argv[1]), sys.argv[2], root_seed=7, checkpoint_seconds=0)
-''')
-
-
-def test_a_killed_ued_study_resumes_to_the_same_table(finished, tiny_file, tmp_path, quick_compiles):
-    out = tmp_path / "killed"
-    # The run's compilation cache (conftest.py, in the environment) holds what ``finished``
-    # compiled, with the same XLA flags, so the killed run mostly loads its programs.
-    env = {**os.environ, **quick_compiles}
-    killed = subprocess.run([sys.executable, "-c", KILLER, str(tiny_file), str(out)], env=env,
-                            capture_output=True, text=True, timeout=600)
-    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    monkeypatch.setattr(PartWriter, "write", write_then_stop)
+    with pytest.raises(Interrupted):
+        study.run_study(cu.load(str(tiny_file)), out, root_seed=7, checkpoint_seconds=0, log=lambda line: None)
     assert (out / "resume" / "ued-accel.npz").exists()
+    monkeypatch.setattr(PartWriter, "write", write)
 
     study.run_study(cu.load(str(tiny_file)), out, root_seed=7, resume=True, log=lambda line: None)
 
