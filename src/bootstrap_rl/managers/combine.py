@@ -101,14 +101,24 @@ class StagedState(NamedTuple):
     inner: Any  # the manager's own state, kept while it is off
 
 
-def only_in_stages(manager: Manager, active: tuple[bool, ...]) -> Manager:
+def only_in_stages(manager: Manager, active: tuple[bool, ...], on=None) -> Manager:
     """``manager`` switched on in the stages where ``active[stage.index]`` holds, off elsewhere.
 
     Off means: no stage-start action, no loss term, no after-update action; its state is
     kept as it was (and still reported). The mask is data indexed by the stage, so every
     stage still runs one compiled program.
+
+    Whether it is on in the current stage is kept in its state (``StagedState.active``), one
+    flag per learner. Learners vmapped over seeds are all in the same stage; a program that
+    knows it can pass that one flag as ``on`` (unbatched, read from ``StagedState.active``
+    outside the vmap): the per-update hooks then branch on it with real conditionals, where
+    a batched flag turns each into a select that runs the manager and then copies every
+    state it could have kept.
     """
     mask = jnp.asarray(active, bool)
+
+    def is_on(mstate):
+        return mstate.active if on is None else on
 
     def init(key, params):
         return StagedState(jnp.zeros((), bool), manager.init(key, params))
@@ -126,15 +136,15 @@ def only_in_stages(manager: Manager, active: tuple[bool, ...]) -> Manager:
         def compute():
             return manager.targets(mstate.inner, params, obs, policy)
 
-        return jax.lax.cond(mstate.active, compute, lambda: _zeros_like_output(compute))
+        return jax.lax.cond(is_on(mstate), compute, lambda: _zeros_like_output(compute))
 
     def loss(mstate, params, inputs):
         term = manager.loss(mstate.inner, params, inputs)
-        return jnp.where(mstate.active, term, 0.0)
+        return jnp.where(is_on(mstate), term, 0.0)
 
     def after_update(mstate, learner, handover):
         inner, learner = jax.lax.cond(
-            mstate.active,
+            is_on(mstate),
             lambda: manager.after_update(mstate.inner, learner, handover),
             lambda: (mstate.inner, learner),
         )

@@ -21,7 +21,7 @@ from bootstrap_rl.curriculum import Curriculum
 from bootstrap_rl.evaluation import play_episodes, policy_kl
 from bootstrap_rl.library import make_library_network
 from bootstrap_rl.plasticity import network_metrics
-from bootstrap_rl.managers import StageStart, only_in_stages, switch
+from bootstrap_rl.managers import StagedState, StageStart, only_in_stages, switch
 from bootstrap_rl.ppo import make_members, make_ppo
 from bootstrap_rl.sharding import Layout
 from bootstrap_rl.study.inputs import RunInputs
@@ -141,7 +141,7 @@ def _ppo_builder(curriculum: Curriculum, key: ProgramKey, config, env, env_param
     every = study_methods(c)
     methods = tuple(every[name] for name in shared_methods(c))
 
-    def build(method, active):
+    def build(method, active, on=None):
         if key.ued:  # ``method``: the kind's index in UED_KINDS
             scores = level_scores(config.num_steps, config.num_envs)
             ppo = make_ppo(config, env, env_params, network=network, manager=scores, episode_limit=c.episode_limit)
@@ -149,7 +149,7 @@ def _ppo_builder(curriculum: Curriculum, key: ProgramKey, config, env, env_param
         if key.members_method:
             manager = only_in_stages(every[key.members_method], active)
         else:
-            manager = only_in_stages(switch(methods, method), active) if key.childhood else None
+            manager = only_in_stages(switch(methods, method), active, on) if key.childhood else None
         ppo = make_ppo(config, env, env_params, network=network, manager=manager, episode_limit=c.episode_limit)
         return make_members(ppo, members) if members > 1 else ppo
 
@@ -162,7 +162,10 @@ def _training_programs(build: Callable, config, updates_per_chunk: int, placed: 
     programs) and ``start_stage``, each taking the method and stage mask last."""
 
     def chunk(state, method, active):
-        ppo = build(method, active)
+        # A chunk stays in one stage, where every seed's manager is on or every one is off:
+        # the first seed's flag, unbatched, switches the hooks (see ``only_in_stages``).
+        mstate = getattr(state, "manager_state", None)  # PBT's members keep theirs per member
+        ppo = build(method, active, mstate.active[0] if isinstance(mstate, StagedState) else None)
         return jax.vmap(lambda s: jax.lax.scan(lambda s, _: ppo.update(s), s, None, updates_per_chunk))(state)
 
     def start_stage(state, sampler, index, is_adult, method, active):
