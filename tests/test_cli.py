@@ -2,6 +2,7 @@
 
 import json
 import os
+import sys
 
 import numpy as np
 import pandas as pd
@@ -102,3 +103,18 @@ def test_list_curricula_runs_no_jax(capsys):
         jax.monitoring.unregister_event_duration_listener(listener)
     assert "playroom_ladder" in capsys.readouterr().out
     assert not [e for e in events if "trace" in e or "compile" in e]
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(monkeypatch, capsys):
+    """``bootstrap-rl plan ... | head``: the pipe closes under the writer; the command stops
+    quietly with a shell's SIGPIPE status instead of a BrokenPipeError traceback."""
+    class ClosedPipe:
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self):
+            pass
+
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    assert cli.main(["plan", "playroom_ladder", "--preset", "quick"]) == 141
+    assert capsys.readouterr().err == ""

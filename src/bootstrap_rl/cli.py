@@ -201,12 +201,26 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, UnknownEnvError, UsageError, UnknownCurriculumError, StudyError) as error:
         print(f"bootstrap-rl {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # ``bootstrap-rl plan ... | head``: the reader has what it wanted
+        _silence_stdout()
+        return 128 + 13  # what a shell reports for a writer stopped by SIGPIPE
     except OSError as error:
         if error.errno not in _ENVIRONMENT_ERRNOS:
             raise
         where = f": {error.filename}" if error.filename else ""
         print(f"bootstrap-rl {args.command}: error: {error.strerror or error}{where}", file=sys.stderr)
         return 2
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that flushing it at exit raises no second BrokenPipeError
+    (the recipe of Python's documentation, ``signal`` module, "Note on SIGPIPE")."""
+    import os
+
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # not a real file (a test's capture, say)
+        pass
 
 
 def _join_processes(argv: list[str]) -> None:
