@@ -188,11 +188,11 @@ def switch(managers: tuple[Manager, ...], index) -> Manager:
 
         return hook
 
-    # Targets and losses go through one lax.cond per manager that has them, not one lax.switch
-    # over all, and the branches close over what they read instead of taking every argument:
-    # a conditional then carries only what its manager uses, and under jax.grad yields no
-    # dense zero gradient for parameters its loss does not read. Managers without targets or
-    # a loss (most) cost nothing.
+    # Targets go through one lax.cond per manager that has them, not one lax.switch over all,
+    # and the branches close over what they read instead of taking every argument: a
+    # conditional then carries only what its manager uses. Losses go through one lax.switch
+    # (below), one conditional per minibatch. Managers without targets or a loss (most) cost
+    # nothing.
     def targets(mstates, params, obs, policy):
         out = []
         for i, manager in enumerate(managers):
