@@ -104,11 +104,18 @@ def test_only_in_stages_switches_by_stage_index():
     assert seen == [(4.0, 1.0), (4.0, 0.0), (16.0, 1.0)]
 
 
+def targeted(factor):
+    """``scaling(factor, 0, ...)`` whose loss reads its targets: 7 per seed's learning rate."""
+    return scaling(factor, 0.0, 0.0)._replace(
+        targets=lambda mstate, params, obs, policy: jnp.float32(7.0),
+        loss=lambda mstate, params, inputs: inputs.targets)
+
+
 def test_only_in_stages_given_the_stage_flag_acts_as_with_each_seeds_own():
     """Seeds vmapped in one stage: the flag passed unbatched (``on``, as a study's chunk reads
-    it) and each seed's own flag give the same updates and losses, on and off."""
+    it) and each seed's own flag give the same updates, targets and losses, on and off."""
     mask = (True, False)
-    m = only_in_stages(scaling(2.0, 0.0, 1.0), mask)
+    m = only_in_stages(targeted(2.0), mask)
     seeds = jax.tree.map(lambda x: jnp.stack([x, 3 * x]), STATE)  # two seeds, apart
     for index in range(2):
         mstates = jax.vmap(lambda k: m.init(k, {}))(jax.random.split(jax.random.PRNGKey(0), 2))
@@ -116,7 +123,7 @@ def test_only_in_stages_given_the_stage_flag_acts_as_with_each_seeds_own():
         mstates, start = jax.vmap(lambda ms, st: m.on_stage_start(ms, st, stage))(mstates, seeds)
 
         def update(mstates, states, flag):
-            hooks = m if flag is None else only_in_stages(scaling(2.0, 0.0, 1.0), mask, flag)
+            hooks = m if flag is None else only_in_stages(targeted(2.0), mask, flag)
             mstates, states = jax.vmap(lambda ms, st: hooks.after_update(ms, st, {}))(mstates, states)
             return states.hparams["learning_rate"], jax.vmap(lambda ms: penalty(hooks, ms))(mstates)
 
@@ -126,7 +133,7 @@ def test_only_in_stages_given_the_stage_flag_acts_as_with_each_seeds_own():
         np.testing.assert_array_equal(own[1], given[1])
         expected = [4.0, 12.0] if index == 0 else [1.0, 3.0]  # x2 at the start and x2 after: on; off: kept
         np.testing.assert_array_equal(given[0], expected)
-        np.testing.assert_array_equal(given[1], [1.0, 1.0] if index == 0 else [0.0, 0.0])
+        np.testing.assert_array_equal(given[1], [7.0, 7.0] if index == 0 else [0.0, 0.0])  # targets, then loss
 
 
 # --- kickstarting (distillation) ------------------------------------------------------------
