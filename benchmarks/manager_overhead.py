@@ -91,7 +91,7 @@ def main(argv=None) -> dict:
         index = len(run.schedule) - 1
         state, begin_s = timed(learner.begin, keys, hparams, samplers[run.schedule[0][0]], index == 0)
         state, start_compile_s = timed(learner.start_stage, state, adult, index, True)
-        (state, _), chunk_compile_s = timed(learner.chunk, state)
+        (state, _), chunk_compile_s = timed(learner.chunk, state, index)
         arms[run.arms[0]] = {"run": run, "learner": learner, "state": state, "adult": adult, "index": index,
                                 "compile_s": begin_s + start_compile_s + chunk_compile_s,
                                 "first": samplers[run.schedule[0][0]],
@@ -115,10 +115,10 @@ def main(argv=None) -> dict:
         arm["state"], arm["last_first_start_s"] = timed(learner.start_stage, arm["state"], arm["first"], 0,
                                                         arm["index"] == 0)
         if arm["ued_chunk_s"] is not None:  # the automatic curriculum is on in the first stage
-            (arm["state"], _), arm["last_ued_chunk_s"] = timed(learner.chunk, arm["state"])
+            (arm["state"], _), arm["last_ued_chunk_s"] = timed(learner.chunk, arm["state"], 0)
             arm["ued_chunk_s"] = min(arm["ued_chunk_s"], arm["last_ued_chunk_s"])
         arm["state"], arm["last_start_s"] = timed(learner.start_stage, arm["state"], arm["adult"], arm["index"], True)
-        (arm["state"], _), arm["last_chunk_s"] = timed(learner.chunk, arm["state"])
+        (arm["state"], _), arm["last_chunk_s"] = timed(learner.chunk, arm["state"], arm["index"])
         arm["first_start_s"] = min(arm["first_start_s"], arm["last_first_start_s"])
         arm["start_s"] = min(arm["start_s"], arm["last_start_s"])
         arm["chunk_s"] = min(arm["chunk_s"], arm["last_chunk_s"])

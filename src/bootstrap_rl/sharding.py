@@ -11,8 +11,7 @@ initialised), :class:`Layout` lays that axis over a one-dimensional mesh named `
 - the inputs of a run (keys, hyperparameters, a restored state) are placed with
   ``NamedSharding(mesh, P("batch"))``, every other input is replicated, and the compiled
   programs keep their outputs in that layout (``out_shardings``), so each device trains its own
-  rows (rows do not interact); the one collective of training is a scalar per chunk, the first
-  row's "manager on in this stage" flag, which every row shares (``study.programs``);
+  rows and no collective runs during training (rows do not interact);
 - each process reads back only its own rows (:meth:`Layout.local_rows`); whatever must be
   whole on one host (checkpoints, the resume state) is gathered with
   :meth:`Layout.gather`, which every process must call.

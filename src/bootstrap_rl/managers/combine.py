@@ -110,10 +110,9 @@ def only_in_stages(manager: Manager, active: tuple[bool, ...], on=None) -> Manag
 
     Whether it is on in the current stage is kept in its state (``StagedState.active``), one
     flag per learner. Learners vmapped over seeds are all in the same stage; a program that
-    knows it can pass that one flag as ``on`` (unbatched, read from ``StagedState.active``
-    outside the vmap): the per-update hooks then branch on it with real conditionals, where
-    a batched flag turns each into a select that runs the manager and then copies every
-    state it could have kept.
+    knows the stage can pass ``on = active[stage]`` (unbatched, outside the vmap): the
+    per-update hooks then branch on it with real conditionals, where a batched flag turns
+    each into a select that runs the manager and then copies every state it could have kept.
     """
     mask = jnp.asarray(active, bool)
 

@@ -128,7 +128,7 @@ class ChunkTrainer:
     def _train_interval(self, chunk_start: float, stage_name: str) -> list[tuple]:
         """One interval of updates; its training rows."""
         with self.timing.training(chunk_start):
-            self.state, metrics = self.programs.chunk(self.state)
+            self.state, metrics = self.programs.chunk(self.state, self.stage)
             local, metrics = self.layout.local_rows(metrics, self.batch)  # waits for the chunk to finish
         self.point += 1
         if self.job.progress is not None:

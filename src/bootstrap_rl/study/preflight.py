@@ -49,7 +49,7 @@ def preflight(curriculum: Curriculum, run: Run, programs: RunPrograms, seeds: in
     try:
         state = jax.eval_shape(programs.begin, keys, hparams, first, len(run.schedule) == 1)
         jax.eval_shape(programs.start_stage, state, first, 0, False)
-        jax.eval_shape(programs.chunk, state)
+        jax.eval_shape(programs.chunk, state, 0)
         params = jax.eval_shape(jax.vmap(programs.ppo.acting_params), state)
         played = jax.eval_shape(programs.evaluate, params, per_episode, keys)
         batch, steps, episodes = played.seen.shape

@@ -21,7 +21,7 @@ from bootstrap_rl.curriculum import Curriculum
 from bootstrap_rl.evaluation import play_episodes, policy_kl
 from bootstrap_rl.library import make_library_network
 from bootstrap_rl.plasticity import network_metrics
-from bootstrap_rl.managers import StagedState, StageStart, only_in_stages, switch
+from bootstrap_rl.managers import StageStart, only_in_stages, switch
 from bootstrap_rl.ppo import make_members, make_ppo
 from bootstrap_rl.sharding import Layout
 from bootstrap_rl.study.inputs import RunInputs
@@ -95,8 +95,9 @@ class RunPrograms:
     def start_stage(self, state, sampler, index, is_adult):
         return self.programs.start_stage(state, sampler, index, is_adult, self.method, self.active)
 
-    def chunk(self, state):
-        return self.programs.chunk(state, self.method, self.active)
+    def chunk(self, state, stage: int):
+        """The updates of one evaluation interval in the run's stage ``stage`` (its index)."""
+        return self.programs.chunk(state, stage, self.method, self.active)
 
     def state_shapes(self, run: Run, inputs: RunInputs):
         """Shape structs of the state :meth:`begin` makes from ``inputs`` (layout-padded rows)."""
@@ -157,15 +158,16 @@ def _ppo_builder(curriculum: Curriculum, key: ProgramKey, config, env, env_param
 
 
 def _training_programs(build: Callable, config, updates_per_chunk: int, placed: dict):
-    """The jitted ``chunk`` (the updates between two evaluation points, donating the state),
-    ``begin`` (initialise the seeds and enter the first stage: one compile fewer than two
-    programs) and ``start_stage``, each taking the method and stage mask last."""
+    """The jitted ``chunk`` (the updates between two evaluation points of one stage, donating
+    the state), ``begin`` (initialise the seeds and enter the first stage: one compile fewer
+    than two programs) and ``start_stage``, each taking the method and stage mask last."""
 
-    def chunk(state, method, active):
-        # A chunk stays in one stage, where every seed's manager is on or every one is off:
-        # the first seed's flag, unbatched, switches the hooks (see ``only_in_stages``).
-        mstate = getattr(state, "manager_state", None)  # PBT's members keep theirs per member
-        ppo = build(method, active, mstate.active[0] if isinstance(mstate, StagedState) else None)
+    def chunk(state, stage, method, active):
+        # ``stage``: the run's stage index, data shared by every seed (a chunk never straddles
+        # two stages). The manager's per-update hooks switch on ``active[stage]``, unbatched:
+        # real conditionals, not selects over every seed's state (see ``only_in_stages``).
+        active = jnp.asarray(active, bool)
+        ppo = build(method, active, active[stage] if active.shape[0] else None)  # no mask: no manager
         return jax.vmap(lambda s: jax.lax.scan(lambda s, _: ppo.update(s), s, None, updates_per_chunk))(state)
 
     def start_stage(state, sampler, index, is_adult, method, active):
