@@ -11,8 +11,8 @@ time of its chunks plus its stage starts (best of repeats)::
 
 and its ratio to direct is the median over repeats of the ratio to the direct chunk timed just
 before it (the 2-core CPU's speed drifts by more than the overheads measured; a pair a few
-seconds apart sees the same machine). Evaluation is excluded (it is the same program for every arm). Compile time (first chunk and
-first stage start) is reported beside. Issue 5's bar: every childhood arm >= 0.75x direct.
+seconds apart sees the same machine). Evaluation is excluded (it is the same program for every
+arm). Compile time (first chunk and first stage start) is reported beside. Issue 5's bar: every childhood arm >= 0.75x direct.
 
 The automatic curricula (``ued/<kind>``, docs/ued.md) are timed in both of their stages: a chunk
 of the childhood stage (levels drawn, scored, replayed or mutated; the buffer updated) and one of
@@ -94,60 +94,52 @@ def main(argv=None) -> dict:
         (state, _), chunk_compile_s = timed(learner.chunk, state, index)
         arms[run.arms[0]] = {"run": run, "learner": learner, "state": state, "adult": adult, "index": index,
                                 "compile_s": begin_s + start_compile_s + chunk_compile_s,
-                                "first": samplers[run.schedule[0][0]],
-                                "chunk_s": float("inf"), "start_s": float("inf"), "first_start_s": float("inf"),
-                                "ued_chunk_s": float("inf") if run.ued else None}
+                                "first": samplers[run.schedule[0][0]]}
         print(f"{run.arms[0]}: compiled in {arms[run.arms[0]]['compile_s']:.1f} s", flush=True)
-    direct_arm = arms["direct"]
+    every = c.evaluation.every_env_steps
 
-    def arm_seconds(arm, run):
-        """Training seconds of ``run``'s budget at ``arm``'s latest timings."""
-        seconds = (run.budget // every) * arm["last_chunk_s"] + arm["last_first_start_s"] \
-            + (len(run.schedule) - 1) * arm["last_start_s"]
-        if arm["ued_chunk_s"] is not None:  # the childhood's chunks at the childhood stage's time
-            seconds += run.schedule[0][1] // every * (arm["last_ued_chunk_s"] - arm["last_chunk_s"])
+    def arm_seconds(run, t):
+        """Training seconds of ``run``'s budget at the timings ``t``."""
+        seconds = (run.budget // every) * t["chunk_s"] + t["first_start_s"] + (len(run.schedule) - 1) * t["start_s"]
+        if t["ued_chunk_s"] is not None:  # the childhood's chunks at the childhood stage's time
+            seconds += run.schedule[0][1] // every * (t["ued_chunk_s"] - t["chunk_s"])
         return seconds
 
     def time_arm(arm):
-        learner = arm["learner"]
+        """One repeat's timings of ``arm``; its best so far (``arm["best"]``) updated."""
+        learner, t = arm["learner"], {"ued_chunk_s": None}
         # The first stage's start (managers that act from the second stage on skip it) and
         # a later one (the adult stage's).
-        arm["state"], arm["last_first_start_s"] = timed(learner.start_stage, arm["state"], arm["first"], 0,
-                                                        arm["index"] == 0)
-        if arm["ued_chunk_s"] is not None:  # the automatic curriculum is on in the first stage
-            (arm["state"], _), arm["last_ued_chunk_s"] = timed(learner.chunk, arm["state"], 0)
-            arm["ued_chunk_s"] = min(arm["ued_chunk_s"], arm["last_ued_chunk_s"])
-        arm["state"], arm["last_start_s"] = timed(learner.start_stage, arm["state"], arm["adult"], arm["index"], True)
-        (arm["state"], _), arm["last_chunk_s"] = timed(learner.chunk, arm["state"], arm["index"])
-        arm["first_start_s"] = min(arm["first_start_s"], arm["last_first_start_s"])
-        arm["start_s"] = min(arm["start_s"], arm["last_start_s"])
-        arm["chunk_s"] = min(arm["chunk_s"], arm["last_chunk_s"])
+        arm["state"], t["first_start_s"] = timed(learner.start_stage, arm["state"], arm["first"], 0, arm["index"] == 0)
+        if arm["run"].ued:  # the automatic curriculum is on in the first stage
+            (arm["state"], _), t["ued_chunk_s"] = timed(learner.chunk, arm["state"], 0)
+        arm["state"], t["start_s"] = timed(learner.start_stage, arm["state"], arm["adult"], arm["index"], True)
+        (arm["state"], _), t["chunk_s"] = timed(learner.chunk, arm["state"], arm["index"])
+        arm["best"] = t if "best" not in arm else {
+            key: None if value is None else min(value, arm["best"][key]) for key, value in t.items()}
+        return t
 
-    every = c.evaluation.every_env_steps
     # Each arm is timed right after a direct chunk, and its ratio is the median over repeats of
     # these paired ratios: the machine's speed drifts (other tenants, clocks) by more than the
     # overheads measured, and a pair a few seconds apart sees the same machine.
+    direct = arms["direct"]
     ratios = {name: [] for name in arms}
     for _ in range(args.repeats):
         for name, arm in arms.items():
-            time_arm(direct_arm)
-            direct_seconds = arm_seconds(direct_arm, direct_arm["run"])
+            direct_seconds = arm_seconds(direct["run"], time_arm(direct))
             if name == "direct":
                 ratios[name].append(1.0)
                 continue
-            time_arm(arm)
-            ratios[name].append(direct_seconds / arm_seconds(arm, arm["run"]) * arm["run"].budget
-                                / direct_arm["run"].budget)
+            seconds = arm_seconds(arm["run"], time_arm(arm))
+            ratios[name].append(direct_seconds / seconds * arm["run"].budget / direct["run"].budget)
 
     rows = []
     for name, arm in arms.items():
-        run = arm["run"]
-        for key in ("chunk_s", "first_start_s", "start_s", "ued_chunk_s"):  # best of repeats
-            arm["last_" + key] = arm[key]
+        run, best = arm["run"], arm["best"]
         rows.append({"arm": name, "method": run.method or run.ued, "stages": len(run.schedule),
-                     "ued_chunk_s": arm["ued_chunk_s"],
-                     "chunk_s": arm["chunk_s"], "stage_start_s": arm["start_s"], "compile_s": arm["compile_s"],
-                     "env_steps_per_s": seeds * run.budget / arm_seconds(arm, run),
+                     "ued_chunk_s": best["ued_chunk_s"],
+                     "chunk_s": best["chunk_s"], "stage_start_s": best["start_s"], "compile_s": arm["compile_s"],
+                     "env_steps_per_s": seeds * run.budget / arm_seconds(run, best),
                      "ratio_to_direct": float(np.median(ratios[name])),
                      "paired_ratios": [round(r, 4) for r in ratios[name]]})
     result = {

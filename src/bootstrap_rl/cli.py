@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import errno
+import os
 import sys
 import time
 import typing
@@ -215,8 +216,6 @@ def main(argv: list[str] | None = None) -> int:
 def _silence_stdout() -> None:
     """Point stdout at /dev/null, so that flushing it at exit raises no second BrokenPipeError
     (the recipe of Python's documentation, ``signal`` module, "Note on SIGPIPE")."""
-    import os
-
     try:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     except (OSError, ValueError, AttributeError):  # not a real file (a test's capture, say)

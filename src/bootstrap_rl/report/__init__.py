@@ -7,7 +7,8 @@
   ``Prodigy``, ``Retention``, ``Compute``), each with ``to_json()`` (its report.json form) and
   ``as_row()``; ``to_frame(results)`` makes a DataFrame. The pieces live in ``curves``,
   ``pairwise`` (the verdicts: paired by seed, judged together), ``summaries``,
-  ``retention`` and ``results``.
+  ``retention``, ``results`` (the statistics) and ``measurements`` (retention, plasticity,
+  diagnostics, compute).
 - ``figures``: ``plot_*`` functions draw on given Axes (or a new figure) and return the figure;
   ``save_figures`` writes the PNGs.
 - ``markdown``: ``render(analysis, figures)`` is report.md's text (``sections``: its
@@ -37,7 +38,8 @@ lazy_exports(globals(), {
                  "SunkCost", "to_frame"),
     "figures": ("plot_learning_curves", "plot_sunk_cost", "plot_retention", "plot_policy_drift",
                 "plot_prodigy", "plot_training_metrics", "save_figures", "new_axes"),
-    "curves": (), "pairwise": (), "summaries": (), "retention": (), "results": (), "markdown": (),
+    "curves": (), "pairwise": (), "summaries": (), "retention": (), "results": (), "measurements": (),
+    "markdown": (),
     "sections": (), "fmt": (), "terminal": (),
 })
 __all__ = ["write_report", *__all__]

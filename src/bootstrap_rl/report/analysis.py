@@ -16,10 +16,11 @@ from bootstrap_rl.report.pairwise import (
 from bootstrap_rl.report.curves import (
     adult_step_curves, arm_curves, score_curves, seed_windows, stage_boundaries, window_scores_of)
 from bootstrap_rl.report.load import Study
+from bootstrap_rl.report.measurements import (
+    Compute, DiagnosticSummary, PlasticitySummary, Retention, RetentionDifference, RetentionSummary)
 from bootstrap_rl.report.results import (
-    ArmSummary, Comparison, Compute, Crossover, Descriptive, DiagnosticSummary, Estimate, Inference, PlasticitySummary, PoI,
-    Prodigy, ProdigyConfig, Retention, RetentionDifference, RetentionSummary, Rho, SunkCost, json_safe,
-    to_frame)
+    ArmSummary, Comparison, Crossover, Descriptive, Estimate, Inference, PoI, Prodigy, ProdigyConfig, Rho,
+    SunkCost, json_safe, to_frame)
 from bootstrap_rl.report.diagnostics import diagnostics
 from bootstrap_rl.report.plasticity import plasticity
 from bootstrap_rl.report.retention import retention

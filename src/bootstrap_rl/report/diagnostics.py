@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from bootstrap_rl.report.load import Study
-from bootstrap_rl.report.results import DiagnosticSummary
+from bootstrap_rl.report.measurements import DiagnosticSummary
 from bootstrap_rl.schema import MANAGER_SPLIT
 
 

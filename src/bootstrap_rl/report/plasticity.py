@@ -12,7 +12,7 @@ import numpy as np
 from bootstrap_rl.plasticity import METRICS
 from bootstrap_rl.report.curves import arm_curves
 from bootstrap_rl.report.load import Study
-from bootstrap_rl.report.results import PlasticitySummary
+from bootstrap_rl.report.measurements import PlasticitySummary
 from bootstrap_rl.schema import NETWORK_SPLIT
 
 PLASTICITY_METRICS = tuple(m for m in METRICS if m != "active_parameters")

@@ -14,8 +14,8 @@ from __future__ import annotations
 from bootstrap_rl import stats
 from bootstrap_rl.report.curves import seed_windows
 from bootstrap_rl.report.load import Study
-from bootstrap_rl.report.results import (
-    Estimate, Retention, RetentionDifference, RetentionSummary)
+from bootstrap_rl.report.measurements import Retention, RetentionDifference, RetentionSummary
+from bootstrap_rl.report.results import Estimate
 
 DRIFT_METRIC = "policy_kl"
 

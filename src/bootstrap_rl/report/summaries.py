@@ -13,8 +13,8 @@ from bootstrap_rl.report.curves import (
     adult_step_curves, final_rises, finite, window_scores_of, windows)
 from bootstrap_rl.report.load import Study
 from bootstrap_rl.report.plasticity import measured_active_parameters
-from bootstrap_rl.report.results import (
-    ArmSummary, Compute, Prodigy, ProdigyConfig, Rho, SunkCost)
+from bootstrap_rl.report.measurements import Compute
+from bootstrap_rl.report.results import ArmSummary, Prodigy, ProdigyConfig, Rho, SunkCost
 
 TIMING_KEYS = ("compile_s", "compile_and_first_chunk_s", "train_s", "eval_s", "persistent_cache_hits",
                "devices", "processes", "batch", "padded_batch", "seed_chunk", "peak_device_memory_bytes")

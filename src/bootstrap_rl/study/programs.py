@@ -148,7 +148,7 @@ def _ppo_builder(curriculum: Curriculum, key: ProgramKey, config, env, env_param
             ppo = make_ppo(config, env, env_params, network=network, manager=scores, episode_limit=c.episode_limit)
             return make_ued(ppo, env, c.controls.ued_config, method, active, family_mutation(c.family))
         if key.members_method:
-            manager = only_in_stages(every[key.members_method], active)
+            manager = only_in_stages(every[key.members_method], active, on)
         else:
             manager = only_in_stages(switch(methods, method), active, on) if key.childhood else None
         ppo = make_ppo(config, env, env_params, network=network, manager=manager, episode_limit=c.episode_limit)
