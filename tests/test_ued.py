@@ -183,7 +183,9 @@ class Toy(environment.Environment):
         reward = jnp.where(params.kind == 1, 1.0, jnp.where(params.kind == 2, (action == state.cue) * 1.0, 0.0))
         state = state.replace(time=state.time + 1)
         if COUNTER is not None:
-            jax.debug.callback(lambda a: COUNTER.__setitem__(0, COUNTER[0] + np.size(a)), action)
+            # Appending is atomic; a read-add-write is not, and XLA may run callbacks of a
+            # batch's parts on two threads at once (it lost 8 of 384 steps that way).
+            jax.debug.callback(lambda a: COUNTER.append(np.size(a)), action)
         return self.get_obs(state, params), state, reward, jnp.bool_(True), {}
 
     def get_obs(self, state, params, key=None):
@@ -199,7 +201,7 @@ class Toy(environment.Environment):
         return spaces.Box(0.0, 1.0, (TOY_KINDS + 4,), jnp.float32)
 
 
-COUNTER = None  # [steps] while a test counts env steps
+COUNTER = None  # the env steps of each step call, while a test counts them
 
 
 def toy_sampler(key):
@@ -256,11 +258,11 @@ def test_a_ued_learner_spends_exactly_direct_env_steps():
             state = learner.init(jax.random.PRNGKey(1))
             if name != "direct":
                 state = on_stage(learner, state)
-            COUNTER = [0]
+            COUNTER = []
             state = jax.jit(lambda s: jax.lax.scan(lambda s, _: learner.update(s), s, None, updates)[0])(state)
             jax.block_until_ready(state)
             jax.effects_barrier()  # unordered debug callbacks may still be running after the state is ready
-            counts[name] = COUNTER[0]
+            counts[name] = sum(COUNTER)
             if name != "direct":  # scoring, replaying and mutating updates all happened
                 assert int(state.buffer.episode_count) > 0 or name == "dr"
     finally:
