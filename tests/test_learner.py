@@ -67,12 +67,17 @@ def test_metrics_are_bounded_scalars_per_update(cartpole):
 def test_chunked_run_equals_one_scan(cartpole):
     *_, config, ppo, keys, state, metrics = cartpole
     one_scan_state, one_scan_metrics = jax.jit(jax.vmap(ppo.train))(keys)
-    # Same update, same keys; the two programs may fuse differently, so float rounding may differ.
+    # The same updates on the same keys. The two programs may fuse differently, so floats may
+    # differ in the last bits, and once that flips a sampled action the runs part ways as two
+    # valid RL runs (measured with XLA:CPU's older emitters: from update 21 of 80). So the first
+    # chunk and the next chunk's first update agree to rounding (a wrong carry across the
+    # boundary -- keys, env or optimiser state -- shows at once); the schedule, throughout.
+    through_boundary = slice(0, chunk_size(config.num_updates, 4) + 1)
     for name in metrics:
-        np.testing.assert_allclose(metrics[name], one_scan_metrics[name], rtol=1e-4, atol=1e-6,
-                                   err_msg=name)
-    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6),
-                 state.params, one_scan_state.params)
+        np.testing.assert_allclose(metrics[name][:, through_boundary], one_scan_metrics[name][:, through_boundary],
+                                   rtol=1e-4, atol=1e-6, err_msg=name)
+    np.testing.assert_array_equal(metrics["learning_rate"], one_scan_metrics["learning_rate"])
+    np.testing.assert_array_equal(state.update, one_scan_state.update)
 
 
 @pytest.mark.parametrize("updates, chunks, expected", [(976, 20, 61), (100, 20, 5), (7, 20, 1), (97, 4, 25)])

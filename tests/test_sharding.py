@@ -108,7 +108,8 @@ def _free_port() -> int:
 
 
 def _env(devices: int, **extra) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("JAX_", "XLA_"))}
+    # The run's XLA_FLAGS (conftest: faster-compiling emitters) are kept; the device count is set here.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JAX_")}
     # Unoptimised XLA compiles twice as fast; every study compared here runs with it.
     return {**env, "JAX_PLATFORMS": "cpu", "JAX_NUM_CPU_DEVICES": str(devices),
             "JAX_DISABLE_MOST_OPTIMIZATIONS": "1", **extra}
