@@ -1,6 +1,8 @@
 """Direct weight modification: the hypernetwork manager (generated slot, gradients, adult fit,
 exact copy into the slot) and the mixing manager (soups of slots, ES search, jit/vmap)."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -22,7 +24,12 @@ ACTIONS = 3
 NET = LibraryActorCritic(SPEC, ACTIONS, False)
 OBS = jax.random.normal(jax.random.PRNGKey(3), (16, 5))
 INIT = jax.jit(NET.init)  # compiled once: an eager orthogonal init is slow on CPU
-VARS = INIT(jax.random.PRNGKey(0), OBS)
+
+
+@functools.cache
+def initial_variables():
+    """NET's variables, made on first use (not at import: both test workers import every file)."""
+    return INIT(jax.random.PRNGKey(0), OBS)
 
 
 def Learner(params):  # noqa: N802 (reads as the learner state it stands for)
@@ -46,16 +53,16 @@ def leaves_equal(a, b):
 
 
 def test_generated_slot_has_the_slot_shapes_and_is_what_the_network_uses():
-    gen = generated_slot(VARS, 2)
+    gen = generated_slot(initial_variables(), 2)
     assert jax.tree.map(jnp.shape, gen) == jax.tree.map(
         tuple, slot_shapes(SPEC, ACTIONS), is_leaf=lambda x: isinstance(x, tuple))
-    p = jax.tree.map(np.asarray, VARS["params"])
+    p = jax.tree.map(np.asarray, initial_variables()["params"])
     np.testing.assert_allclose(flatten_slot(gen), p["task_embedding"][2] @ p["hyper"]["kernel"] + p["hyper"]["bias"],
                                rtol=1e-6, atol=1e-6)
     # The network with slot 0 generated for task 2 computes what it computes with those
     # weights stored in slot 0 (same layout as the network's own unflattening).
-    on = library.replace(VARS, generated=jnp.array([1.0, 0, 0]), task=jnp.int32(2))
-    stored = library.set_slot(VARS, 0, gen)
+    on = library.replace(initial_variables(), generated=jnp.array([1.0, 0, 0]), task=jnp.int32(2))
+    stored = library.set_slot(initial_variables(), 0, gen)
     np.testing.assert_allclose(logits(on), logits(stored), rtol=1e-5, atol=1e-6)
 
 
@@ -66,14 +73,14 @@ def ppo_like_loss(trainable, variables, actions, advantages, targets):
 
 def test_childhood_stage_generates_the_slot_and_gradients_reach_the_hypernetwork_and_embedding():
     m = hypernetwork(slot=1)
-    mstate = m.init(jax.random.PRNGKey(0), VARS)
-    mstate, learner = m.on_stage_start(mstate, Learner(VARS), stage(2))
+    mstate = m.init(jax.random.PRNGKey(0), initial_variables())
+    mstate, learner = m.on_stage_start(mstate, Learner(initial_variables()), stage(2))
     lib = library.get(learner.params)
     assert int(lib["task"]) == 2 and int(mstate.phase) == 0
     np.testing.assert_array_equal(lib["generated"], [0, 1, 0])
     np.testing.assert_array_equal(lib["active"], [0, 1, 0])
     # The policy is exactly the generated head: H(z_2) stored in slot 1, slot 1 alone.
-    alone = library.replace(library.set_slot(VARS, 1, generated_slot(VARS, 2)), active=jnp.array([0.0, 1, 0]))
+    alone = library.replace(library.set_slot(initial_variables(), 1, generated_slot(initial_variables(), 2)), active=jnp.array([0.0, 1, 0]))
     np.testing.assert_allclose(logits(learner.params), logits(alone), rtol=1e-5, atol=1e-6)
 
     keys = jax.random.split(jax.random.PRNGKey(5), 3)
@@ -95,7 +102,7 @@ def scaled_ones(variables):
 
 def adult_setup(fit_updates, finetune=True):
     m = hypernetwork(slot=0, fit_updates=fit_updates, finetune=finetune)
-    variables = library.replace(VARS, lr_scale=jnp.array([1.0, 0.5, 1.0]))  # restored after the fit
+    variables = library.replace(initial_variables(), lr_scale=jnp.array([1.0, 0.5, 1.0]))  # restored after the fit
     mstate = m.init(jax.random.PRNGKey(0), variables)
     learner = Learner(variables)
     for index in (0, 1):
@@ -106,7 +113,7 @@ def adult_setup(fit_updates, finetune=True):
 
 def test_adult_fit_trains_only_the_new_embedding_then_the_copy_keeps_the_policy_exactly():
     m, mstate, learner = adult_setup(fit_updates=3)
-    emb = np.asarray(VARS["params"]["task_embedding"])
+    emb = np.asarray(initial_variables()["params"]["task_embedding"])
     new = np.asarray(learner.params["params"]["task_embedding"])
     np.testing.assert_allclose(new[2], (emb[0] + emb[1]) / 2, rtol=1e-6)  # mean of the childhood ones
     np.testing.assert_array_equal(np.delete(new, 2, axis=0), np.delete(emb, 2, axis=0))
@@ -157,7 +164,7 @@ def test_hypernetwork_validates_its_arguments_and_the_library():
         with pytest.raises(ValueError, match=name):
             hypernetwork(**kwargs)
     with pytest.raises(ValueError, match="slot"):
-        hypernetwork(slot=3).init(jax.random.PRNGKey(0), VARS)
+        hypernetwork(slot=3).init(jax.random.PRNGKey(0), initial_variables())
     plain_net = LibraryActorCritic(SPEC.replace(hyper_dim=0), ACTIONS, False)
     plain = jax.eval_shape(plain_net.init, jax.random.PRNGKey(0), OBS)
     with pytest.raises(ValueError, match="hyper_dim"):
@@ -168,10 +175,10 @@ def test_hypernetwork_validates_its_arguments_and_the_library():
 
 
 def test_mix_slots_with_one_hot_coefficients_reproduces_the_source_exactly():
-    slots = VARS["params"]["slots"]
+    slots = initial_variables()["params"]["slots"]
     for j in range(3):
         one_hot = jnp.zeros(3).at[j].set(1.0)
-        assert leaves_equal(mix_slots(slots, one_hot), library.get_slot(VARS, j))
+        assert leaves_equal(mix_slots(slots, one_hot), library.get_slot(initial_variables(), j))
     alpha = jnp.array([0.2, -0.5, 1.3])
     mixed = mix_slots(slots, alpha)
     for got, stacked in zip(jax.tree.leaves(mixed), jax.tree.leaves(slots)):
@@ -184,27 +191,27 @@ def no_score(params, key):
 
 def test_mixing_without_search_copies_one_source_then_soups_two():
     m = mixing(generations=0)
-    mstate = m.init(jax.random.PRNGKey(0), VARS)
-    learner = Learner(VARS)
+    mstate = m.init(jax.random.PRNGKey(0), initial_variables())
+    learner = Learner(initial_variables())
     mstate, learner = m.on_stage_start(mstate, learner, stage(0, score=no_score))
-    assert leaves_equal(learner.params, VARS)  # the first stage mixes nothing
+    assert leaves_equal(learner.params, initial_variables())  # the first stage mixes nothing
     mstate, learner = m.on_stage_start(mstate, learner, stage(1, score=no_score))
     lib = library.get(learner.params)
     assert int(mstate.target) == 1
     np.testing.assert_array_equal(mstate.alpha, [1, 0, 0])
     np.testing.assert_array_equal(lib["active"], [0, 1, 0])
     np.testing.assert_array_equal(lib["frozen"], [1, 0, 0])
-    assert leaves_equal(library.get_slot(learner.params, 1), library.get_slot(VARS, 0))
-    np.testing.assert_array_equal(logits(learner.params), logits(VARS))  # one source: the same policy
+    assert leaves_equal(library.get_slot(learner.params, 1), library.get_slot(initial_variables(), 0))
+    np.testing.assert_array_equal(logits(learner.params), logits(initial_variables()))  # one source: the same policy
 
-    trained = library.set_slot(learner.params, 1, library.get_slot(VARS, 2))  # stage 1 "trained" slot 1
+    trained = library.set_slot(learner.params, 1, library.get_slot(initial_variables(), 2))  # stage 1 "trained" slot 1
     mstate, learner = m.on_stage_start(mstate, Learner(trained), stage(2, score=no_score))
     lib = library.get(learner.params)
     assert int(mstate.target) == 2
     np.testing.assert_allclose(mstate.alpha, [0.5, 0.5, 0], rtol=1e-6)
     np.testing.assert_array_equal(lib["active"], [0, 0, 1])
     np.testing.assert_array_equal(lib["frozen"], [1, 1, 0])
-    expected = jax.tree.map(lambda a, b: 0.5 * a + 0.5 * b, library.get_slot(VARS, 0), library.get_slot(VARS, 2))
+    expected = jax.tree.map(lambda a, b: 0.5 * a + 0.5 * b, library.get_slot(initial_variables(), 0), library.get_slot(initial_variables(), 2))
     for got, want in zip(jax.tree.leaves(library.get_slot(learner.params, 2)), jax.tree.leaves(expected)):
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
 
@@ -288,7 +295,7 @@ def test_mixing_env_steps_and_argument_validation():
         with pytest.raises(ValueError, match=name):
             mixing(**kwargs)
     with pytest.raises(ValueError, match="slot"):
-        mixing(slot=5).init(jax.random.PRNGKey(0), VARS)
+        mixing(slot=5).init(jax.random.PRNGKey(0), initial_variables())
 
 
 def test_mixing_defaults_move_a_coefficient_past_a_tenth_in_one_stage_start_and_report_it():
@@ -312,7 +319,7 @@ def test_mixing_with_every_candidate_tied_stays_uniform_and_counts_the_ties():
     """A success-only reward no candidate earns scores every candidate 0: no direction, so
     no step (not a random walk), and the report says each generation tied."""
     m = mixing(generations=5)
-    variables = two_sources(VARS)
+    variables = two_sources(initial_variables())
     mstate = m.init(jax.random.PRNGKey(1), variables)
     zero = lambda params, key: jnp.float32(0.0)  # noqa: E731
     mstate, _ = m.on_stage_start(mstate, Learner(variables), stage(1, score=zero))

@@ -233,10 +233,19 @@ def test_an_existing_study_is_not_overwritten_and_resume_checks_the_config(finis
         study.run_study(cu.load(str(tiny_file)), finished, root_seed=8, resume=True, log=lambda line: None)
 
 
+def manager_arms_only(curriculum):
+    """``direct+marker``, then ``childhood/marker``: the arms of one compiled program (the one
+    with the manager), the first finished before the second starts."""
+    runs = {run.arms[0]: run for run in study.expand_runs(curriculum)}
+    return [runs["direct+marker"], runs["childhood/marker"]]
+
+
 KILLER = textwrap.dedent('''
     import os, signal, sys
     from bootstrap_rl import curriculum, study
+    from bootstrap_rl.study import driver
     from bootstrap_rl.study.storage import PartWriter
+    from test_study import manager_arms_only
 
     write = PartWriter.write
 
@@ -249,30 +258,35 @@ KILLER = textwrap.dedent('''
             os.kill(os.getpid(), signal.SIGKILL)
 
     PartWriter.write = write_then_die
+    driver.expand_runs = manager_arms_only
     study.run_study(curriculum.load(sys.argv[1]), sys.argv[2], root_seed=7, checkpoint_seconds=0)
 ''')
 
 
 def test_a_study_killed_mid_stage_resumes_to_the_same_table(finished, tiny_file, tmp_path, compile_cache,
-                                                           quick_compiles):
+                                                           quick_compiles, monkeypatch):
     out = tmp_path / "killed"
     env = {**os.environ, **quick_compiles, "JAX_COMPILATION_CACHE_DIR": compile_cache,
-           "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"}
+           "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+           "PYTHONPATH": os.pathsep.join([os.path.dirname(__file__), os.environ.get("PYTHONPATH", "")])}
     killed = subprocess.run([sys.executable, "-c", KILLER, str(tiny_file), str(out)], env=env,
                             capture_output=True, text=True, timeout=600)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     assert not (out / "results.csv").exists()
     assert (out / "resume" / "childhood-marker.npz").exists()
     assert (out / "parts" / "childhood-marker" / "00003.csv").exists()  # written past the saved state
-    assert (out / "parts" / "curriculum" / "DONE").exists()
+    assert (out / "parts" / "direct+marker" / "DONE").exists()
 
+    monkeypatch.setattr(driver, "expand_runs", manager_arms_only)
     study.run_study(cu.load(str(tiny_file)), out, root_seed=7, resume=True, log=lambda line: None)
 
     def ordered(path):
         t = pd.read_csv(path)
+        t = t[t.arm.isin(["direct+marker", "childhood/marker"])]
         return t.sort_values(list(study.TABLE_COLUMNS[:-1])).reset_index(drop=True)
 
     pd.testing.assert_frame_equal(ordered(out / "results.csv"), ordered(finished / "results.csv"), check_exact=True)
+    assert set(pd.read_csv(out / "results.csv").arm) == {"direct+marker", "childhood/marker"}
 
 
 def test_a_broken_manager_fails_before_anything_trains(tiny_file, tmp_path, compile_cache):
@@ -329,6 +343,8 @@ def test_seeds_in_chunks_interrupted_and_resumed_give_the_table_of_one_batch(fin
         if self.run.slug == "curriculum" and self.tag == "seeds2-3" and point == 3:
             raise Interrupted
 
+    expand = study.expand_runs
+    monkeypatch.setattr(driver, "expand_runs", lambda c: [r for r in expand(c) if r.kind == "curriculum"])
     monkeypatch.setattr(PartWriter, "write", write_then_stop)
     with pytest.raises(Interrupted):
         study.run_study(curriculum, out, root_seed=7, seed_chunk=2, checkpoint_seconds=0, log=lambda line: None)
@@ -339,7 +355,7 @@ def test_seeds_in_chunks_interrupted_and_resumed_give_the_table_of_one_batch(fin
     lines = []
     study.run_study(curriculum, out, root_seed=7, resume=True, log=lines.append)  # the study's chunk is kept
     assert "arm curriculum: 4 seeds in chunks of 2, as asked" in lines
-    _assert_chunks_of_two_give_the_table_of_one_batch(out, finished, {"direct", "curriculum", "direct_adult_steps"})
+    _assert_chunks_of_two_give_the_table_of_one_batch(out, finished, {"curriculum"})
     # The chunks' checkpoints are merged into the unchunked layout; nothing of the chunks is left.
     assert sorted(p.name for p in (out / "checkpoints" / "curriculum").iterdir()) == ["0_easy", "1_medium", "2_hard"]
     merged = checkpoint.restore(out / "checkpoints" / "curriculum" / "1_medium")

@@ -3,6 +3,7 @@ mutations stay valid levels, PLR concentrates on learnable-but-unsolved levels o
 toy, a UED learner spends exactly direct's env steps, and an interrupted UED study resumes to the
 same table."""
 
+import json
 import textwrap
 from fractions import Fraction
 
@@ -15,6 +16,8 @@ from flax import struct
 from gymnax.environments import environment, spaces
 
 from bootstrap_rl import checkpoint, curriculum as cu, study
+from bootstrap_rl.study import driver
+from bootstrap_rl.study.plan import expand_runs
 from bootstrap_rl.ppo import PPOConfig, make_ppo
 from bootstrap_rl.ued import levels as lv
 from bootstrap_rl.ued.config import UED_KINDS, UEDConfig
@@ -171,6 +174,10 @@ class Toy(environment.Environment):
     seed); reward 1 for any action (solved), for the cue's action (learnable) or never
     (unlearnable). Positive value loss stays high only where the policy can still improve."""
 
+    def __init__(self, counted: bool = False):
+        super().__init__()
+        self.counted = counted  # adds each step call's env steps to COUNTER, while a test counts
+
     @property
     def default_params(self):
         return ToyParams()
@@ -182,10 +189,8 @@ class Toy(environment.Environment):
     def step_env(self, key, state, action, params):
         reward = jnp.where(params.kind == 1, 1.0, jnp.where(params.kind == 2, (action == state.cue) * 1.0, 0.0))
         state = state.replace(time=state.time + 1)
-        if COUNTER is not None:
-            # Appending is atomic; a read-add-write is not, and XLA may run callbacks of a
-            # batch's parts on two threads at once (it lost 8 of 384 steps that way).
-            jax.debug.callback(lambda a: COUNTER.append(np.size(a)), action)
+        if self.counted:  # (a callback per step costs: 5 s over the 160 updates of the PLR test)
+            jax.debug.callback(count_steps, action)
         return self.get_obs(state, params), state, reward, jnp.bool_(True), {}
 
     def get_obs(self, state, params, key=None):
@@ -204,6 +209,13 @@ class Toy(environment.Environment):
 COUNTER = None  # the env steps of each step call, while a test counts them
 
 
+def count_steps(action):
+    if COUNTER is not None:
+        # Appending is atomic; a read-add-write is not, and XLA may run callbacks of a batch's
+        # parts on two threads at once (it lost 8 of 384 steps that way).
+        COUNTER.append(np.size(action))
+
+
 def toy_sampler(key):
     return ToyParams(kind=jax.random.randint(key, (), 0, TOY_KINDS), max_steps_in_episode=jnp.int32(1))
 
@@ -212,10 +224,11 @@ TOY_LEARNER = PPOConfig(num_envs=16, num_steps=4, update_epochs=2, num_minibatch
                         anneal_lr=False, hidden_sizes=(32,), total_timesteps=16 * 4 * 100)
 
 
-def toy_learner(kind: str, config: UEDConfig):
-    env = LevelEnv(Toy(), jax.tree_util.Partial(toy_sampler))
+def toy_learner(kind, config: UEDConfig, counted: bool = False):
+    """A UED learner of ``kind`` on the toy: its index into ``UED_KINDS``, or a traced one."""
+    env = LevelEnv(Toy(counted), jax.tree_util.Partial(toy_sampler))
     ppo = make_ppo(TOY_LEARNER, env, env.sampler, manager=level_scores(TOY_LEARNER.num_steps, TOY_LEARNER.num_envs))
-    return make_ued(ppo, env, config, UED_KINDS.index(kind), (True, False))
+    return make_ued(ppo, env, config, kind, (True, False))
 
 
 def on_stage(learner, state):
@@ -224,9 +237,18 @@ def on_stage(learner, state):
     return learner.start_stage(state, StageStart(jnp.int32(0), jnp.bool_(False), None))
 
 
+# The kind is data (as in a study, where the three automatic curricula share one program): one
+# compiled init and one compiled update serve every kind at this setting (16 levels per update:
+# the buffer is full after two updates of new levels, and every later update replays).
+FILLS_IN_TWO = UEDConfig(capacity=32, min_fill=1.0, replay_prob=1.0)
+start_toy = jax.jit(lambda kind, key: on_stage(toy_learner(kind, FILLS_IN_TWO, True),
+                                                toy_learner(kind, FILLS_IN_TWO, True).init(key)))
+update_toy = jax.jit(lambda kind, state: toy_learner(kind, FILLS_IN_TWO, True).update(state))
+
+
 def test_plr_buffer_concentrates_on_learnable_unsolved_levels():
     config = UEDConfig(capacity=24, replay_prob=0.7, temperature=0.3, staleness_coeff=0.1, min_fill=0.5)
-    learner = toy_learner("plr", config)
+    learner = toy_learner(UED_KINDS.index("plr"), config)
 
     @jax.jit
     def run(key):
@@ -248,23 +270,25 @@ def test_plr_buffer_concentrates_on_learnable_unsolved_levels():
 def test_a_ued_learner_spends_exactly_direct_env_steps():
     global COUNTER
     updates = 6
-    env = LevelEnv(Toy(), jax.tree_util.Partial(toy_sampler))
+    env = LevelEnv(Toy(counted=True), jax.tree_util.Partial(toy_sampler))
     direct = make_ppo(TOY_LEARNER, env, env.sampler)
-    config = UEDConfig(capacity=8, min_fill=0.25)
     counts = {}
     try:
-        for name in ("direct", *UED_KINDS):
-            learner = direct if name == "direct" else toy_learner(name, config)
-            state = learner.init(jax.random.PRNGKey(1))
-            if name != "direct":
-                state = on_stage(learner, state)
-            COUNTER = []
-            state = jax.jit(lambda s: jax.lax.scan(lambda s, _: learner.update(s), s, None, updates)[0])(state)
+        COUNTER = []
+        state = jax.jit(lambda key: jax.lax.scan(lambda s, _: direct.update(s), direct.init(key), None, updates)[0])(
+            jax.random.PRNGKey(1))
+        jax.block_until_ready(state)
+        jax.effects_barrier()  # unordered debug callbacks may still be running after the state is ready
+        counts["direct"] = sum(COUNTER)
+        for kind, name in enumerate(UED_KINDS):  # new levels, then replays (and ACCEL's mutations)
+            COUNTER, state = [], start_toy(kind, jax.random.PRNGKey(1))
+            for _ in range(updates):
+                state, _ = update_toy(kind, state)
             jax.block_until_ready(state)
-            jax.effects_barrier()  # unordered debug callbacks may still be running after the state is ready
+            jax.effects_barrier()
             counts[name] = sum(COUNTER)
-            if name != "direct":  # scoring, replaying and mutating updates all happened
-                assert int(state.buffer.episode_count) > 0 or name == "dr"
+            # Updates 1-2 draw new levels, then PLR replays; ACCEL alternates replays and mutations.
+            assert int(state.mode) == {"dr": 0, "plr": 1, "accel": 2}[name], name
     finally:
         COUNTER = None
     assert counts == dict.fromkeys(counts, updates * TOY_LEARNER.num_envs * TOY_LEARNER.num_steps), counts
@@ -297,10 +321,18 @@ def tiny_file(tmp_path_factory):
     return path
 
 
+def ued_arm_only(curriculum):
+    """The study's UED arm alone: the other arms' program (the plain learner's) is compiled and
+    checked in test_study.py."""
+    return [run for run in expand_runs(curriculum) if run.kind == "ued"]
+
+
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory, tiny_file):
     out = tmp_path_factory.mktemp("study") / "tiny"
-    study.run_study(cu.load(str(tiny_file)), out, root_seed=7, log=lambda line: None)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(driver, "expand_runs", ued_arm_only)
+        study.run_study(cu.load(str(tiny_file)), out, root_seed=7, log=lambda line: None)
     return out
 
 
@@ -323,7 +355,9 @@ def test_the_playroom_ladder_plans_the_three_automatic_curricula():
 def test_a_ued_arm_spends_direct_budget_and_checkpoints_its_levels(finished):
     table = pd.read_csv(finished / "results.csv")
     steps = table[table.split == "train"].groupby("arm").env_steps.max()
-    assert steps["ued/accel"] == steps["direct"] == 768
+    meta = json.loads((finished / "study.json").read_text())
+    # Direct's budget: the study's, every arm's (test_study.py runs direct beside the others).
+    assert steps["ued/accel"] == meta["total_env_steps"] == 768
     assert set(table[table.arm == "ued/accel"].stage) == {"childhood_ued", "goto"}
     levels = checkpoint.restore(finished / "checkpoints" / "ued-accel" / "levels" / "0_childhood_ued")
     assert np.asarray(levels.size if hasattr(levels, "size") else levels["size"]).min() > 0
@@ -348,6 +382,7 @@ def test_an_interrupted_ued_study_resumes_to_the_same_table(finished, tiny_file,
         if self.run.slug == "ued-accel" and point == 3:  # mid-childhood (points 1-4), buffer filled
             raise Interrupted
 
+    monkeypatch.setattr(driver, "expand_runs", ued_arm_only)
     monkeypatch.setattr(PartWriter, "write", write_then_stop)
     with pytest.raises(Interrupted):
         study.run_study(cu.load(str(tiny_file)), out, root_seed=7, checkpoint_seconds=0, log=lambda line: None)
@@ -364,16 +399,14 @@ def test_an_interrupted_ued_study_resumes_to_the_same_table(finished, tiny_file,
 
 
 def test_robust_plr_trains_only_on_replayed_levels_and_dr_on_every_level():
-    config = UEDConfig(capacity=32, min_fill=1.0, replay_prob=1.0)  # 16 levels per update: 2 updates to fill
-    for kind, trains_on_new in (("plr", False), ("accel", False), ("dr", True)):
-        learner = toy_learner(kind, config)
-        state = on_stage(learner, learner.init(jax.random.PRNGKey(2)))
-        step = jax.jit(learner.update)
+    for name, trains_on_new in (("plr", False), ("accel", False), ("dr", True)):
+        kind = UED_KINDS.index(name)
+        state = start_toy(kind, jax.random.PRNGKey(2))
         for update in range(3):
             before = state.params
-            state, _ = step(state)
+            state, _ = update_toy(kind, state)
             changed = any(bool(jnp.any(a != b)) for a, b in zip(jax.tree.leaves(before), jax.tree.leaves(state.params)))
-            replayed = kind != "dr" and update == 2  # the buffer is full after two updates of new levels
-            assert changed == (trains_on_new or replayed), (kind, update)
+            replayed = name != "dr" and update == 2  # the buffer is full after two updates of new levels
+            assert changed == (trains_on_new or replayed), (name, update)
             assert int(state.mode) == (1 if replayed else 0)
-        assert int(state.buffer.size) == (0 if kind == "dr" else 32)
+        assert int(state.buffer.size) == (0 if name == "dr" else FILLS_IN_TWO.capacity)
