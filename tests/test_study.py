@@ -73,14 +73,21 @@ def tiny_file(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def finished(tmp_path_factory, tiny_file, compile_cache):
+def tiny(tiny_file):
+    """The curriculum, loaded once: the studies of this module that run it again in this process
+    reuse its programs (kept on the object), as a resumed study or a notebook's second run does."""
+    return cu.load(str(tiny_file))
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory, tiny, compile_cache):
     import contextlib
     import io
 
     out = tmp_path_factory.mktemp("study") / "tiny"
     shown = io.StringIO()  # the progress display (stderr; not a terminal: plain lines)
     with contextlib.redirect_stderr(shown):
-        study.run_study(cu.load(str(tiny_file)), out, root_seed=7, log=lambda line: None)
+        study.run_study(tiny, out, root_seed=7, log=lambda line: None)
     (out.parent / "progress.txt").write_text(shown.getvalue())
     return out
 
@@ -263,7 +270,7 @@ KILLER = textwrap.dedent('''
 ''')
 
 
-def test_a_study_killed_mid_stage_resumes_to_the_same_table(finished, tiny_file, tmp_path, compile_cache,
+def test_a_study_killed_mid_stage_resumes_to_the_same_table(finished, tiny, tiny_file, tmp_path, compile_cache,
                                                            quick_compiles, monkeypatch):
     out = tmp_path / "killed"
     env = {**os.environ, **quick_compiles, "JAX_COMPILATION_CACHE_DIR": compile_cache,
@@ -278,7 +285,7 @@ def test_a_study_killed_mid_stage_resumes_to_the_same_table(finished, tiny_file,
     assert (out / "parts" / "direct+marker" / "DONE").exists()
 
     monkeypatch.setattr(driver, "expand_runs", manager_arms_only)
-    study.run_study(cu.load(str(tiny_file)), out, root_seed=7, resume=True, log=lambda line: None)
+    study.run_study(tiny, out, root_seed=7, resume=True, log=lambda line: None)
 
     def ordered(path):
         t = pd.read_csv(path)
@@ -318,6 +325,11 @@ def _without_method(curriculum):
     return curriculum.replace(methods={}, prodigy_grid=None, stages=stages, seeds=4, controls=cu.Controls.none())
 
 
+@pytest.fixture(scope="module")
+def without_method(tiny):
+    return _without_method(tiny)
+
+
 def _assert_chunks_of_two_give_the_table_of_one_batch(out, finished, arms):
     chunked = pd.read_csv(out / "results.csv")
     whole = pd.read_csv(finished / "results.csv")
@@ -330,9 +342,9 @@ def _assert_chunks_of_two_give_the_table_of_one_batch(out, finished, arms):
     assert (second.value[returns] != whole.value[returns]).mean() > 0.5  # their own keys
 
 
-def test_seeds_in_chunks_interrupted_and_resumed_give_the_table_of_one_batch(finished, tiny_file, tmp_path,
+def test_seeds_in_chunks_interrupted_and_resumed_give_the_table_of_one_batch(finished, without_method, tmp_path,
                                                                             compile_cache, monkeypatch):
-    curriculum, out = _without_method(cu.load(str(tiny_file))), tmp_path / "chunked"
+    curriculum, out = without_method, tmp_path / "chunked"
     write = PartWriter.write
 
     class Interrupted(Exception):
@@ -368,9 +380,9 @@ def test_seeds_in_chunks_interrupted_and_resumed_give_the_table_of_one_batch(fin
     assert timing["seed_chunk"] == 2 and timing["seed_chunks_trained"] == [[2, 4]] and timing["batch"] == 4
 
 
-def test_a_batch_out_of_device_memory_is_trained_in_chunks(finished, tiny_file, tmp_path, compile_cache,
+def test_a_batch_out_of_device_memory_is_trained_in_chunks(finished, without_method, tmp_path, compile_cache,
                                                            monkeypatch):
-    curriculum, out = _without_method(cu.load(str(tiny_file))), tmp_path / "oom"
+    curriculum, out = without_method, tmp_path / "oom"
     expand = study.expand_runs
     monkeypatch.setattr(driver, "expand_runs", lambda c: [r for r in expand(c) if r.kind != "curriculum"])
     begin, attempts = RunPrograms.begin, []
@@ -399,7 +411,7 @@ def test_a_batch_out_of_device_memory_is_trained_in_chunks(finished, tiny_file, 
     assert timing["did_not_fit"] == [4] and timing["seed_chunk"] == 2
 
 
-def test_a_seed_that_does_not_fit_stops_the_study_saying_what_to_change(tiny_file, tmp_path, monkeypatch):
+def test_a_seed_that_does_not_fit_stops_the_study_saying_what_to_change(without_method, tmp_path, monkeypatch):
     begin = RunPrograms.begin
 
     def begin_out_of_memory(self, keys, *args):
@@ -411,7 +423,7 @@ def test_a_seed_that_does_not_fit_stops_the_study_saying_what_to_change(tiny_fil
     lines = []
     with pytest.raises(study.StudyError, match=r"arm direct: 1 seed\(s\) \(1 batch rows, 1 per device\) do not "
                                                r"fit in device memory.*learner.num_envs"):
-        study.run_study(_without_method(cu.load(str(tiny_file))), tmp_path / "x", root_seed=7, log=lines.append)
+        study.run_study(without_method, tmp_path / "x", root_seed=7, log=lines.append)
     assert [line for line in lines if "do not fit" in line] == [
         "arm direct: 4 seeds do not fit in device memory; running in chunks of 2",
         "arm direct: 2 seeds do not fit in device memory; running in chunks of 1"]

@@ -328,11 +328,17 @@ def ued_arm_only(curriculum):
 
 
 @pytest.fixture(scope="module")
-def finished(tmp_path_factory, tiny_file):
+def tiny(tiny_file):
+    """The curriculum, loaded once: a second study on it in this process reuses its programs."""
+    return cu.load(str(tiny_file))
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory, tiny):
     out = tmp_path_factory.mktemp("study") / "tiny"
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(driver, "expand_runs", ued_arm_only)
-        study.run_study(cu.load(str(tiny_file)), out, root_seed=7, log=lambda line: None)
+        study.run_study(tiny, out, root_seed=7, log=lambda line: None)
     return out
 
 
@@ -367,7 +373,7 @@ class Interrupted(Exception):
     """A study stopped mid-run (in this process: no compile beyond what ``finished`` did)."""
 
 
-def test_an_interrupted_ued_study_resumes_to_the_same_table(finished, tiny_file, tmp_path, monkeypatch):
+def test_an_interrupted_ued_study_resumes_to_the_same_table(finished, tiny, tmp_path, monkeypatch):
     """Stopped mid-childhood with the level buffer filled, then resumed: the table of an
     uninterrupted study. The study keeps nothing in memory across the stop (it writes its resume
     state at each point, ``checkpoint_seconds=0``); ``test_study.py`` kills a study's process
@@ -385,11 +391,14 @@ def test_an_interrupted_ued_study_resumes_to_the_same_table(finished, tiny_file,
     monkeypatch.setattr(driver, "expand_runs", ued_arm_only)
     monkeypatch.setattr(PartWriter, "write", write_then_stop)
     with pytest.raises(Interrupted):
-        study.run_study(cu.load(str(tiny_file)), out, root_seed=7, checkpoint_seconds=0, log=lambda line: None)
+        study.run_study(tiny, out, root_seed=7, checkpoint_seconds=0, log=lambda line: None)
     assert (out / "resume" / "ued-accel.npz").exists()
     monkeypatch.setattr(PartWriter, "write", write)
 
-    study.run_study(cu.load(str(tiny_file)), out, root_seed=7, resume=True, log=lambda line: None)
+    study.run_study(tiny, out, root_seed=7, resume=True, log=lambda line: None)
+    # Its programs were the curriculum object's, from the first study: nothing compiled again.
+    first, resumed = (json.loads((path / "timing" / "ued-accel.json").read_text()) for path in (finished, out))
+    assert resumed["persistent_cache_hits"] == 0 and resumed["compile_s"] < 0.1 * first["compile_s"], resumed
 
     def ordered(path):
         t = pd.read_csv(path)

@@ -110,15 +110,19 @@ class RunPrograms:
 
 
 def programs_for_runs(curriculum: Curriculum, runs: list[Run], layout: Layout) -> dict[str, RunPrograms]:
-    """Every run's programs, by slug: one :class:`Programs` per program key, bound per run."""
-    by_key: dict[ProgramKey, Programs] = {}
-    shared: dict = {}
+    """Every run's programs, by slug: one :class:`Programs` per program key, bound per run.
+
+    The programs are kept on the curriculum object (frozen, so they cannot go stale): a study
+    run again on it in this process -- resumed, in seed chunks, a notebook's second run --
+    reuses them, traced and compiled, instead of tracing them again. A new curriculum object
+    (``replace``, another ``load`` of a file) starts afresh, from the persistent cache."""
+    kept = curriculum.__dict__.setdefault("_programs", {}).setdefault(layout, {"shared": {}})
     bound = {}
     for run in runs:
         key = program_key(curriculum, run)
-        if key not in by_key:
-            by_key[key] = Programs(curriculum, key, shared, layout)
-        bound[run.slug] = by_key[key].bind(curriculum, run)
+        if key not in kept:
+            kept[key] = Programs(curriculum, key, kept["shared"], layout)
+        bound[run.slug] = kept[key].bind(curriculum, run)
     return bound
 
 
