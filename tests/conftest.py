@@ -75,8 +75,9 @@ def pytest_unconfigure(config):
 # The files that take longest, longest first (ranked with --durations on the 2-core CPU): they
 # are handed to the two workers first, so that the workers finish together (xdist hands whole
 # files out in collection order with --no-loadscope-reorder).
-LONGEST_FIRST = ("test_ued.py", "test_minigrid.py", "test_playroom.py", "test_study.py", "test_sharding.py", "test_study_methods.py", "test_limbs.py",
-                 "test_generation.py", "test_learner.py", "test_cli.py", "test_hyperparameters.py")
+LONGEST_FIRST = ("test_study.py", "test_sharding.py", "test_ued.py", "test_library.py", "test_minigrid.py",
+                 "test_study_methods.py", "test_learner.py", "test_playroom.py", "test_cli.py", "test_wrappers.py",
+                 "test_generation.py", "test_curriculum.py")
 
 
 def pytest_collection_modifyitems(config, items):
