@@ -50,8 +50,11 @@ def _xla_accepts(flags: str) -> bool:
     jaxlib's CPU client directly (0.2 s; importing jax would take 1.5 s): should that private
     call ever change, it fails, and the suite again runs with the defaults."""
     probe = "import jaxlib._jax as xla; xla.get_tfrt_cpu_client(asynchronous=True)"
-    env = {**os.environ, "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} {flags}".strip()}
-    return subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True).returncode == 0
+    env = {**os.environ, "XLA_FLAGS": f"{flags} {os.environ.get('XLA_FLAGS', '')}".strip()}
+    try:
+        return subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, timeout=60).returncode == 0
+    except subprocess.TimeoutExpired:
+        return False
 
 
 def pytest_configure(config):
@@ -63,7 +66,8 @@ def pytest_configure(config):
                        # Test programs are small: keep those that took 0.2 s or more to compile.
                        "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0.2", _CACHE_OWNER: str(os.getpid())})
     if _xla_accepts(FAST_COMPILE_XLA_FLAGS):
-        os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {FAST_COMPILE_XLA_FLAGS}".strip()
+        # First: a value of the user's own, later in XLA_FLAGS, wins.
+        os.environ["XLA_FLAGS"] = f"{FAST_COMPILE_XLA_FLAGS} {os.environ.get('XLA_FLAGS', '')}".strip()
     assert "jax" not in sys.modules, "JAX was imported before the test run's cache was set"
 
 

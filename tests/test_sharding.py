@@ -70,11 +70,9 @@ STUDIES = textwrap.dedent('''
     from bootstrap_rl import curriculum, study
     from bootstrap_rl.study.storage import PartWriter
 
+    c = curriculum.load(sys.argv[1])
     cache, quiet = sys.argv[2], lambda line: None
     for out in sys.argv[3:]:
-        # Loaded again per study: a curriculum object keeps its traced programs for a second
-        # study in this process, and these studies are to compile theirs (from the cache).
-        c = curriculum.load(sys.argv[1])
         if not out.endswith("resumed"):
             study.run_study(c, out, root_seed=7, compilation_cache=cache, log=quiet)
             continue

@@ -87,7 +87,7 @@ def finished(tmp_path_factory, tiny, compile_cache):
     out = tmp_path_factory.mktemp("study") / "tiny"
     shown = io.StringIO()  # the progress display (stderr; not a terminal: plain lines)
     with contextlib.redirect_stderr(shown):
-        study.run_study(tiny, out, root_seed=7, log=lambda line: None)
+        study.run_study(tiny, out, root_seed=7, keep_programs=True, log=lambda line: None)
     (out.parent / "progress.txt").write_text(shown.getvalue())
     return out
 
@@ -240,11 +240,14 @@ def test_an_existing_study_is_not_overwritten_and_resume_checks_the_config(finis
         study.run_study(cu.load(str(tiny_file)), finished, root_seed=8, resume=True, log=lambda line: None)
 
 
+KILLED_ARMS = ("direct+marker", "childhood/marker", "curriculum/shrink_perturb")
+
+
 def manager_arms_only(curriculum):
-    """``direct+marker``, then ``childhood/marker``: the arms of one compiled program (the one
-    with the manager), the first finished before the second starts."""
+    """Three arms of one compiled program (the one with the manager), in this order: finished
+    before the kill, killed mid-stage, not started."""
     runs = {run.arms[0]: run for run in study.expand_runs(curriculum)}
-    return [runs["direct+marker"], runs["childhood/marker"]]
+    return [runs[arm] for arm in KILLED_ARMS]
 
 
 KILLER = textwrap.dedent('''
@@ -275,7 +278,7 @@ def test_a_study_killed_mid_stage_resumes_to_the_same_table(finished, tiny, tiny
     out = tmp_path / "killed"
     env = {**os.environ, **quick_compiles, "JAX_COMPILATION_CACHE_DIR": compile_cache,
            "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
-           "PYTHONPATH": os.pathsep.join([os.path.dirname(__file__), os.environ.get("PYTHONPATH", "")])}
+           "PYTHONPATH": os.pathsep.join(filter(None, [os.path.dirname(__file__), os.environ.get("PYTHONPATH")]))}
     killed = subprocess.run([sys.executable, "-c", KILLER, str(tiny_file), str(out)], env=env,
                             capture_output=True, text=True, timeout=600)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
@@ -283,17 +286,18 @@ def test_a_study_killed_mid_stage_resumes_to_the_same_table(finished, tiny, tiny
     assert (out / "resume" / "childhood-marker.npz").exists()
     assert (out / "parts" / "childhood-marker" / "00003.csv").exists()  # written past the saved state
     assert (out / "parts" / "direct+marker" / "DONE").exists()
+    assert not (out / "parts" / "curriculum-shrink_perturb").exists()  # trained on resume
 
     monkeypatch.setattr(driver, "expand_runs", manager_arms_only)
-    study.run_study(tiny, out, root_seed=7, resume=True, log=lambda line: None)
+    study.run_study(tiny, out, root_seed=7, resume=True, keep_programs=True, log=lambda line: None)
 
     def ordered(path):
         t = pd.read_csv(path)
-        t = t[t.arm.isin(["direct+marker", "childhood/marker"])]
+        t = t[t.arm.isin(KILLED_ARMS)]
         return t.sort_values(list(study.TABLE_COLUMNS[:-1])).reset_index(drop=True)
 
     pd.testing.assert_frame_equal(ordered(out / "results.csv"), ordered(finished / "results.csv"), check_exact=True)
-    assert set(pd.read_csv(out / "results.csv").arm) == {"direct+marker", "childhood/marker"}
+    assert set(pd.read_csv(out / "results.csv").arm) == set(KILLED_ARMS)
 
 
 def test_a_broken_manager_fails_before_anything_trains(tiny_file, tmp_path, compile_cache):
@@ -356,18 +360,20 @@ def test_seeds_in_chunks_interrupted_and_resumed_give_the_table_of_one_batch(fin
             raise Interrupted
 
     expand = study.expand_runs
-    monkeypatch.setattr(driver, "expand_runs", lambda c: [r for r in expand(c) if r.kind == "curriculum"])
+    # direct, finished in chunks before the stop (kept on resume); curriculum, stopped.
+    monkeypatch.setattr(driver, "expand_runs", lambda c: [r for r in expand(c) if r.kind in ("direct", "curriculum")])
     monkeypatch.setattr(PartWriter, "write", write_then_stop)
     with pytest.raises(Interrupted):
-        study.run_study(curriculum, out, root_seed=7, seed_chunk=2, checkpoint_seconds=0, log=lambda line: None)
+        study.run_study(curriculum, out, root_seed=7, seed_chunk=2, checkpoint_seconds=0, keep_programs=True,
+                        log=lambda line: None)
     parts = out / "parts" / "curriculum"
     assert (parts / "DONE.seeds0-1").exists() and (parts / "00003.seeds2-3.csv").exists()
     assert (out / "resume" / "curriculum.seeds2-3.npz").exists()
     monkeypatch.setattr(PartWriter, "write", write)
     lines = []
-    study.run_study(curriculum, out, root_seed=7, resume=True, log=lines.append)  # the study's chunk is kept
+    study.run_study(curriculum, out, root_seed=7, resume=True, keep_programs=True, log=lines.append)  # the study's chunk is kept
     assert "arm curriculum: 4 seeds in chunks of 2, as asked" in lines
-    _assert_chunks_of_two_give_the_table_of_one_batch(out, finished, {"curriculum"})
+    _assert_chunks_of_two_give_the_table_of_one_batch(out, finished, {"direct", "curriculum"})
     # The chunks' checkpoints are merged into the unchunked layout; nothing of the chunks is left.
     assert sorted(p.name for p in (out / "checkpoints" / "curriculum").iterdir()) == ["0_easy", "1_medium", "2_hard"]
     merged = checkpoint.restore(out / "checkpoints" / "curriculum" / "1_medium")
@@ -400,7 +406,7 @@ def test_a_batch_out_of_device_memory_is_trained_in_chunks(finished, without_met
 
     monkeypatch.setattr(RunPrograms, "begin", begin_on_a_small_device)
     lines = []
-    study.run_study(curriculum, out, root_seed=7, log=lines.append)
+    study.run_study(curriculum, out, root_seed=7, keep_programs=True, log=lines.append)
     assert "arm direct: 4 seeds do not fit in device memory; running in chunks of 2" in lines
     # The next run of the same program starts in chunks: it does not run out of memory first.
     assert attempts == [4, 2, 2, 2, 2]
@@ -423,7 +429,7 @@ def test_a_seed_that_does_not_fit_stops_the_study_saying_what_to_change(without_
     lines = []
     with pytest.raises(study.StudyError, match=r"arm direct: 1 seed\(s\) \(1 batch rows, 1 per device\) do not "
                                                r"fit in device memory.*learner.num_envs"):
-        study.run_study(without_method, tmp_path / "x", root_seed=7, log=lines.append)
+        study.run_study(without_method, tmp_path / "x", root_seed=7, keep_programs=True, log=lines.append)
     assert [line for line in lines if "do not fit" in line] == [
         "arm direct: 4 seeds do not fit in device memory; running in chunks of 2",
         "arm direct: 2 seeds do not fit in device memory; running in chunks of 1"]

@@ -321,10 +321,10 @@ def tiny_file(tmp_path_factory):
     return path
 
 
-def ued_arm_only(curriculum):
-    """The study's UED arm alone: the other arms' program (the plain learner's) is compiled and
-    checked in test_study.py."""
-    return [run for run in expand_runs(curriculum) if run.kind == "ued"]
+def direct_and_ued_arms(curriculum):
+    """The study's UED arm beside ``direct`` (the plain learner's program, sharing evaluation
+    programs with it); curriculum and direct_adult_steps are that program again."""
+    return [run for run in expand_runs(curriculum) if run.kind in ("direct", "ued")]
 
 
 @pytest.fixture(scope="module")
@@ -337,8 +337,8 @@ def tiny(tiny_file):
 def finished(tmp_path_factory, tiny):
     out = tmp_path_factory.mktemp("study") / "tiny"
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(driver, "expand_runs", ued_arm_only)
-        study.run_study(tiny, out, root_seed=7, log=lambda line: None)
+        patch.setattr(driver, "expand_runs", direct_and_ued_arms)
+        study.run_study(tiny, out, root_seed=7, keep_programs=True, log=lambda line: None)
     return out
 
 
@@ -361,9 +361,7 @@ def test_the_playroom_ladder_plans_the_three_automatic_curricula():
 def test_a_ued_arm_spends_direct_budget_and_checkpoints_its_levels(finished):
     table = pd.read_csv(finished / "results.csv")
     steps = table[table.split == "train"].groupby("arm").env_steps.max()
-    meta = json.loads((finished / "study.json").read_text())
-    # Direct's budget: the study's, every arm's (test_study.py runs direct beside the others).
-    assert steps["ued/accel"] == meta["total_env_steps"] == 768
+    assert steps["ued/accel"] == steps["direct"] == 768
     assert set(table[table.arm == "ued/accel"].stage) == {"childhood_ued", "goto"}
     levels = checkpoint.restore(finished / "checkpoints" / "ued-accel" / "levels" / "0_childhood_ued")
     assert np.asarray(levels.size if hasattr(levels, "size") else levels["size"]).min() > 0
@@ -388,14 +386,14 @@ def test_an_interrupted_ued_study_resumes_to_the_same_table(finished, tiny, tmp_
         if self.run.slug == "ued-accel" and point == 3:  # mid-childhood (points 1-4), buffer filled
             raise Interrupted
 
-    monkeypatch.setattr(driver, "expand_runs", ued_arm_only)
+    monkeypatch.setattr(driver, "expand_runs", direct_and_ued_arms)
     monkeypatch.setattr(PartWriter, "write", write_then_stop)
     with pytest.raises(Interrupted):
-        study.run_study(tiny, out, root_seed=7, checkpoint_seconds=0, log=lambda line: None)
+        study.run_study(tiny, out, root_seed=7, checkpoint_seconds=0, keep_programs=True, log=lambda line: None)
     assert (out / "resume" / "ued-accel.npz").exists()
     monkeypatch.setattr(PartWriter, "write", write)
 
-    study.run_study(tiny, out, root_seed=7, resume=True, log=lambda line: None)
+    study.run_study(tiny, out, root_seed=7, resume=True, keep_programs=True, log=lambda line: None)
     # Its programs were the curriculum object's, from the first study: nothing compiled again.
     first, resumed = (json.loads((path / "timing" / "ued-accel.json").read_text()) for path in (finished, out))
     assert resumed["persistent_cache_hits"] == 0 and resumed["compile_s"] < 0.1 * first["compile_s"], resumed

@@ -47,6 +47,7 @@ def run_study(
     seed_chunk: int | None = None,
     progress: bool = True,
     experiment_log: str | Sequence[str] | ExperimentLog | None = None,
+    keep_programs: bool = False,
 ) -> Path:
     """Train every arm of ``curriculum`` and write the results directory ``out_dir``.
 
@@ -73,6 +74,12 @@ def run_study(
     ``experiment_log``: ``'tensorboard'``, ``'wandb'`` (or both, or an
     :class:`~bootstrap_rl.experiment_log.ExperimentLog`): every row of ``results.csv`` also
     goes there as it is written, one logged run per arm x seed (:mod:`bootstrap_rl.experiment_log`).
+
+    ``keep_programs``: keep the compiled programs on the ``curriculum`` object, so that a later
+    ``run_study(..., keep_programs=True)`` on the same object in this process (a resume, a second
+    run in a notebook) neither traces nor compiles them again. Off by default: kept programs
+    stay in memory while the object lives (a curriculum loaded by name lives as long as the
+    process), and code edited since they were traced (``%autoreload``) does not reach them.
     """
     if compilation_cache is not None:
         enable_compilation_cache(compilation_cache)
@@ -96,7 +103,8 @@ def run_study(
         try:
             return _train_study(curriculum, out, config, layout, seeds, root_seed, resume=resume,
                                 checkpoint_seconds=checkpoint_seconds, log=log, seed_chunk=seed_chunk,
-                                overrides=overrides, experiment_log=sink, progress=progress)
+                                overrides=overrides, experiment_log=sink, progress=progress,
+                                keep_programs=keep_programs)
         finally:
             if sink is not None:
                 sink.close()
@@ -104,11 +112,12 @@ def run_study(
 
 def _train_study(curriculum: Curriculum, out: Path, config: dict, layout: Layout, seeds: int, root_seed: int, *,
                  resume: bool, checkpoint_seconds: float, log: Callable[[str], None], seed_chunk: int | None,
-                 overrides: dict, experiment_log: ExperimentLog | None, progress: bool) -> Path:
+                 overrides: dict, experiment_log: ExperimentLog | None, progress: bool,
+                 keep_programs: bool) -> Path:
     """Plan, compile and check every program, write ``study.json``, train every run, and
     concatenate the parts."""
     runs = expand_runs(curriculum)
-    programs = programs_for_runs(curriculum, runs, layout)
+    programs = programs_for_runs(curriculum, runs, layout, keep=keep_programs)
     root = jax.random.PRNGKey(root_seed)
     preflight_study(curriculum, runs, programs, seeds, root)
     if is_writer():

@@ -109,20 +109,25 @@ class RunPrograms:
         return jax.eval_shape(jax.vmap(self.ppo.acting_params), state_shapes)
 
 
-def programs_for_runs(curriculum: Curriculum, runs: list[Run], layout: Layout) -> dict[str, RunPrograms]:
+def programs_for_runs(curriculum: Curriculum, runs: list[Run], layout: Layout, keep: bool = False
+                      ) -> dict[str, RunPrograms]:
     """Every run's programs, by slug: one :class:`Programs` per program key, bound per run.
 
-    The programs are kept on the curriculum object (frozen, so they cannot go stale): a study
-    run again on it in this process -- resumed, in seed chunks, a notebook's second run --
-    reuses them, traced and compiled, instead of tracing them again. A new curriculum object
-    (``replace``, another ``load`` of a file) starts afresh, from the persistent cache."""
-    kept = curriculum.__dict__.setdefault("_programs", {}).setdefault(layout, {"shared": {}})
+    ``keep``: take them from, and keep them on, the curriculum object, for a later study on it
+    in this process (``run_study(keep_programs=True)``). They are kept per layout and per the
+    identity of each method's manager and of the env (``methods`` is a dict: a method added
+    or replaced in it gets programs of its own, not the old ones)."""
+    by_key: dict[ProgramKey, Programs] = {}
+    shared: dict = {}
+    if keep:
+        identity = (layout, id(curriculum.env), tuple((name, id(m)) for name, m in curriculum.methods.items()))
+        by_key, shared = curriculum.__dict__.setdefault("_kept_programs", {}).setdefault(identity, ({}, {}))
     bound = {}
     for run in runs:
         key = program_key(curriculum, run)
-        if key not in kept:
-            kept[key] = Programs(curriculum, key, kept["shared"], layout)
-        bound[run.slug] = kept[key].bind(curriculum, run)
+        if key not in by_key:
+            by_key[key] = Programs(curriculum, key, shared, layout)
+        bound[run.slug] = by_key[key].bind(curriculum, run)
     return bound
 
 
