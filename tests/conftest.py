@@ -38,7 +38,7 @@ import pytest
 _CACHE_OWNER = "BOOTSTRAP_RL_TEST_CACHE_OWNER"  # the pid of the process that made the folder
 
 # XLA:CPU's older (non-MLIR) fusion emitters compile the suite's small programs 2-3x faster
-# (a toy PPO update 1.3 s -> 0.5 s; an eager op 50 -> 30 ms; the whole run 6:54 -> 4:09 on the
+# (a toy PPO update 1.3 s -> 0.5 s; an eager op 50 -> 30 ms; the whole run 6:54 -> 4:14 on the
 # 2-core CPU). Only the code generated differs, so floats may differ in the last bits from a
 # default build; no test compares against numbers computed outside the run.
 FAST_COMPILE_XLA_FLAGS = "--xla_cpu_use_fusion_emitters=false"

@@ -329,6 +329,12 @@ def _without_method(curriculum):
     return curriculum.replace(methods={}, prodigy_grid=None, stages=stages, seeds=4, controls=cu.Controls.none())
 
 
+def only_runs_of_kinds(monkeypatch, *kinds):
+    """Studies started in this test run only their runs of ``kinds``."""
+    expand = study.expand_runs
+    monkeypatch.setattr(driver, "expand_runs", lambda c: [r for r in expand(c) if r.kind in kinds])
+
+
 @pytest.fixture(scope="module")
 def without_method(tiny):
     return _without_method(tiny)
@@ -359,9 +365,8 @@ def test_seeds_in_chunks_interrupted_and_resumed_give_the_table_of_one_batch(fin
         if self.run.slug == "curriculum" and self.tag == "seeds2-3" and point == 3:
             raise Interrupted
 
-    expand = study.expand_runs
     # direct, finished in chunks before the stop (kept on resume); curriculum, stopped.
-    monkeypatch.setattr(driver, "expand_runs", lambda c: [r for r in expand(c) if r.kind in ("direct", "curriculum")])
+    only_runs_of_kinds(monkeypatch, "direct", "curriculum")
     monkeypatch.setattr(PartWriter, "write", write_then_stop)
     with pytest.raises(Interrupted):
         study.run_study(curriculum, out, root_seed=7, seed_chunk=2, checkpoint_seconds=0, keep_programs=True,
@@ -389,8 +394,7 @@ def test_seeds_in_chunks_interrupted_and_resumed_give_the_table_of_one_batch(fin
 def test_a_batch_out_of_device_memory_is_trained_in_chunks(finished, without_method, tmp_path, compile_cache,
                                                            monkeypatch):
     curriculum, out = without_method, tmp_path / "oom"
-    expand = study.expand_runs
-    monkeypatch.setattr(driver, "expand_runs", lambda c: [r for r in expand(c) if r.kind != "curriculum"])
+    only_runs_of_kinds(monkeypatch, "direct", "direct_adult_steps")
     begin, attempts = RunPrograms.begin, []
 
     def begin_on_a_small_device(self, keys, *args):  # two seeds fit, four do not

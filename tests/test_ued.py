@@ -241,9 +241,15 @@ def on_stage(learner, state):
 # compiled init and one compiled update serve every kind at this setting (16 levels per update:
 # the buffer is full after two updates of new levels, and every later update replays).
 FILLS_IN_TWO = UEDConfig(capacity=32, min_fill=1.0, replay_prob=1.0)
-start_toy = jax.jit(lambda kind, key: on_stage(toy_learner(kind, FILLS_IN_TWO, True),
-                                                toy_learner(kind, FILLS_IN_TWO, True).init(key)))
-update_toy = jax.jit(lambda kind, state: toy_learner(kind, FILLS_IN_TWO, True).update(state))
+
+
+@jax.jit
+def start_toy(kind, key):
+    learner = toy_learner(kind, FILLS_IN_TWO, counted=True)
+    return on_stage(learner, learner.init(key))
+
+
+update_toy = jax.jit(lambda kind, state: toy_learner(kind, FILLS_IN_TWO, counted=True).update(state))
 
 
 def test_plr_buffer_concentrates_on_learnable_unsolved_levels():
@@ -273,20 +279,22 @@ def test_a_ued_learner_spends_exactly_direct_env_steps():
     env = LevelEnv(Toy(counted=True), jax.tree_util.Partial(toy_sampler))
     direct = make_ppo(TOY_LEARNER, env, env.sampler)
     counts = {}
+
+    def counted(state):
+        jax.block_until_ready(state)
+        jax.effects_barrier()  # unordered debug callbacks may still be running after the state is ready
+        return sum(COUNTER)
+
     try:
         COUNTER = []
         state = jax.jit(lambda key: jax.lax.scan(lambda s, _: direct.update(s), direct.init(key), None, updates)[0])(
             jax.random.PRNGKey(1))
-        jax.block_until_ready(state)
-        jax.effects_barrier()  # unordered debug callbacks may still be running after the state is ready
-        counts["direct"] = sum(COUNTER)
+        counts["direct"] = counted(state)
         for kind, name in enumerate(UED_KINDS):  # new levels, then replays (and ACCEL's mutations)
             COUNTER, state = [], start_toy(kind, jax.random.PRNGKey(1))
             for _ in range(updates):
                 state, _ = update_toy(kind, state)
-            jax.block_until_ready(state)
-            jax.effects_barrier()
-            counts[name] = sum(COUNTER)
+            counts[name] = counted(state)
             # Updates 1-2 draw new levels, then PLR replays; ACCEL alternates replays and mutations.
             assert int(state.mode) == {"dr": 0, "plr": 1, "accel": 2}[name], name
     finally:
